@@ -1,0 +1,108 @@
+"""Load, validate and resolve params.yaml: the one place that reads it.
+
+The Snakefile calls `load_params` and `resolve_runs` when it is parsed; under
+DVC the `configure` stage does the same. Every error is one line that names
+the key and the value, e.g.
+
+    params.yaml: runs.mlp.architecture: 'foo' is not one of ['softmax', 'mlp', 'cnn_intro']
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
+TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience")
+
+
+class ParamsError(ValueError):
+    """params.yaml is unreadable or invalid; the message is one line."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ParamsError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _key_path(path) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError, params: dict) -> str:
+    where = _key_path(error.absolute_path)
+    if "propertyNames" in error.schema_path:
+        # The error is about a key, not a value: name the key and what is allowed.
+        parent = params
+        for part in error.absolute_path:
+            parent = parent[part]
+        arch = parent.get("architecture") if where.startswith("runs.") else None
+        allowed = error.schema.get("enum")
+        if arch and allowed:
+            return f"{where}: unknown key {error.instance!r} for architecture {arch!r} (allowed: {', '.join(allowed)})"
+        return f"{where}: invalid name {error.instance!r}: {error.message}"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.instance!r} is invalid: {error.message}"
+
+
+def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator_cls = jsonschema.validators.validator_for(schema)
+    errors = list(validator_cls(schema).iter_errors(params))
+    if errors:
+        # The deepest error is the most specific one (an if/then branch, not its parent).
+        error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or ())))
+        raise ParamsError(_describe(error, params))
+
+
+def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHEMA) -> dict:
+    """Read and validate params.yaml; raise ParamsError with a one-line message."""
+    path = Path(path)
+    try:
+        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found") from None
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ParamsError(f"{path}: YAML syntax error at {where}{problem}") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of keys, got {type(params).__name__}")
+    try:
+        validate_params(params, schema_path)
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None
+    return params
+
+
+def resolve_runs(params: dict) -> dict[str, dict]:
+    """Expand the named runs into complete, self-contained run configurations."""
+    resolved = {}
+    for name, run in params["runs"].items():
+        training = {key: run.get(key, params["train"][key]) for key in TRAINING_KEYS}
+        model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
+        resolved[name] = {
+            "run": name,
+            "architecture": run["architecture"],
+            "model": model,
+            "training": training,
+            "seed": params["seed"],
+        }
+    return resolved

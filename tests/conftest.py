@@ -1,0 +1,63 @@
+"""Shared fixtures: a throw-away copy of the project in which both runners can run."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# What a fresh clone holds; results are made by the runners inside the copy.
+PROJECT_FILES = ["stages", "workflow", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvcignore", ".gitignore"]
+
+
+def run(args, cwd, check=True, env_extra=None) -> subprocess.CompletedProcess:
+    """Run a command with the test environment's tools first on PATH."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env_extra or {})}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n"
+                             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
+    return result
+
+
+def make_project(dest: Path, edit_params=None) -> Path:
+    """Copy the project to `dest`, apply `edit_params(dict)`, and init git and DVC there."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    if edit_params:
+        set_params(dest, edit_params)
+    run(["git", "init", "-q"], dest)
+    run(["git", "config", "user.email", "test@example.org"], dest)
+    run(["git", "config", "user.name", "test"], dest)
+    run(["dvc", "init", "-q"], dest)
+    run(["python", "-m", "stages.dvcgen"], dest)
+    return dest
+
+
+def set_params(project: Path, edit) -> None:
+    """Load params.yaml, let `edit` change the dict, write it back."""
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    edit(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def tiny(params: dict) -> None:
+    """Few epochs: the smoke runs test the plumbing, not the accuracy."""
+    params["train"].update(epochs=3, patience=2, batch_size=64)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return make_project(tmp_path / "project", tiny)

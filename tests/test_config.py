@@ -1,0 +1,93 @@
+"""params.yaml: validation errors are one line naming the key and value; runs resolve."""
+import copy
+import inspect
+
+import pytest
+import yaml
+
+from stages.config import SCHEMA, ParamsError, load_params, resolve_runs, validate_params
+from tests.conftest import ROOT, run
+
+PARAMS = load_params(ROOT / "params.yaml")
+
+
+def broken(edit):
+    params = copy.deepcopy(PARAMS)
+    edit(params)
+    return params
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda p: p.update(colour="red"), "(top level): unknown key 'colour'"),
+    (lambda p: p["runs"]["mlp"].update(widths=[3]), "runs.mlp: unknown key 'widths' for architecture 'mlp'"),
+    (lambda p: p["runs"]["softmax"].update(units=[3]), "runs.softmax: unknown key 'units' for architecture 'softmax'"),
+    (lambda p: p["runs"]["mlp"].update(architecture="resnet"), "runs.mlp.architecture: 'resnet' is invalid"),
+    (lambda p: p["train"].update(epochs="ten"), "train.epochs: 'ten' is invalid: 'ten' is not of type 'integer'"),
+    (lambda p: p["train"].update(batch_size=0), "train.batch_size: 0 is invalid"),
+    (lambda p: p["runs"]["mlp"].update(epochs=-1), "runs.mlp.epochs: -1 is invalid"),
+    (lambda p: p["split"].update(val_fraction=1.5), "split.val_fraction: 1.5 is invalid"),
+    (lambda p: p["data"].update(dataset="imagenet"), "data.dataset: 'imagenet' is invalid"),
+    (lambda p: p["train"].update(optimizer="adagrad"), "train.optimizer: 'adagrad' is invalid"),
+    (lambda p: p["train"].pop("epochs"), "train: 'epochs' is a required property"),
+    (lambda p: p["runs"].update({"two words": {"architecture": "mlp"}}), "runs: invalid name 'two words'"),
+])
+def test_invalid_params_name_key_and_value(edit, expected):
+    with pytest.raises(ParamsError) as err:
+        validate_params(broken(edit))
+    assert str(err.value).startswith(expected)
+    assert "\n" not in str(err.value)
+
+
+def test_duplicate_run_name_is_refused(tmp_path):
+    text = (ROOT / "params.yaml").read_text().replace("  mlp:", "  softmax:", 1)
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=r"line \d+: duplicate key 'softmax'"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    (tmp_path / "params.yaml").write_text("seed: [1\n")
+    with pytest.raises(ParamsError, match=r"params.yaml: YAML syntax error at line 2"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_runs_merge_training_defaults():
+    runs = resolve_runs(broken(lambda p: p["runs"]["mlp"].update(epochs=7, learning_rate=0.01)))
+    assert runs["mlp"]["training"]["epochs"] == 7
+    assert runs["mlp"]["training"]["learning_rate"] == 0.01
+    assert runs["softmax"]["training"] == {k: PARAMS["train"][k] for k in runs["softmax"]["training"]}
+    assert runs["mlp"]["model"] == {k: v for k, v in PARAMS["runs"]["mlp"].items() if k != "architecture"}
+    assert list(runs) == list(PARAMS["runs"])
+
+
+def test_default_params_have_three_architectures():
+    assert {run["architecture"] for run in PARAMS["runs"].values()} >= {"softmax", "mlp", "cnn_intro"}
+    assert PARAMS["data"]["dataset"] == "digits"
+
+
+def test_schema_arguments_match_builders():
+    """The keys the schema accepts per architecture are exactly its builder's arguments."""
+    from stages.architectures import ARCHITECTURES
+    from stages.config import TRAINING_KEYS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    allowed = {rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])
+               for rule in schema["$defs"]["run"]["allOf"]}
+    assert set(allowed) == set(ARCHITECTURES) == set(schema["$defs"]["run"]["properties"]["architecture"]["enum"])
+    for name, builder in ARCHITECTURES.items():
+        arguments = set(inspect.signature(builder).parameters) - {"input_shape", "num_classes"}
+        assert allowed[name] == arguments | {"architecture", *TRAINING_KEYS}, name
+
+
+@pytest.mark.parametrize("runner", ["snakemake", "dvc"])
+def test_bad_params_stop_either_runner_before_any_job(tmp_path, runner):
+    from tests.conftest import make_project, set_params
+
+    project = make_project(tmp_path / "p")
+    set_params(project, lambda p: p["runs"]["cnn_intro"].update(architecture="vgg16"))
+    args = ["snakemake", "--cores", "1"] if runner == "snakemake" else ["dvc", "repro"]
+    result = run(args, project, check=False)
+    assert result.returncode != 0
+    line = "params.yaml: runs.cnn_intro.architecture: 'vgg16' is invalid"
+    assert line in result.stderr + result.stdout
+    assert not (project / "data" / "raw").exists(), "a job ran before validation"
