@@ -14,8 +14,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
+import tempfile
 import time
+import zipfile
+from pathlib import Path
 
 from stages.files import atomic_path, read_json, write_json, write_text
 from stages.prepare import load_split
@@ -25,6 +29,7 @@ def make_deterministic(seed: int) -> None:
     """Seed every generator and ask the backend for deterministic kernels."""
     import keras
 
+    keras.backend.clear_session()  # layer names restart at conv2d, dense, ...: same config, same file
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -48,6 +53,42 @@ def history_csv(history: dict[str, list[float]]) -> str:
     for epoch, values in enumerate(zip(*(history[c] for c in columns)), start=1):
         writer.writerow([epoch, *(repr(float(v)) for v in values)])
     return out.getvalue()
+
+
+def _renumber_shared_objects(node, numbers=None):
+    """Replace memory-address `shared_object_id`s by 1, 2, ... in order of appearance."""
+    numbers = {} if numbers is None else numbers
+    if isinstance(node, dict):
+        return {key: numbers.setdefault(value, len(numbers) + 1) if key == "shared_object_id"
+                else _renumber_shared_objects(value, numbers) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_objects(value, numbers) for value in node]
+    return node
+
+
+def save_model(model, path) -> None:
+    """Save a .keras file whose bytes depend only on the model.
+
+    Keras stamps the save time into metadata.json and onto the zip entries,
+    and numbers shared objects in config.json by their memory address; the
+    times are dropped and the numbers made sequential, so that retraining with
+    the same seed gives the same file and DVC's and Snakemake's content checks
+    agree.
+    """
+    with tempfile.TemporaryDirectory() as scratch, atomic_path(path, suffix=".keras") as tmp:
+        plain = Path(scratch) / "model.keras"
+        model.save(plain)
+        with zipfile.ZipFile(plain) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+            for entry in source.infolist():
+                data = source.read(entry)
+                if entry.filename == "metadata.json":
+                    metadata = json.loads(data)
+                    metadata.pop("date_saved", None)
+                    data = json.dumps(metadata, sort_keys=True).encode()
+                elif entry.filename == "config.json":
+                    data = json.dumps(_renumber_shared_objects(json.loads(data))).encode()
+                target.writestr(zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                                compress_type=entry.compress_type)
 
 
 def train(config: dict, data_dir, model_path, history_path, summary_path) -> dict:
@@ -86,8 +127,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
     seconds = time.perf_counter() - started
     epochs_run = len(fit.history["loss"])
 
-    with atomic_path(model_path, suffix=".keras") as tmp:
-        model.save(tmp)
+    save_model(model, model_path)
     write_text(history_path, history_csv(fit.history))
     summary = {
         "run": config["run"],

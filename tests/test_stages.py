@@ -110,6 +110,7 @@ def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
 
     out, _ = trained
     train(run_config(), tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
+    assert sha256_file(tmp_path / "m.keras") == sha256_file(out / "model.keras")  # the file, byte for byte
     first = keras.models.load_model(out / "model.keras").get_weights()
     second = keras.models.load_model(tmp_path / "m.keras").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))

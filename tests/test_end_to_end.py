@@ -1,0 +1,115 @@
+"""The whole DAG on digits, under Snakemake and under DVC, in one throw-away project.
+
+The tests run in file order and share the project: Snakemake builds everything,
+DVC records it, DVC rebuilds it from scratch, then each runner reruns after a
+change of one run's parameters, and DVC diffs two commits.
+"""
+import json
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import make_project, run, set_params, tiny
+
+RUNS = ["softmax", "mlp", "cnn_intro"]
+PER_RUN = ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
+           "classification_report.txt", "metrics.json", "history.csv", "training.json", "predictions.csv"]
+TOP = ["reports/comparison.csv", "reports/comparison.md", "reports/report.ipynb", "reports/report.html",
+       "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("e2e") / "project", tiny)
+
+
+def planned_jobs(project) -> dict[str, int]:
+    """Job counts of what `snakemake` would run now (its dry run's job table)."""
+    out = run(["snakemake", "--dry-run", "--nocolor"], project).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def dvc_ran(result) -> set[str]:
+    """The stages a `dvc repro` ran (it logs them on stderr)."""
+    return set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
+
+
+def snapshot(project) -> dict[str, bytes]:
+    return {f"{run}/{name}": (project / "reports" / "runs" / run / name).read_bytes()
+            for run in RUNS for name in ("metrics.json", "predictions.csv", "history.csv")}
+
+
+def test_snakemake_runs_the_whole_pipeline(project):
+    result = run(["snakemake", "--cores", "2"], project)
+    assert "11 of 11 steps (100%) done" in result.stderr + result.stdout
+    missing = [f"reports/runs/{r}/{n}" for r in RUNS for n in PER_RUN if not (project / "reports/runs" / r / n).exists()]
+    missing += [path for path in TOP if not (project / path).exists()]
+    assert missing == []
+    assert planned_jobs(project) == {}, "a second snakemake must have nothing to do"
+    html = (project / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64") >= 2  # curves and confusion matrices, embedded
+    assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report loads a script from the web"
+
+
+def test_dvc_commit_records_snakemake_results(project):
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    assert dvc_ran(run(["dvc", "repro"], project)) == set()
+
+
+def test_dvc_repro_from_scratch_gives_identical_results(project):
+    before = snapshot(project)
+    for folder in ("data", "models", "reports", "configs"):
+        shutil.rmtree(project / folder)
+    # --force: recompute every stage instead of checking its recorded outputs out of the cache.
+    result = run(["dvc", "repro", "--force"], project)
+    assert {"configure", "download", "prepare", "train@mlp", "evaluate@cnn_intro", "report", "package"} <= dvc_ran(result)
+    after = snapshot(project)
+    assert [name for name in before if before[name] != after[name]] == []
+    assert dvc_ran(run(["dvc", "repro"], project)) == set()
+    assert planned_jobs(project) == {}, "snakemake must accept what DVC rebuilt"
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results A"], project)
+
+
+def test_one_changed_run_reruns_only_its_jobs_under_snakemake(project):
+    set_params(project, lambda p: p["runs"]["mlp"].update(dropout=0.4))
+    assert planned_jobs(project) == {"train": 1, "evaluate": 1, "report": 1, "package": 1, "all": 1}
+    result = run(["snakemake", "--cores", "2"], project)
+    assert "Finished jobid" in result.stderr + result.stdout
+    assert json.loads((project / "configs" / "mlp.json").read_text())["model"]["dropout"] == 0.4
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results B"], project)
+
+
+def test_one_changed_run_reruns_only_its_stages_under_dvc(project):
+    set_params(project, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
+    result = run(["dvc", "repro"], project)
+    assert dvc_ran(result) == {"configure", "train@softmax", "evaluate@softmax", "report", "package"}
+    assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results C"], project)
+
+
+def test_reviewers_diff_metrics_params_and_plots(project):
+    metrics = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
+    softmax = metrics["reports/runs/softmax/metrics.json"]
+    assert "accuracy" in softmax or "loss" in softmax  # the retrained run's numbers moved
+    assert not any(path.startswith("reports/runs/mlp/") and "/metrics.json" in path for path in metrics)
+
+    params = json.loads(run(["dvc", "params", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
+    change = params["params.yaml"]["runs.softmax.learning_rate"]
+    assert (change["old"], change["new"]) == (None, 0.05)
+
+    out = project / "plots-diff"
+    run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
+    page = (out / "index.html").read_text()
+    for plot in ("loss_per_epoch", "accuracy_per_epoch", "reports_runs_softmax_predictions_csv"):
+        assert f"vegaEmbed('#{plot}" in page, plot
+    assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side

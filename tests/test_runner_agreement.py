@@ -1,0 +1,70 @@
+"""Snakemake and DVC describe the same jobs: same commands, inputs and outputs."""
+import re
+
+from dvc.dependency.param import ParamsDependency
+from dvc.repo import Repo
+
+from tests.conftest import ROOT, make_project, run
+
+
+def snakemake_jobs(project) -> dict[str, dict]:
+    """Shell command -> rule, inputs and outputs of every job of a forced dry run."""
+    dry_run = run(["snakemake", "--dry-run", "--forceall", "--nocolor"], project).stdout
+    jobs, job = {}, None
+    for line in dry_run.splitlines():
+        if re.match(r"(local)?rule \w+:$", line):
+            job = {"rule": line.split()[-1].rstrip(":"), "inputs": set(), "outputs": set()}
+        elif job and (field := re.match(r"    (input|output): (.*)$", line)):
+            job[field[1] + "s"] = set(field[2].split(", "))
+        elif job and line.startswith("Shell command: "):
+            if job["rule"] != "all":
+                jobs[line.removeprefix("Shell command: ")] = job
+            job = None
+    return jobs
+
+
+def dvc_stages(project) -> dict[str, dict]:
+    """Resolved command -> stage name, file dependencies and outputs, as DVC reads dvc.yaml."""
+    with Repo(str(project)) as repo:
+        return {stage.cmd: {"stage": stage.name,
+                            "inputs": {d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)},
+                            "outputs": {o.def_path for o in stage.outs}}
+                for stage in repo.index.stages}
+
+
+def test_committed_dvc_yaml_is_current():
+    run(["python", "-m", "stages.dvcgen", "--check"], ROOT)
+
+
+def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path):
+    project = make_project(tmp_path / "p")
+    snakemake, dvc = snakemake_jobs(project), dvc_stages(project)
+    configure = next(cmd for cmd, stage in dvc.items() if stage["stage"] == "configure")
+    assert set(dvc) - {configure} == set(snakemake), "commands differ"
+    for cmd, job in snakemake.items():
+        assert job["inputs"] == dvc[cmd]["inputs"], f"inputs of {job['rule']} differ"
+        assert job["outputs"] == dvc[cmd]["outputs"], f"outputs of {job['rule']} differ"
+    assert {s["stage"] for s in dvc.values()} >= {"download", "prepare", "train@cnn_intro", "evaluate@mlp",
+                                                   "report", "package"}
+
+    # DVC's configure stage writes the per-run configs that Snakemake writes while it parses
+    # the workflow: the same files, byte for byte.
+    config_inputs = {path for job in snakemake.values() for path in job["inputs"] if path.startswith("configs/")}
+    assert dvc[configure]["outputs"] == config_inputs
+    written_by_snakemake = {path: (project / path).read_bytes() for path in config_inputs}
+    for path in config_inputs:
+        (project / path).unlink()
+    run(configure.split(), project)
+    assert {path: (project / path).read_bytes() for path in config_inputs} == written_by_snakemake
+
+
+def test_stale_dvc_yaml_is_refused_by_configure(tmp_path):
+    from tests.conftest import set_params
+
+    project = make_project(tmp_path / "p")
+    set_params(project, lambda p: p["runs"].update(extra={"architecture": "softmax"}))
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    assert "regenerate dvc.yaml with `python -m stages.dvcgen`" in result.stdout + result.stderr
+    run(["python", "-m", "stages.dvcgen"], project)
+    assert "train@extra" in {s["stage"] for s in dvc_stages(project).values()}
