@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -45,29 +46,28 @@ def markdown_table(table: pd.DataFrame, metric: str) -> str:
     return header + shown.to_markdown(index=False, floatfmt=".4f") + "\n"
 
 
-def _kernel_dir() -> Path:
+def _write_kernelspec(folder: str) -> str:
     """A kernelspec for this interpreter, so papermill runs the notebook in this environment."""
-    folder = Path(tempfile.mkdtemp(prefix="report-kernel-"))
-    spec = folder / "kernels" / "pipeline-report"
+    spec = Path(folder) / "kernels" / "pipeline-report"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "pipeline report", "language": "python",
     }))
-    return folder
+    return spec.name
 
 
 def execute_notebook(template, executed, html, parameters: dict) -> None:
-    import os
-
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
 
-    os.environ["JUPYTER_PATH"] = str(_kernel_dir())
-    with atomic_path(executed, suffix=".ipynb") as tmp:
+    with tempfile.TemporaryDirectory(prefix="report-kernel-") as kernels, \
+            atomic_path(executed, suffix=".ipynb") as tmp:
+        os.environ["JUPYTER_PATH"] = kernels
         papermill.execute_notebook(str(template), str(tmp), parameters=parameters,
-                                   kernel_name="pipeline-report", cwd=os.getcwd(), progress_bar=False)
+                                   kernel_name=_write_kernelspec(kernels), cwd=os.getcwd(),
+                                   progress_bar=False)
         notebook = nbformat.read(tmp, as_version=4)
     # No MathJax or RequireJS from a CDN: the page must render offline.
     exporter = HTMLExporter(mathjax_url="", require_js_url="", exclude_input=True)
