@@ -47,14 +47,17 @@ def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_json_if_changed(path: str | os.PathLike, obj) -> bool:
+def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
     """Write only when the content differs, so mtimes move only on real changes."""
-    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
     path = Path(path)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     write_text(path, text)
     return True
+
+
+def write_json_if_changed(path: str | os.PathLike, obj) -> bool:
+    return write_text_if_changed(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: str | os.PathLike):
