@@ -56,6 +56,8 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
     if error.validator == "required":
         return f"{where}: {error.message}"
+    if "else" in error.schema_path and "description" in error.schema:
+        return f"{where}: {error.instance!r} is invalid: {error.schema['description']}"
     return f"{where}: {error.instance!r} is invalid: {error.message}"
 
 
@@ -90,6 +92,31 @@ def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHE
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from None
     return params
+
+
+DATA_DEFAULTS = {"mirror": None, "folder": None, "image_size": None, "color_mode": None,
+                 "skip_unreadable": False, "train_subsample": None}
+
+
+def resolve_data(params: dict) -> dict[str, dict]:
+    """The settings of the download and prepare stages, defaults filled in.
+
+    Two files, so that a change to the split or the image size reruns prepare
+    but does not fetch the dataset again.
+    """
+    data = {**DATA_DEFAULTS, **params["data"]}
+    return {
+        "download": {key: data[key] for key in ("dataset", "mirror", "folder")},
+        "prepare": {"seed": params["seed"], **params["split"],
+                    **{key: data[key] for key in ("image_size", "color_mode", "skip_unreadable",
+                                                  "train_subsample")}},
+    }
+
+
+def source_inputs(params: dict) -> list[str]:
+    """Inputs of the download stage outside the project: a `folder` dataset's image folder."""
+    data = params["data"]
+    return [data["folder"]] if data["dataset"] == "folder" and data.get("folder") else []
 
 
 def resolve_runs(params: dict) -> dict[str, dict]:

@@ -1,14 +1,14 @@
-"""Configure stage: validate params.yaml and write one config file per run.
+"""Configure stage: validate params.yaml and write the config file of each stage and run.
 
     python -m stages.configure --params params.yaml \
-        --schema workflow/schemas/params.schema.yaml --out-dir configs \
-        --expect-runs softmax mlp cnn_intro
+        --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml
 
-A file is rewritten only when its content changes, so both runners see a
-changed parameter as exactly one changed input: that run's train job. The
-Snakefile calls `write_run_configs` while it is parsed; DVC runs this module
-as its first stage. `--expect-runs` is the run list dvc.yaml was generated
-for: a different list in params.yaml means dvc.yaml is stale.
+Writes configs/data/{download,prepare}.json and configs/<run>.json. A file is
+rewritten only when its content changes, so both runners see a changed
+parameter as exactly one changed input: that run's train job, or the data
+stage it belongs to. The Snakefile calls `write_configs` while it is parsed; DVC runs this module
+as its first stage, and `--dvc-yaml` makes it refuse a dvc.yaml that was
+generated for other runs (or another image folder) than params.yaml has.
 """
 from __future__ import annotations
 
@@ -16,18 +16,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from stages.config import SCHEMA, ParamsError, load_params, resolve_runs
+from stages.config import SCHEMA, ParamsError, load_params, resolve_data, resolve_runs
+from stages.dvcgen import is_current
 from stages.files import write_json_if_changed
 
 
-def write_run_configs(params: dict, out_dir, expect_runs=None) -> dict[str, Path]:
-    """Write configs/<run>.json for each run of validated `params`; return run -> path."""
+def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
+    """Write the data stages' and each run's config for validated `params`; return run -> path."""
     runs = resolve_runs(params)
-    if expect_runs is not None and list(expect_runs) != list(runs):
-        raise ParamsError(
-            f"the runs of params.yaml {list(runs)} differ from those of dvc.yaml {list(expect_runs)}; "
-            "regenerate dvc.yaml with `python -m stages.dvcgen`"
-        )
+    if dvc_yaml is not None and not is_current(params, dvc_yaml):
+        raise ParamsError(f"{dvc_yaml} does not match the runs or data of params.yaml; "
+                          "regenerate dvc.yaml with `python -m stages.dvcgen`")
+    for stage, config in resolve_data(params).items():
+        write_json_if_changed(Path(out_dir) / "data" / f"{stage}.json", config)
     paths = {}
     for name, config in runs.items():
         paths[name] = Path(out_dir) / f"{name}.json"
@@ -40,10 +41,10 @@ def main(argv=None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--schema", default=str(SCHEMA))
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--expect-runs", nargs="+", help="run names dvc.yaml was generated for")
+    parser.add_argument("--dvc-yaml", help="refuse to go on if this dvc.yaml is stale")
     args = parser.parse_args(argv)
     try:
-        paths = write_run_configs(load_params(args.params, args.schema), args.out_dir, args.expect_runs)
+        paths = write_configs(load_params(args.params, args.schema), args.out_dir, args.dvc_yaml)
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,14 +1,20 @@
-"""Dataset sources (where the files come from, their pinned checksums) and parsers.
+"""Dataset sources (where the published files are, their pinned checksums) and parsers.
 
-A source lists the files exactly as they are published; `download` fetches and
-verifies them, `prepare` parses them with the parser named here. Parsers return
-(images as uint8 arrays N x H x W x C, labels as int64, the pixel maximum of the
-format) and never unpickle anything.
+A `Source` lists a dataset's files exactly as they are published; `download`
+fetches and verifies them, `prepare` parses them with the parser that the
+source names. Parsers read the published formats themselves (IDX, the CIFAR
+binary version, scikit-learn's digits CSV, image folders): nothing is
+unpickled and `keras.datasets` is not used.
+
+A parser returns a `Parsed`: the dataset's official splits, {"train": (x, y),
+"test": (x, y)} or {"all": (x, y)} when it has none, with x as uint8
+N x H x W x C and y as int64, the class names and the pixel maximum.
 """
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,13 +25,134 @@ class DataError(ValueError):
     """A data file is missing, corrupt or in the wrong format; one-line message."""
 
 
-def _sklearn_data_dir() -> Path:
-    import sklearn.datasets
+@dataclass(frozen=True)
+class FileSpec:
+    sha256: str                          # of the published file
+    content_sha256: str | None = None    # of the decompressed content (gzip files)
+    shape: tuple[int, ...] | None = None  # IDX dimensions, checked in the header
 
-    return Path(sklearn.datasets.__file__).parent / "data"
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    format: str                          # a key of PARSERS
+    files: dict[str, FileSpec]           # published file name -> what it must be
+    base: str                            # URL or local folder the files are fetched from
+    description: str
+    class_names: tuple[str, ...] = ()    # empty: the parser reads them from the data
+    archives: tuple[str, ...] = field(default=())  # files that download extracts
 
 
-def parse_digits_csv(raw_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
+@dataclass
+class Parsed:
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    class_names: list[str]
+    max_value: int = 255                 # the format's white: prepare divides by it
+    skipped: list[str] = field(default_factory=list)  # unreadable files left out
+
+
+# ---------------------------------------------------------------- IDX (MNIST family)
+
+IDX_TYPES = {0x08: np.uint8}
+
+
+def open_maybe_gzip(path: Path):
+    """Open a file for reading, decompressing it when it starts with the gzip magic."""
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def read_idx(path: Path, expect_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Read an IDX file (plain or gzip) into an array; check header, size and shape."""
+    path = Path(path)
+    try:
+        with open_maybe_gzip(path) as handle:
+            data = handle.read()
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path.name}: unreadable or truncated ({err})") from None
+    return parse_idx_bytes(data, path.name, expect_shape)
+
+
+def parse_idx_bytes(data: bytes, name: str, expect_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """IDX: two zero bytes, a type code (0x08: unsigned byte), the number of dimensions,
+    one big-endian uint32 per dimension, then the values in row-major order."""
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_TYPES:
+        raise DataError(f"{name}: not an IDX file of unsigned bytes (header {data[:4].hex()})")
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{name}: truncated IDX header")
+    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    body = memoryview(data)[4 + 4 * ndim:]
+    expected = int(np.prod(dims))
+    if len(body) != expected:
+        raise DataError(f"{name}: header promises {expected:,} bytes of data {dims}, found {len(body):,}"
+                        f" ({'truncated' if len(body) < expected else 'trailing bytes'})")
+    if expect_shape is not None and tuple(dims) != tuple(expect_shape):
+        raise DataError(f"{name}: IDX dimensions {dims}, expected {tuple(expect_shape)}")
+    return np.frombuffer(body, dtype=IDX_TYPES[data[2]]).reshape(dims)
+
+
+def parse_idx(raw_dir: Path, manifest: dict):
+    """MNIST layout: {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz."""
+    splits = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = read_idx(raw_dir / f"{prefix}-images-idx3-ubyte.gz")
+        labels = read_idx(raw_dir / f"{prefix}-labels-idx1-ubyte.gz")
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"{prefix}: {images.shape} images do not match {labels.shape} labels")
+        splits[split] = (images[..., None], labels.astype(np.int64))
+    return Parsed(splits, manifest["class_names"])
+
+
+# ---------------------------------------------------------------- CIFAR binary version
+
+CIFAR_PIXELS = 32 * 32 * 3
+
+
+def read_cifar_binary(path: Path, label_bytes: int, label_index: int):
+    """Records of `label_bytes` label bytes then 3,072 pixels (1,024 R, G, B, row-major)."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise DataError(f"{path.name}: unreadable ({err.strerror})") from None
+    record = label_bytes + CIFAR_PIXELS
+    if data.size == 0 or data.size % record:
+        raise DataError(f"{path.name}: {data.size:,} bytes is not a whole number of {record}-byte records")
+    records = data.reshape(-1, record)
+    images = records[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), records[:, label_index].astype(np.int64)
+
+
+def _label_names(path: Path, count: int) -> list[str]:
+    try:
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError as err:
+        raise DataError(f"{path.name}: unreadable ({err.strerror})") from None
+    if len(names) != count:
+        raise DataError(f"{path.name}: {len(names)} class names, expected {count}")
+    return names
+
+
+def parse_cifar10_binary(raw_dir: Path, manifest: dict):
+    root = raw_dir / "cifar-10-batches-bin"
+    parts = [read_cifar_binary(root / f"data_batch_{i}.bin", 1, 0) for i in range(1, 6)]
+    train = (np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]))
+    test = read_cifar_binary(root / "test_batch.bin", 1, 0)
+    return Parsed({"train": train, "test": test}, _label_names(root / "batches.meta.txt", 10))
+
+
+def parse_cifar100_binary(raw_dir: Path, manifest: dict):
+    root = raw_dir / "cifar-100-binary"
+    # Each record holds the coarse label (20 superclasses), then the fine one (100 classes).
+    splits = {split: read_cifar_binary(root / f"{split}.bin", 2, 1) for split in ("train", "test")}
+    return Parsed(splits, _label_names(root / "fine_label_names.txt", 100))
+
+
+# ---------------------------------------------------------------- scikit-learn digits
+
+def parse_digits_csv(raw_dir: Path, manifest: dict):
     """scikit-learn's digits.csv.gz: one image per row, 64 pixels (0-16) then the label."""
     path = raw_dir / "digits.csv.gz"
     try:
@@ -38,30 +165,167 @@ def parse_digits_csv(raw_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
     pixels, labels = table[:, :64], table[:, 64]
     if pixels.min() < 0 or pixels.max() > 16:
         raise DataError(f"{path}: pixel values outside 0..16")
-    if labels.min() < 0 or labels.max() > 9:
-        raise DataError(f"{path}: labels outside 0..9")
     images = pixels.reshape(-1, 8, 8, 1).astype(np.uint8)
-    return images, labels, 16
+    return Parsed({"all": (images, labels)}, manifest["class_names"], max_value=16)
 
 
-@dataclass(frozen=True)
-class Source:
-    name: str
-    files: dict[str, str]              # file name -> pinned SHA-256 of the published file
-    location: Callable[[], Path]       # where the files are fetched from
-    parse: Callable[[Path], tuple[np.ndarray, np.ndarray, int]]
-    class_names: tuple[str, ...]
-    description: str
+# ---------------------------------------------------------------- image folders
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # as Keras' image_dataset_from_directory
+
+
+def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[Path]]:
+    """Class names (sorted subfolders), (image path, label) pairs, and ignored non-image files."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: image folder not found")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{root}: needs one subfolder per class, found {len(classes)}")
+    images, ignored = [], []
+    for label, name in enumerate(classes):
+        for path in sorted(p for p in (root / name).rglob("*") if p.is_file()):
+            (images.append((path, label)) if path.suffix.lower() in IMAGE_SUFFIXES else ignored.append(path))
+    return classes, images, ignored
+
+
+def convert_image(image, size=None, color_mode=None) -> np.ndarray:
+    """Convert a PIL image or a uint8 H x W x C array to `color_mode` and (height, width) `size`.
+
+    The one conversion that prepare applies to datasets and image folders, and
+    that predict applies to new images: grey <-> RGB as PIL does it (ITU-R 601-2
+    luma), bilinear resizing. Returns uint8 H x W x C.
+    """
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    if color_mode:
+        image = image.convert("L" if color_mode == "grayscale" else "RGB")
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    if size and image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def load_image(path: Path, size, color_mode) -> np.ndarray:
+    """Decode one image file and convert it (see `convert_image`)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return convert_image(image, size, color_mode)
+
+
+def parse_folder(raw_dir: Path, manifest: dict, image_size=None, color_mode=None, skip_unreadable=False):
+    """Decode every image of an image folder; unreadable ones fail together or are skipped."""
+    from PIL import UnidentifiedImageError
+
+    if not image_size or not color_mode:
+        raise DataError("a folder dataset needs data.image_size and data.color_mode")
+    classes, files, _ = folder_images(raw_dir / "images")
+    images, labels, unreadable = [], [], []
+    for path, label in files:
+        try:
+            images.append(load_image(path, image_size, color_mode))
+            labels.append(label)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+            unreadable.append(path.relative_to(raw_dir / "images").as_posix())
+    if unreadable and not skip_unreadable:
+        raise DataError(f"{len(unreadable)} unreadable image(s): {', '.join(unreadable)}"
+                        " (set data.skip_unreadable: true to skip them)")
+    if not images:
+        raise DataError(f"{raw_dir / 'images'}: no readable images")
+    return Parsed({"all": (np.stack(images), np.array(labels, dtype=np.int64))}, classes, skipped=unreadable)
+
+
+PARSERS: dict[str, Callable] = {
+    "idx": parse_idx,
+    "cifar10_binary": parse_cifar10_binary,
+    "cifar100_binary": parse_cifar100_binary,
+    "digits_csv": parse_digits_csv,
+    "image_folder": parse_folder,
+}
+
+
+# ---------------------------------------------------------------- the sources
+
+def _idx_files(hashes: dict[str, tuple[str, str]], train: int, test: int, side: int = 28):
+    shapes = {"train-images": (train, side, side), "train-labels": (train,),
+              "t10k-images": (test, side, side), "t10k-labels": (test,)}
+    return {f"{stem}-idx{len(shapes[stem])}-ubyte.gz": FileSpec(sha, content, shapes[stem])
+            for stem, (sha, content) in hashes.items()}
+
+
+def _sklearn_data_dir() -> str:
+    import sklearn.datasets
+
+    return str(Path(sklearn.datasets.__file__).parent / "data")
 
 
 SOURCES = {
     "digits": Source(
-        name="digits",
-        files={"digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"},
-        location=_sklearn_data_dir,
-        parse=parse_digits_csv,
+        name="digits", format="digits_csv",
+        files={"digits.csv.gz": FileSpec("09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22")},
+        base="sklearn",  # resolved by `base_location`: the data folder inside the installed wheel
         class_names=tuple(str(i) for i in range(10)),
         description="UCI optical recognition of handwritten digits, 8x8, as bundled with scikit-learn",
+    ),
+    # torchvision's MNIST location; hashes of the gzip files and of their content.
+    "mnist": Source(
+        name="mnist", format="idx",
+        files=_idx_files({
+            "train-images": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+            "train-labels": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+            "t10k-images": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+            "t10k-labels": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        }, train=60_000, test=10_000),
+        base="https://ossci-datasets.s3.amazonaws.com/mnist/",
+        class_names=tuple(str(i) for i in range(10)),
+        description="MNIST handwritten digits, 28x28 grey, 60,000 training and 10,000 test images",
+    ),
+    # Zalando's own location (torchvision's); Keras hosts the same files.
+    "fashion_mnist": Source(
+        name="fashion_mnist", format="idx",
+        files=_idx_files({
+            "train-images": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+            "train-labels": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+            "t10k-images": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+            "t10k-labels": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+        }, train=60_000, test=10_000),
+        base="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        description="Fashion-MNIST (Zalando), 28x28 grey, 60,000 training and 10,000 test images",
+    ),
+    "cifar10": Source(
+        name="cifar10", format="cifar10_binary",
+        files={"cifar-10-binary.tar.gz": FileSpec(
+            "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd")},
+        archives=("cifar-10-binary.tar.gz",),
+        base="https://www.cs.toronto.edu/~kriz/",
+        description="CIFAR-10 (binary version), 32x32 colour, 50,000 training and 10,000 test images",
+    ),
+    "cifar100": Source(
+        name="cifar100", format="cifar100_binary",
+        files={"cifar-100-binary.tar.gz": FileSpec(
+            "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")},
+        archives=("cifar-100-binary.tar.gz",),
+        base="https://www.cs.toronto.edu/~kriz/",
+        description="CIFAR-100 (binary version, fine labels), 32x32 colour, 50,000 training and 10,000 test images",
+    ),
+    "folder": Source(
+        name="folder", format="image_folder", files={}, base="",
+        description="an image folder with one subfolder per class",
     ),
 }
 
@@ -71,3 +335,10 @@ def get_source(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         raise DataError(f"unknown dataset {name!r} (known: {', '.join(SOURCES)})") from None
+
+
+def base_location(source: Source, mirror: str | None = None) -> str:
+    """Where to fetch from: the mirror (a folder or base URL) if given, else the published base."""
+    if mirror:
+        return mirror
+    return _sklearn_data_dir() if source.base == "sklearn" else source.base

@@ -1,51 +1,254 @@
-"""Download stage: fetch a dataset's published files and record their checksums.
+"""Download stage: fetch a dataset's published files, verify them, extract archives.
 
-    python -m stages.download --dataset digits --out data/raw
+    python -m stages.download --config configs/data.json --out data/raw
 
-The files are copied verbatim into a temporary folder, each checked against
-its pinned SHA-256, and the folder replaces `--out` only when all match; a
-`checksums.json` beside them records what was fetched.
+The files come from their published location, from a mirror (`data.mirror`: a
+local folder or a base URL), or for `folder` from the user's image folder.
+Each file lands under a temporary name, is checked against its pinned SHA-256
+(for a mirror that repacked a gzip file: its IDX header, counts and the SHA-256
+of its content), and the whole folder replaces `--out` only when every file
+passed. `manifest.json` beside the files records what was fetched from where
+and the checksum of every file that prepare will read.
+
+HTTP downloads use connect and read timeouts, retry transient failures (5xx,
+timeouts, dropped connections) with exponential backoff, resume a partial file
+with a Range request (or restart it when the server ignores the range), and
+print a progress line every tenth of a large file.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
+import http.client
 import shutil
+import socket
 import sys
+import tarfile
+import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
-from stages.datasets import DataError, get_source
-from stages.files import atomic_dir, sha256_file, write_json
+from stages.datasets import (DataError, FileSpec, Source, base_location, folder_images,
+                             get_source, parse_idx_bytes)
+from stages.files import atomic_dir, read_json, sha256_file, write_json
+
+CHUNK = 1 << 16
+LARGE = 1 << 20  # files above this size get progress lines
 
 
-def download(dataset: str, out_dir: str | Path) -> dict:
-    """Fetch and verify the files of `dataset` into `out_dir`; return the checksum record."""
-    source = get_source(dataset)
-    origin = source.location()
-    record = {"dataset": dataset, "origin": str(origin), "files": {}}
-    with atomic_dir(out_dir) as tmp:
-        for name, expected in source.files.items():
-            target = tmp / name
+@dataclass(frozen=True)
+class HttpOptions:
+    connect_timeout: float = 15.0  # seconds to establish the connection
+    read_timeout: float = 60.0     # seconds without a byte before giving up on a read
+    retries: int = 4               # further attempts after the first
+    backoff: float = 2.0           # seconds before the first retry; doubles each time
+
+
+class _Transient(Exception):
+    """A failure worth retrying: timeout, dropped connection, server error."""
+
+
+def _request(url: str, offset: int, options: HttpOptions, redirects: int = 5):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise DataError(f"{url}: only http and https URLs can be fetched")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=options.connect_timeout)
+    try:
+        conn.connect()
+        conn.sock.settimeout(options.read_timeout)
+        headers = {"User-Agent": "image-pipeline-download/1", "Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        response = conn.getresponse()
+    except BaseException:
+        conn.close()
+        raise
+    if response.status in (301, 302, 303, 307, 308) and response.getheader("Location") and redirects:
+        conn.close()
+        return _request(urljoin(url, response.getheader("Location")), offset, options, redirects - 1)
+    return conn, response
+
+
+def _fetch_once(url: str, dest: Path, name: str, options: HttpOptions) -> None:
+    offset = dest.stat().st_size if dest.exists() else 0
+    try:
+        conn, response = _request(url, offset, options)
+    except (TimeoutError, socket.timeout):
+        raise _Transient(f"no connection within {options.connect_timeout:g} s") from None
+    except (OSError, http.client.HTTPException) as err:
+        raise _Transient(f"cannot connect ({err})") from None
+    try:
+        status = response.status
+        if status == 206 and (response.getheader("Content-Range") or "").startswith(f"bytes {offset}-"):
+            mode = "ab"
+            print(f"{name}: resuming at {offset:,} bytes", flush=True)
+        elif status == 200:
+            mode, offset = "wb", 0  # no range support (or a fresh start): from the beginning
+        elif status == 416 or status == 206:
+            dest.unlink(missing_ok=True)
+            raise _Transient(f"HTTP {status} to a resume request; restarting the file")
+        elif status >= 500 or status in (408, 429):
+            raise _Transient(f"HTTP {status} {response.reason}")
+        else:
+            raise DataError(f"{name}: HTTP {status} {response.reason} from {url}")
+        length = response.getheader("Content-Length")
+        total = offset + int(length) if length and length.isdigit() else None
+        done, next_report = offset, 0.1
+        with open(dest, mode) as out:
+            while True:
+                try:
+                    block = response.read(CHUNK)
+                except (TimeoutError, socket.timeout):
+                    raise _Transient(f"no data for {options.read_timeout:g} s at {done:,} bytes") from None
+                except (OSError, http.client.HTTPException) as err:
+                    raise _Transient(f"connection dropped at {done:,} bytes ({type(err).__name__})") from None
+                if not block:
+                    break
+                out.write(block)
+                done += len(block)
+                if total and total > LARGE and done >= next_report * total:
+                    print(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})", flush=True)
+                    next_report = done / total + 0.1
+        if total is not None and done != total:
+            raise _Transient(f"connection closed at {done:,} of {total:,} bytes")
+    finally:
+        conn.close()
+
+
+def fetch_url(url: str, dest: Path, name: str, options: HttpOptions = HttpOptions()) -> None:
+    """Download `url` to `dest`, retrying transient failures and resuming partial files."""
+    for attempt in range(options.retries + 1):
+        try:
+            _fetch_once(url, dest, name, options)
+            return
+        except _Transient as err:
+            if attempt == options.retries:
+                raise DataError(f"{name}: {err} (gave up after {attempt + 1} attempts at {url})") from None
+            delay = options.backoff * 2 ** attempt
+            print(f"{name}: {err}; retry {attempt + 1} of {options.retries} in {delay:g} s", flush=True)
+            time.sleep(delay)
+
+
+def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
+    """Fetch `name` from a base URL or a local folder."""
+    if urlsplit(base).scheme in ("http", "https"):
+        fetch_url(urljoin(base if base.endswith("/") else base + "/", name), dest, name, options)
+        return
+    folder = Path(base[len("file://"):] if base.startswith("file://") else base)
+    try:
+        shutil.copyfile(folder / name, dest)
+    except OSError as err:
+        raise DataError(f"{name}: cannot read it from {folder} ({err.strerror})") from None
+
+
+def _gunzip(path: Path, name: str) -> bytes:
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except gzip.BadGzipFile:
+        raise DataError(f"{name}: not a gzip file") from None
+    except (EOFError, zlib.error, OSError) as err:
+        raise DataError(f"{name}: truncated or corrupt gzip stream ({err})") from None
+
+
+def verify(path: Path, name: str, spec: FileSpec) -> str:
+    """Check a fetched file; return how it was verified or raise one line naming the problem."""
+    actual = sha256_file(path)
+    if actual == spec.sha256:
+        return "sha256"
+    if spec.content_sha256 is None:
+        problem = ""
+        if name.endswith(".gz"):
             try:
-                shutil.copyfile(origin / name, target)
-            except OSError as err:
-                raise DataError(f"{origin / name}: cannot fetch ({err.strerror})") from None
-            actual = sha256_file(target)
-            if actual != expected:
-                raise DataError(f"{name}: SHA-256 mismatch (expected {expected}, got {actual})")
-            record["files"][name] = {"sha256": actual, "bytes": target.stat().st_size}
-            print(f"fetched {name}: {target.stat().st_size:,} bytes, sha256 ok", flush=True)
-        write_json(tmp / "checksums.json", record)
-    return record
+                _gunzip(path, name)
+            except DataError as err:
+                problem = f"; {str(err).split(': ', 1)[1]}"
+        raise DataError(f"{name}: SHA-256 mismatch (expected {spec.sha256}, got {actual}, "
+                        f"{path.stat().st_size:,} bytes){problem}")
+    # Mirrors may repack gzip files (Debian's are): then the decompressed content is the data.
+    content = _gunzip(path, name)
+    if spec.shape is not None:
+        parse_idx_bytes(content, name, spec.shape)
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != spec.content_sha256:
+        raise DataError(f"{name}: neither the file's SHA-256 ({actual}) nor its content's ({digest}) "
+                        f"matches the pinned ones ({spec.sha256}, {spec.content_sha256})")
+    return "content sha256 (repacked gzip)"
+
+
+def safe_extract(archive: Path, dest: Path) -> list[str]:
+    """Extract a tar archive into `dest`, refusing links, devices and paths that leave it."""
+    root = dest.resolve()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()  # reads every header: a truncated archive fails here
+            for member in members:
+                if not (member.isfile() or member.isdir()):
+                    raise DataError(f"{archive.name}: refusing member {member.name!r}: not a plain file or folder")
+                if Path(member.name).is_absolute() or not (root / member.name).resolve().is_relative_to(root):
+                    raise DataError(f"{archive.name}: refusing member {member.name!r}: its path leaves the target folder")
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise DataError(f"{archive.name}: corrupt or truncated archive ({err})") from None
+    return sorted(m.name for m in members if m.isfile())
+
+
+def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str]]:
+    """Copy an image folder's images (verbatim) under `target`; return class names and ignored files."""
+    classes, images, ignored = folder_images(folder)
+    for path, _ in images:
+        dest = target / path.relative_to(folder)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+    print(f"copied {len(images):,} images in {len(classes)} classes from {folder}"
+          + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""), flush=True)
+    return classes, [p.relative_to(folder).as_posix() for p in ignored]
+
+
+def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: str | None = None,
+             http_options: HttpOptions = HttpOptions()) -> dict:
+    """Fetch, verify and extract `dataset` into `out_dir`; return the manifest written there."""
+    source = dataset if isinstance(dataset, Source) else get_source(dataset)
+    origin = str(folder) if source.format == "image_folder" else base_location(source, mirror)
+    if not origin:
+        raise DataError("the folder dataset needs data.folder: a directory with one subfolder per class")
+    manifest = {"dataset": source.name, "format": source.format, "description": source.description,
+                "origin": origin, "class_names": list(source.class_names), "files": {}, "ignored": []}
+    with atomic_dir(out_dir) as tmp:
+        if source.format == "image_folder":
+            manifest["class_names"], manifest["ignored"] = _copy_folder(Path(origin), tmp / "images")
+        for name, spec in source.files.items():
+            target = tmp / name
+            print(f"fetching {name} from {origin}", flush=True)
+            fetch(origin, name, target, http_options)
+            how = verify(target, name, spec)
+            manifest["files"][name] = {"sha256": sha256_file(target), "bytes": target.stat().st_size,
+                                       "verified": how}
+            print(f"{name}: {target.stat().st_size:,} bytes, verified by {how}", flush=True)
+            if name in source.archives:
+                members = safe_extract(target, tmp)
+                target.unlink()  # the extracted files are what prepare reads
+                print(f"{name}: extracted {len(members)} files", flush=True)
+        manifest["contents"] = {p.relative_to(tmp).as_posix(): sha256_file(p)
+                                for p in sorted(tmp.rglob("*")) if p.is_file()}
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--config", required=True, help="data config (configs/data.json)")
     parser.add_argument("--out", required=True, help="folder for the raw files")
     args = parser.parse_args(argv)
     try:
-        download(args.dataset, args.out)
-    except DataError as err:
+        config = read_json(args.config)
+        download(config["dataset"], args.out, mirror=config.get("mirror"), folder=config.get("folder"))
+    except (DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

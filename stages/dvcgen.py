@@ -2,9 +2,10 @@
 
     python -m stages.dvcgen            # rewrites dvc.yaml for the runs in params.yaml
 
-Only the list of runs comes from params.yaml; every value reaches the stages
-through `${...}` templating or the per-run config files, so a parameter
-change needs no regeneration, only adding, removing or renaming a run does.
+Only the list of runs (and an image folder's path, a dependency of download)
+comes from params.yaml; every value reaches the stages through `${...}`
+templating or the config files that `configure` writes, so a parameter change
+needs no regeneration; adding, removing or renaming a run does.
 The Snakefile regenerates it when it is parsed, the `configure` stage fails
 when it is stale, and a test checks that both runners run the same commands.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from stages.codedeps import code_files
-from stages.config import ParamsError, load_params, resolve_runs
+from stages.config import ParamsError, load_params, resolve_runs, source_inputs
 from stages.files import write_text_if_changed
 
 HEADER = """\
@@ -36,9 +37,9 @@ def _per_run(pattern: str, runs) -> str:
     return " ".join(pattern.format(run=run) for run in runs)
 
 
-def dvc_pipeline(runs: list[str]) -> dict:
-    """The dvc.yaml document for `runs` (in params.yaml order)."""
-    runs = list(runs)
+def dvc_pipeline(params: dict) -> dict:
+    """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
+    runs = list(resolve_runs(params))
     report_files = {
         "metrics": "reports/runs/{run}/metrics.json",
         "summaries": "reports/runs/{run}/training.json",
@@ -48,24 +49,24 @@ def dvc_pipeline(runs: list[str]) -> dict:
     stages = {
         "configure": {
             "cmd": "python -m stages.configure --params params.yaml"
-                   " --schema workflow/schemas/params.schema.yaml --out-dir configs"
-                   f" --expect-runs {' '.join(runs)}",
+                   " --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml",
             "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
             "params": ["seed", "data", "split", "train", "runs", "report"],
-            "outs": [_nocache(f"configs/{run}.json") for run in runs],
+            "outs": [_nocache("configs/data/download.json"), _nocache("configs/data/prepare.json"),
+                     *(_nocache(f"configs/{run}.json") for run in runs)],
         },
         "download": {
-            "cmd": "python -m stages.download --dataset ${data.dataset} --out data/raw",
-            "deps": code_files("download"),
-            "params": ["data.dataset"],
+            "cmd": "python -m stages.download --config configs/data/download.json --out data/raw",
+            "deps": ["configs/data/download.json", *source_inputs(params), *code_files("download")],
             "outs": ["data/raw"],
         },
         "prepare": {
-            "cmd": "python -m stages.prepare --raw data/raw --out data/prepared --seed ${seed}"
-                   " --val-fraction ${split.val_fraction} --test-fraction ${split.test_fraction}",
-            "deps": ["data/raw", *code_files("prepare")],
-            "params": ["seed", "split.val_fraction", "split.test_fraction"],
-            "outs": ["data/prepared"],
+            "cmd": "python -m stages.prepare --config configs/data/prepare.json --raw data/raw"
+                   " --out data/prepared --samples reports/data/samples.png"
+                   " --balance reports/data/class_balance.csv",
+            "deps": ["configs/data/prepare.json", "data/raw", *code_files("prepare")],
+            "outs": ["data/prepared", _nocache("reports/data/samples.png"),
+                     _nocache("reports/data/class_balance.csv")],
         },
         "train": {
             "foreach": list(runs),  # a fresh list each time: no YAML anchors
@@ -135,13 +136,18 @@ def dvc_pipeline(runs: list[str]) -> dict:
     return {"stages": stages, "plots": curves + confusions}
 
 
-def render(runs) -> str:
-    return HEADER + yaml.safe_dump(dvc_pipeline(runs), sort_keys=False, width=4096)
+def render(params: dict) -> str:
+    return HEADER + yaml.safe_dump(dvc_pipeline(params), sort_keys=False, width=4096)
 
 
-def write_dvc_yaml(runs, path="dvc.yaml") -> bool:
-    """Rewrite `path` for `runs` if its content differs; return whether it changed."""
-    return write_text_if_changed(path, render(runs))
+def is_current(params: dict, path="dvc.yaml") -> bool:
+    path = Path(path)
+    return path.exists() and path.read_text(encoding="utf-8") == render(params)
+
+
+def write_dvc_yaml(params: dict, path="dvc.yaml") -> bool:
+    """Rewrite `path` for `params` if its content differs; return whether it changed."""
+    return write_text_if_changed(path, render(params))
 
 
 def main(argv=None) -> int:
@@ -151,17 +157,16 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if --out is stale, write nothing")
     args = parser.parse_args(argv)
     try:
-        runs = list(resolve_runs(load_params(args.params)))
+        params = load_params(args.params)
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.check:
-        current = Path(args.out).read_text(encoding="utf-8") if Path(args.out).exists() else ""
-        if current != render(runs):
+        if not is_current(params, args.out):
             print(f"error: {args.out} is stale; run `python -m stages.dvcgen`", file=sys.stderr)
             return 1
         return 0
-    print(f"{args.out}: {'rewritten' if write_dvc_yaml(runs, args.out) else 'unchanged'}")
+    print(f"{args.out}: {'rewritten' if write_dvc_yaml(params, args.out) else 'unchanged'}")
     return 0
 
 

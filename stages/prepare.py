@@ -1,23 +1,34 @@
 """Prepare stage: parse the raw files, scale to [0, 1], split train/val/test.
 
-    python -m stages.prepare --raw data/raw --out data/prepared \
-        --seed 42 --val-fraction 0.15 --test-fraction 0.15
+    python -m stages.prepare --config configs/data/prepare.json --raw data/raw \
+        --out data/prepared --samples reports/data/samples.png \
+        --balance reports/data/class_balance.csv
 
-Writes x_{train,val,test}.npy (float32, N x H x W x C) and y_*.npy (int64),
-which training can memory-map, plus metadata.json: class names, image shape,
-counts per class per split, and the checksums of the raw and prepared files.
+A dataset with an official test split keeps it, and validation is split from
+its training images; one without (digits, image folders) is split three ways.
+Both splits are stratified by class and seeded. The training split may be
+subsampled (stratified) to `train_subsample` images, and every image may be
+resized and converted (`image_size`, `color_mode`; required for folders).
+
+Writes x_{train,val,test}.npy (float32 in [0, 1], N x H x W x C) and y_*.npy
+(int64), which training memory-maps, and metadata.json: class names, image
+shape, counts per class per split, skipped files, and the checksums of the raw
+and prepared files. Beside them for people: a grid of sample images with their
+labels and a class-balance table.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.datasets import DataError, get_source
-from stages.files import atomic_dir, read_json, sha256_file, write_json
+from stages.datasets import PARSERS, DataError, convert_image
+from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 
 SPLITS = ("train", "val", "test")
 
@@ -27,46 +38,145 @@ def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: flo
     if val_fraction + test_fraction >= 1:
         raise ValueError(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
     index = np.arange(len(labels))
-    rest, test = train_test_split(index, test_size=test_fraction, stratify=labels, random_state=seed)
+    rest, test = _split(index, labels, test_fraction, seed, "test_fraction")
     val_share = val_fraction / (1 - test_fraction)
-    train, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
+    train, val = _split(rest, labels[rest], val_share, seed, "val_fraction")
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def prepare(raw_dir, out_dir, seed: int, val_fraction: float, test_fraction: float) -> dict:
-    """Split and scale the raw dataset into `out_dir`; return its metadata."""
+def _split(index, labels, fraction, seed, name):
+    try:
+        return train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as err:  # too few images of some class for a stratified split
+        raise DataError(f"cannot split off {name} {fraction:g} by class from {len(index)} images: {err}") from None
+
+
+def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A stratified, seeded subset of `size` entries of `index` (all of them if fewer)."""
+    if size >= len(index):
+        return index
+    kept, _ = train_test_split(index, train_size=size, stratify=labels[index], random_state=seed)
+    return np.sort(kept)
+
+
+def check_raw(raw_dir: Path) -> dict:
+    """Read the download manifest and check that every raw file is still what was fetched."""
+    manifest = read_json(raw_dir / "manifest.json")
+    for name, expected in manifest["contents"].items():
+        path = raw_dir / name
+        if not path.is_file():
+            raise DataError(f"{path}: missing (download it again)")
+        if sha256_file(path) != expected:
+            raise DataError(f"{path}: changed since it was downloaded (SHA-256 differs from manifest.json)")
+    return manifest
+
+
+def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) -> dict:
+    """Split, convert and scale the raw dataset into `out_dir`; return its metadata."""
     raw_dir = Path(raw_dir)
-    record = read_json(raw_dir / "checksums.json")
-    source = get_source(record["dataset"])
-    images, labels, max_value = source.parse(raw_dir)
-    num_classes = len(source.class_names)
-    index = dict(zip(SPLITS, split_stratified(labels, val_fraction, test_fraction, seed)))
+    manifest = check_raw(raw_dir)
+    parse = PARSERS[manifest["format"]]
+    if manifest["format"] == "image_folder":
+        parsed = parse(raw_dir, manifest, config["image_size"], config["color_mode"], config["skip_unreadable"])
+    else:
+        parsed = parse(raw_dir, manifest)
+    num_classes = len(parsed.class_names)
+    for split, (x, y) in parsed.splits.items():
+        if y.min() < 0 or y.max() >= num_classes:
+            raise DataError(f"{manifest['dataset']} {split}: labels outside 0..{num_classes - 1}")
+
+    seed = config["seed"]
+    if "test" in parsed.splits:  # keep the official test split; validation comes from training
+        images, labels = parsed.splits["train"]
+        train, val = _split(np.arange(len(labels)), labels, config["val_fraction"], seed, "val_fraction")
+        arrays = {"train": (images, labels, np.sort(train)), "val": (images, labels, np.sort(val)),
+                  "test": (*parsed.splits["test"], np.arange(len(parsed.splits["test"][1])))}
+    else:
+        images, labels = parsed.splits["all"]
+        index = split_stratified(labels, config["val_fraction"], config["test_fraction"], seed)
+        arrays = {split: (images, labels, idx) for split, idx in zip(SPLITS, index)}
+    if config.get("train_subsample"):
+        images, labels, idx = arrays["train"]
+        arrays["train"] = (images, labels, subsample(idx, labels, config["train_subsample"], seed))
+
+    size, mode = config.get("image_size"), config.get("color_mode")
     metadata = {
-        "dataset": source.name,
-        "description": source.description,
-        "class_names": list(source.class_names),
-        "image_shape": list(images.shape[1:]),
-        "scaling": f"pixel / {max_value}",
-        "seed": seed,
-        "val_fraction": val_fraction,
-        "test_fraction": test_fraction,
-        "raw_checksums": {name: f["sha256"] for name, f in record["files"].items()},
+        "dataset": manifest["dataset"],
+        "description": manifest["description"],
+        "class_names": list(parsed.class_names),
+        "scaling": f"pixel / {parsed.max_value}",
+        "official_test_split": "test" in parsed.splits,
+        "settings": config,
+        "raw_checksums": manifest["contents"],
+        "skipped_unreadable": parsed.skipped,
+        "ignored_non_images": manifest.get("ignored", []),
         "counts": {},
         "checksums": {},
     }
     with atomic_dir(out_dir) as tmp:
-        for split, idx in index.items():
-            x = (images[idx].astype(np.float32) / max_value).astype(np.float32)
+        for split, (images, labels, idx) in arrays.items():
+            x = images[idx]
+            if size or mode:  # folders were converted while decoding; arrays are converted here
+                x = np.stack([convert_image(image, size, mode) for image in x]) if len(x) else x
+            x = x.astype(np.float32) / np.float32(parsed.max_value)
             y = labels[idx].astype(np.int64)
             np.save(tmp / f"x_{split}.npy", x)
             np.save(tmp / f"y_{split}.npy", y)
+            metadata["image_shape"] = list(x.shape[1:])
             counts = np.bincount(y, minlength=num_classes)
-            metadata["counts"][split] = {name: int(c) for name, c in zip(source.class_names, counts)}
+            metadata["counts"][split] = {name: int(c) for name, c in zip(parsed.class_names, counts)}
             for name in (f"x_{split}.npy", f"y_{split}.npy"):
                 metadata["checksums"][name] = sha256_file(tmp / name)
-            print(f"{split}: {len(idx)} images", flush=True)
+            print(f"{split}: {len(idx):,} images of {x.shape[1:]}", flush=True)
+        if parsed.skipped:
+            print(f"skipped {len(parsed.skipped)} unreadable image(s): {', '.join(parsed.skipped)}", flush=True)
         write_json(tmp / "metadata.json", metadata)
+        if balance_csv:
+            write_text(balance_csv, balance_table(metadata))
+        if samples_png:
+            plot_samples(tmp, metadata, samples_png)
     return metadata
+
+
+def balance_table(metadata: dict) -> str:
+    """CSV of images per class per split, with a total column and row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["class", *SPLITS, "total"])
+    for name in metadata["class_names"]:
+        counts = [metadata["counts"][split][name] for split in SPLITS]
+        writer.writerow([name, *counts, sum(counts)])
+    totals = [sum(metadata["counts"][split].values()) for split in SPLITS]
+    writer.writerow(["total", *totals, sum(totals)])
+    return out.getvalue()
+
+
+def plot_samples(data_dir: Path, metadata: dict, path, per_class: int = 8, max_classes: int = 10) -> None:
+    """A grid of training images: one row per class (the first `max_classes`), labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y = load_split(data_dir, "train")
+    classes = metadata["class_names"][:max_classes]
+    fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
+                             figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.4))
+    for row, name in enumerate(classes):
+        picks = np.flatnonzero(y == row)[:per_class]
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if col < len(picks):
+                image = x[picks[col]]
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        axes[row][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(f"{metadata['dataset']}: training images by class", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=80, metadata={"Software": None})
+    plt.close(fig)
 
 
 def load_split(data_dir, split: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -79,15 +189,15 @@ def load_split(data_dir, split: str, mmap: bool = True) -> tuple[np.ndarray, np.
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--val-fraction", type=float, required=True)
-    parser.add_argument("--test-fraction", type=float, required=True)
+    parser.add_argument("--config", required=True, help="prepare config (configs/data/prepare.json)")
+    parser.add_argument("--raw", required=True, help="folder written by the download stage")
+    parser.add_argument("--out", required=True, help="folder for the prepared arrays")
+    parser.add_argument("--samples", help="PNG grid of sample images")
+    parser.add_argument("--balance", help="CSV of images per class per split")
     args = parser.parse_args(argv)
     try:
-        prepare(args.raw, args.out, args.seed, args.val_fraction, args.test_fraction)
-    except (DataError, ValueError, FileNotFoundError) as err:
+        prepare(args.raw, args.out, read_json(args.config), args.samples, args.balance)
+    except (DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

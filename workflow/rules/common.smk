@@ -2,7 +2,7 @@
 #
 # params.yaml is loaded by stages.config rather than `configfile:` so that any
 # error (duplicate key, unknown key, bad value) stops the run with one line.
-# The per-run configs are written here, while the workflow is parsed and only
+# The per-stage and per-run configs are written here, while the workflow is parsed and only
 # when their content changes: a changed run is then one newer input file, and
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
 import re
@@ -13,19 +13,19 @@ import sys
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from stages.codedeps import code_files
-from stages.config import ParamsError, load_params
-from stages.configure import write_run_configs
+from stages.config import ParamsError, load_params, source_inputs
+from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml
 
 try:
     PARAMS = load_params("params.yaml")
-    RUNS = list(write_run_configs(PARAMS, "configs"))
+    RUNS = list(write_configs(PARAMS, "configs"))
 except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
-# Keep dvc.yaml's run list in step with params.yaml (rewritten only if it changed).
-write_dvc_yaml(RUNS, "dvc.yaml")
+# Keep dvc.yaml's runs (and image folder) in step with params.yaml (rewritten only if it changed).
+write_dvc_yaml(PARAMS, "dvc.yaml")
 
 
 wildcard_constraints:
@@ -35,3 +35,4 @@ wildcard_constraints:
 def per_run(path):
     """One path per run, in params.yaml order (`path` is a rule output with {run})."""
     return expand(path, run=RUNS)
+

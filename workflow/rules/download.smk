@@ -1,9 +1,10 @@
 rule download:
     input:
+        config="configs/data/download.json",
+        # A user's image folder is an input: changing its images reruns download.
+        source=source_inputs(PARAMS),
         code=code_files("download"),
     output:
         raw=directory("data/raw"),
-    params:
-        dataset=config["data"]["dataset"],
     shell:
-        "python -m stages.download --dataset {params.dataset} --out {output.raw}"
+        "python -m stages.download --config {input.config} --out {output.raw}"

@@ -1,13 +1,12 @@
 rule prepare:
     input:
+        config="configs/data/prepare.json",
         raw=rules.download.output.raw,
         code=code_files("prepare"),
     output:
         data=directory("data/prepared"),
-    params:
-        seed=config["seed"],
-        val_fraction=config["split"]["val_fraction"],
-        test_fraction=config["split"]["test_fraction"],
+        samples="reports/data/samples.png",
+        balance="reports/data/class_balance.csv",
     shell:
-        "python -m stages.prepare --raw {input.raw} --out {output.data} --seed {params.seed}"
-        " --val-fraction {params.val_fraction} --test-fraction {params.test_fraction}"
+        "python -m stages.prepare --config {input.config} --raw {input.raw} --out {output.data}"
+        " --samples {output.samples} --balance {output.balance}"
