@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the locked environment (uv.lock) into .venv.
 #   bash setup.sh          the pipeline's packages
-#   bash setup.sh --test   plus the test tools
+#   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
+#                          packages the tests use: dataset-fashion-mnist
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
 cd "$(dirname "$0")"
@@ -16,5 +17,22 @@ fi
 # stage spends 10 s more importing TensorFlow.
 export UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
 extras=()
-[ "${1:-}" = "--test" ] && extras=(--extra test)
-.tools/bin/uv sync --frozen --python "$(command -v python3)" "${extras[@]}"
+if [ "${1:-}" = "--test" ]; then
+    extras=(--extra test)
+    APT_PACKAGES=(dataset-fashion-mnist)  # the real Fashion-MNIST, under /usr/share/datasets
+    missing=()
+    for package in "${APT_PACKAGES[@]}"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get install -y -qq "${missing[@]}" >/dev/null \
+                || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+        else
+            echo "setup.sh: cannot install ${missing[*]} (needs root and apt); the tests that use them skip" >&2
+        fi
+    fi
+fi
+# The interpreter's real path: given a pyenv shim, uv rebuilds .venv on every run.
+.tools/bin/uv sync --frozen --python "$(python3 -c 'import sys; print(sys.executable)')" "${extras[@]}"

@@ -56,7 +56,7 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
     if error.validator == "required":
         return f"{where}: {error.message}"
-    if "else" in error.schema_path and "description" in error.schema:
+    if {"then", "else"} & set(error.schema_path) and "description" in error.schema:
         return f"{where}: {error.instance!r} is invalid: {error.schema['description']}"
     return f"{where}: {error.instance!r} is invalid: {error.message}"
 

@@ -98,7 +98,7 @@ def _fetch_once(url: str, dest: Path, name: str, options: HttpOptions) -> None:
             raise DataError(f"{name}: HTTP {status} {response.reason} from {url}")
         length = response.getheader("Content-Length")
         total = offset + int(length) if length and length.isdigit() else None
-        done, next_report = offset, 0.1
+        done, tenths = offset, (offset * 10 // total if total else 0)
         with open(dest, mode) as out:
             while True:
                 try:
@@ -111,9 +111,9 @@ def _fetch_once(url: str, dest: Path, name: str, options: HttpOptions) -> None:
                     break
                 out.write(block)
                 done += len(block)
-                if total and total > LARGE and done >= next_report * total:
+                if total and total > LARGE and done * 10 // total > tenths:
+                    tenths = done * 10 // total
                     print(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})", flush=True)
-                    next_report = done / total + 0.1
         if total is not None and done != total:
             raise _Transient(f"connection closed at {done:,} of {total:,} bytes")
     finally:

@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
 from stages.files import atomic_path, read_json, write_json, write_text
-from stages.prepare import load_split
+from stages.prepared import load_split
 from stages.provenance import git_revision, package_versions
 
 

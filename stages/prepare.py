@@ -29,9 +29,7 @@ from sklearn.model_selection import train_test_split
 
 from stages.datasets import PARSERS, DataError, convert_image
 from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
-
-SPLITS = ("train", "val", "test")
-
+from stages.prepared import SPLITS, load_split
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int):
     """Return index arrays (train, val, test), stratified by label and seeded."""
@@ -177,14 +175,6 @@ def plot_samples(data_dir: Path, metadata: dict, path, per_class: int = 8, max_c
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=80, metadata={"Software": None})
     plt.close(fig)
-
-
-def load_split(data_dir, split: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Read one prepared split (memory-mapped by default)."""
-    mode = "r" if mmap else None
-    data_dir = Path(data_dir)
-    return (np.load(data_dir / f"x_{split}.npy", mmap_mode=mode, allow_pickle=False),
-            np.load(data_dir / f"y_{split}.npy", mmap_mode=mode, allow_pickle=False))
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 from stages.files import atomic_path, read_json, write_json, write_text
-from stages.prepare import load_split
+from stages.prepared import load_split
 
 
 def make_deterministic(seed: int) -> None:

@@ -11,12 +11,14 @@ import shutil
 import pytest
 
 from tests.conftest import make_project, run, set_params, tiny
+from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
 PER_RUN = ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
            "classification_report.txt", "metrics.json", "history.csv", "training.json", "predictions.csv"]
 TOP = ["reports/comparison.csv", "reports/comparison.md", "reports/report.ipynb", "reports/report.html",
-       "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS"]
+       "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS",
+       "reports/data/samples.png", "reports/data/class_balance.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +115,25 @@ def test_reviewers_diff_metrics_params_and_plots(project):
     for plot in ("loss_per_epoch", "accuracy_per_epoch", "reports_runs_softmax_predictions_csv"):
         assert f"vegaEmbed('#{plot}" in page, plot
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
+
+
+def test_fashion_mnist_from_the_debian_mirror_under_snakemake(tmp_path):
+    """One key (plus the mirror path) switches the whole pipeline to the real Fashion-MNIST."""
+    require_fashion_mirror()
+
+    def fashion(params):
+        tiny(params)
+        params["data"].update(dataset="fashion_mnist", mirror=str(FASHION_MIRROR), train_subsample=3000)
+        params["runs"] = {"mlp": {"architecture": "mlp", "units": [64], "epochs": 2}}
+
+    project = make_project(tmp_path / "project", fashion)
+    result = run(["snakemake", "--cores", "2"], project)
+    assert "verified by content sha256 (repacked gzip)" in result.stdout + result.stderr
+    balance = (project / "reports/data/class_balance.csv").read_text().splitlines()
+    assert balance[1] == "T-shirt/top,300,900,1000,2200" and balance[-1] == "total,3000,9000,10000,22000"
+    metrics = json.loads((project / "reports/runs/mlp/metrics.json").read_text())
+    assert metrics["test_images"] == 10000
+    assert metrics["accuracy"] > 0.6  # 3,000 images, 2 epochs: far above chance (0.1), far from tuned
+    assert json.loads((project / "models/package/class_names.json").read_text())[9] == "Ankle boot"
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout

@@ -1,10 +1,13 @@
 """Snakemake and DVC describe the same jobs: same commands, inputs and outputs."""
 import re
 
+import pytest
+
 from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
 from tests.conftest import ROOT, make_project, run
+from tests.test_datasets import make_image_folder
 
 
 def snakemake_jobs(project) -> dict[str, dict]:
@@ -36,8 +39,15 @@ def test_committed_dvc_yaml_is_current():
     run(["python", "-m", "stages.dvcgen", "--check"], ROOT)
 
 
-def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path):
-    project = make_project(tmp_path / "p")
+def use_image_folder(params):
+    params["data"].update(dataset="folder", folder="images", image_size=[16, 16], color_mode="rgb")
+
+
+@pytest.mark.parametrize("edit", [None, use_image_folder], ids=["digits", "image-folder"])
+def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path, edit):
+    project = make_project(tmp_path / "p", edit)
+    if edit:
+        make_image_folder(project / "images")
     snakemake, dvc = snakemake_jobs(project), dvc_stages(project)
     configure = next(cmd for cmd, stage in dvc.items() if stage["stage"] == "configure")
     assert set(dvc) - {configure} == set(snakemake), "commands differ"
@@ -46,6 +56,8 @@ def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path):
         assert job["outputs"] == dvc[cmd]["outputs"], f"outputs of {job['rule']} differ"
     assert {s["stage"] for s in dvc.values()} >= {"download", "prepare", "train@cnn_intro", "evaluate@mlp",
                                                    "report", "package"}
+    download = next(job for job in snakemake.values() if job["rule"] == "download")
+    assert ("images" in download["inputs"]) == bool(edit)  # the folder is an input of both
 
     # DVC's configure stage writes the per-run configs that Snakemake writes while it parses
     # the workflow: the same files, byte for byte.

@@ -5,13 +5,11 @@ import tarfile
 import numpy as np
 import pytest
 
-from stages import datasets
 from stages.codedeps import code_files
-from stages.download import download
 from stages.evaluate import OUTPUTS, evaluate, score
 from stages.files import read_json, sha256_file, write_json
 from stages.package import package, select_best
-from stages.prepare import load_split, prepare, split_stratified
+from stages.prepare import split_stratified
 from stages.report import comparison_table, markdown_table
 from stages.train import train
 
@@ -50,23 +48,6 @@ def trained(tiny_data, tmp_path_factory):
     return out, summary
 
 
-def test_download_digits_records_checksums(tmp_path):
-    record = download("digits", tmp_path / "raw")
-    expected = datasets.SOURCES["digits"].files["digits.csv.gz"]
-    assert record["files"]["digits.csv.gz"]["sha256"] == expected
-    assert sha256_file(tmp_path / "raw" / "digits.csv.gz") == expected
-    assert read_json(tmp_path / "raw" / "checksums.json") == record
-
-
-def test_download_refuses_checksum_mismatch_and_leaves_nothing(tmp_path, monkeypatch):
-    source = datasets.SOURCES["digits"]
-    bad = datasets.Source(**{**source.__dict__, "files": {"digits.csv.gz": "0" * 64}})
-    monkeypatch.setitem(datasets.SOURCES, "digits", bad)
-    with pytest.raises(datasets.DataError, match="digits.csv.gz: SHA-256 mismatch"):
-        download("digits", tmp_path / "raw")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_split_is_stratified_disjoint_and_seeded():
     labels = np.repeat(np.arange(4), 50)
     train, val, test = split_stratified(labels, 0.2, 0.2, seed=3)
@@ -77,19 +58,6 @@ def test_split_is_stratified_disjoint_and_seeded():
     again = split_stratified(labels, 0.2, 0.2, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
     assert not np.array_equal(test, split_stratified(labels, 0.2, 0.2, seed=4)[2])
-
-
-def test_prepare_digits_scales_splits_and_counts(tmp_path):
-    download("digits", tmp_path / "raw")
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", seed=42, val_fraction=0.15, test_fraction=0.15)
-    x, y = load_split(tmp_path / "prepared", "train")
-    assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1)
-    assert 0.0 <= x.min() and x.max() == 1.0
-    totals = {split: sum(counts.values()) for split, counts in metadata["counts"].items()}
-    assert totals == {"train": 1257, "val": 270, "test": 270}
-    assert metadata["class_names"] == [str(i) for i in range(10)]
-    assert metadata["counts"]["train"]["0"] == int(np.sum(y == 0))
-    assert read_json(tmp_path / "prepared" / "metadata.json") == metadata
 
 
 def test_train_writes_model_history_and_summary(trained):
@@ -185,8 +153,8 @@ def test_package_has_manifest_and_reproducible_archive(trained, tiny_data, tmp_p
 
 
 def test_code_files_follow_imports():
-    assert code_files("train") == ["stages/architectures.py", "stages/datasets.py", "stages/files.py",
-                                   "stages/prepare.py", "stages/provenance.py", "stages/train.py"]
+    assert code_files("train") == ["stages/architectures.py", "stages/files.py", "stages/prepared.py",
+                                   "stages/provenance.py", "stages/train.py"]
     assert code_files("package") == ["stages/files.py", "stages/package.py"]
 
 

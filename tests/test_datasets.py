@@ -1,0 +1,491 @@
+"""Download and prepare: real formats served from 127.0.0.1, mirrors, folders, real Fashion-MNIST."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import struct
+import tarfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages import datasets
+from stages.datasets import DataError, FileSpec, Source, read_idx
+from stages.download import HttpOptions, download
+from stages.files import read_json, sha256_file
+from stages.prepare import prepare
+from stages.prepared import load_split
+
+FAST = HttpOptions(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01)
+PREPARE = {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.2, "train_subsample": None,
+           "image_size": None, "color_mode": None, "skip_unreadable": False}
+FASHION_MIRROR = Path("/usr/share/datasets/fashion-mnist")
+
+
+# ------------------------------------------------------------ files in the published formats
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX written by hand: 0, 0, type 0x08, ndim, big-endian uint32 dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def pixel(i, r, c):
+    return (i * 7 + r * 3 + c) % 256
+
+
+def tiny_mnist(train=40, test=20, side=28, level=9):
+    """Gzip-compressed IDX files: image i has pixel (r, c) = pixel(i, r, c), label i % 10."""
+    files, specs = {}, {}
+    for prefix, n in (("train", train), ("t10k", test)):
+        i, r, c = np.meshgrid(np.arange(n), np.arange(side), np.arange(side), indexing="ij")
+        for kind, array in (("images-idx3", pixel(i, r, c)), ("labels-idx1", np.arange(n) % 10)):
+            raw = idx_bytes(np.asarray(array))
+            name = f"{prefix}-{kind}-ubyte.gz"
+            files[name] = gzip.compress(raw, compresslevel=level, mtime=0)
+            specs[name] = FileSpec(hashlib.sha256(files[name]).hexdigest(), hashlib.sha256(raw).hexdigest(),
+                                   np.asarray(array).shape)
+    return files, specs
+
+
+def mnist_source(specs, base) -> Source:
+    return Source(name="tiny_mnist", format="idx", files=specs, base=base, description="test",
+                  class_names=tuple("zero one two three four five six seven eight nine".split()))
+
+
+def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def cifar_record(label: int, k: int) -> bytes:
+    """One CIFAR-10 binary record: label byte, then 1,024 R, 1,024 G, 1,024 B bytes."""
+    red, green, blue = bytearray([k] * 1024), bytearray([100 + k] * 1024), bytearray([200] * 1024)
+    red[2 * 32 + 5] = 255  # row 2, column 5
+    return bytes([label]) + bytes(red) + bytes(green) + bytes(blue)
+
+
+def tiny_cifar10() -> bytes:
+    root = "cifar-10-batches-bin/"
+    members = {f"{root}data_batch_{b}.bin": b"".join(cifar_record(k % 10, k) for k in range(10 * b, 10 * b + 10))
+               for b in range(1, 6)}
+    members[f"{root}test_batch.bin"] = b"".join(cifar_record(k % 10, k) for k in range(10))
+    names = "airplane automobile bird cat deer dog frog horse ship truck"
+    members[f"{root}batches.meta.txt"] = ("\n".join(names.split()) + "\n\n").encode()
+    return tar_gz(members)
+
+
+# ------------------------------------------------------------ a server on 127.0.0.1
+
+class Server:
+    """Serves `files`; `modes[name]` makes it misbehave: 'drop' (first response cut short),
+    'drop-norange' (same, and Range is ignored), 'short' (Content-Length matches the cut
+    body), 'status:N', 'slow'."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, str] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                name = self.path.rsplit("/", 1)[-1]
+                served_before = sum(1 for path, _ in server.requests if path == self.path)
+                server.requests.append((self.path, self.headers.get("Range")))
+                mode = server.modes.get(name, "")
+                if mode.startswith("status:"):
+                    return self.send_error(int(mode.split(":")[1]))
+                if name not in server.files:
+                    return self.send_error(404)
+                data = server.files[name]
+                start = 0
+                ranged = self.headers.get("Range") and mode != "drop-norange"
+                if ranged:
+                    start = int(self.headers["Range"].split("=")[1].rstrip("-"))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                if mode == "short":
+                    body = body[: len(body) // 2]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if mode == "slow":
+                    time.sleep(2)
+                if mode.startswith("drop") and served_before == 0:
+                    self.wfile.write(body[: len(body) // 3])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # the connection drops mid-file
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server():
+    srv = Server()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def assert_nothing_left(tmp_path: Path):
+    """A failed download leaves neither the output folder nor temporary files."""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------ downloads over HTTP
+
+def test_idx_download_verifies_and_prepare_keeps_the_official_test_split(server, tmp_path, capsys):
+    server.files, specs = tiny_mnist()
+    manifest = download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert {name: f["verified"] for name, f in manifest["files"].items()} == dict.fromkeys(specs, "sha256")
+    assert read_json(tmp_path / "raw" / "manifest.json") == manifest
+    assert all(sha256_file(tmp_path / "raw" / name) == spec.sha256 for name, spec in specs.items())
+
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE,
+                       tmp_path / "samples.png", tmp_path / "balance.csv")
+    x_test, y_test = load_split(tmp_path / "prepared", "test")
+    assert x_test.shape == (20, 28, 28, 1) and x_test.dtype == np.float32
+    assert x_test[13, 4, 9, 0] == np.float32(pixel(13, 4, 9)) / np.float32(255)  # the official test order
+    assert y_test.tolist() == [i % 10 for i in range(20)]
+    totals = {split: sum(c.values()) for split, c in metadata["counts"].items()}
+    assert totals == {"train": 30, "val": 10, "test": 20}
+    assert metadata["counts"]["val"] == dict.fromkeys(metadata["class_names"], 1)
+    assert metadata["class_names"][3] == "three" and metadata["official_test_split"]
+    balance = (tmp_path / "balance.csv").read_text().splitlines()
+    assert balance[0] == "class,train,val,test,total" and balance[-1] == "total,30,10,20,60"
+    assert (tmp_path / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
+    server.files, specs = tiny_mnist()
+    server.files["train-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(np.zeros(40)), mtime=0)
+    with pytest.raises(DataError) as err:
+        download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert str(err.value).startswith("train-labels-idx1-ubyte.gz: neither the file's SHA-256")
+    assert "\n" not in str(err.value)
+    assert_nothing_left(tmp_path)
+
+
+def test_truncated_file_is_named_as_truncated(server, tmp_path):
+    archive = tiny_cifar10()
+    server.files["cifar-10-binary.tar.gz"] = archive[: len(archive) // 2]
+    source = Source(name="c", format="cifar10_binary", base=server.url, description="test",
+                    files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
+                    archives=("cifar-10-binary.tar.gz",))
+    with pytest.raises(DataError, match=r"^cifar-10-binary.tar.gz: SHA-256 mismatch .*; truncated or corrupt gzip"):
+        download(source, tmp_path / "raw", http_options=FAST)
+    assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("mode, resumed", [("drop", True), ("drop-norange", False)])
+def test_dropped_connection_resumes_or_restarts(server, tmp_path, mode, resumed):
+    server.files, specs = tiny_mnist(train=400, test=20)
+    name = "train-images-idx3-ubyte.gz"
+    server.modes[name] = mode
+    download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert sha256_file(tmp_path / "raw" / name) == specs[name].sha256
+    ranges = [rng for path, rng in server.requests if path.endswith(name)]
+    assert len(ranges) == 2 and ranges[0] is None
+    # The retry asks for the rest; a server without range support sends it all again.
+    assert ranges[1] == f"bytes={len(server.files[name]) // 3}-"
+
+
+def test_response_shorter_than_its_length_is_retried_then_fails(server, tmp_path):
+    server.files, specs = tiny_mnist()
+    server.modes["train-labels-idx1-ubyte.gz"] = "short"
+    server.files["train-labels-idx1-ubyte.gz"] += b"x"  # never what the checksum wants either
+    with pytest.raises(DataError, match=r"^train-labels-idx1-ubyte.gz: "):
+        download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert_nothing_left(tmp_path)
+
+
+def test_http_404_fails_at_once_naming_the_file(server, tmp_path):
+    server.files, specs = tiny_mnist()
+    del server.files["t10k-labels-idx1-ubyte.gz"]
+    with pytest.raises(DataError, match=r"^t10k-labels-idx1-ubyte.gz: HTTP 404 .* from http://127.0.0.1"):
+        download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert sum(path.endswith("t10k-labels-idx1-ubyte.gz") for path, _ in server.requests) == 1
+    assert_nothing_left(tmp_path)
+
+
+def test_http_500_is_retried_with_backoff_then_fails(server, tmp_path, capsys):
+    server.files, specs = tiny_mnist()
+    server.modes["train-images-idx3-ubyte.gz"] = "status:500"
+    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: HTTP 500 .*gave up after 3 attempts"):
+        download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert sum(path.endswith("train-images-idx3-ubyte.gz") for path, _ in server.requests) == 3
+    assert "retry 2 of 2" in capsys.readouterr().out
+    assert_nothing_left(tmp_path)
+
+
+def test_slow_server_hits_the_read_timeout(server, tmp_path):
+    server.files, specs = tiny_mnist()
+    server.modes["train-labels-idx1-ubyte.gz"] = "slow"
+    options = HttpOptions(connect_timeout=2, read_timeout=0.3, retries=1, backoff=0.01)
+    started = time.monotonic()
+    with pytest.raises(DataError, match=r"^train-labels-idx1-ubyte.gz: no data for 0.3 s"):
+        download(mnist_source(specs, server.url), tmp_path / "raw", http_options=options)
+    assert time.monotonic() - started < 5
+    assert_nothing_left(tmp_path)
+
+
+def test_unreachable_host_fails_with_connection_error(tmp_path):
+    _, specs = tiny_mnist()
+    source = mnist_source(specs, "http://127.0.0.1:9/")  # the discard port: nothing listens
+    with pytest.raises(DataError, match=r"cannot connect .*gave up after 2 attempts"):
+        download(source, tmp_path / "raw", http_options=HttpOptions(retries=1, backoff=0.01))
+    assert_nothing_left(tmp_path)
+
+
+def test_progress_lines_for_large_files(server, tmp_path, capsys):
+    data = np.random.default_rng(0).bytes(3_000_000)
+    server.files["big.bin"] = data
+    source = Source(name="big", format="idx", base=server.url, description="test",
+                    files={"big.bin": FileSpec(hashlib.sha256(data).hexdigest())})
+    download(source, tmp_path / "raw", http_options=FAST)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("big.bin: ") and "MB" in line]
+    assert len(lines) >= 9 and lines[-1] == "big.bin: 3.0 of 3.0 MB (100%)"
+
+
+# ------------------------------------------------------------ archives
+
+def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
+    archive = tiny_cifar10()
+    server.files["cifar-10-binary.tar.gz"] = archive
+    source = Source(name="tiny_cifar", format="cifar10_binary", base=server.url, description="test",
+                    files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
+                    archives=("cifar-10-binary.tar.gz",))
+    manifest = download(source, tmp_path / "raw", http_options=FAST)
+    assert not (tmp_path / "raw" / "cifar-10-binary.tar.gz").exists()
+    assert "cifar-10-batches-bin/test_batch.bin" in manifest["contents"]
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", {**PREPARE, "val_fraction": 0.2})
+    x, y = load_split(tmp_path / "prepared", "test")
+    assert x.shape == (10, 32, 32, 3) and y.tolist() == list(range(10))
+    k = 7
+    assert (x[k, 2, 5] * 255).round().tolist() == [255, 100 + k, 200]
+    assert (x[k, 3, 5] * 255).round().tolist() == [k, 100 + k, 200]
+    assert metadata["class_names"][1] == "automobile"
+    assert {s: sum(c.values()) for s, c in metadata["counts"].items()} == {"train": 40, "val": 10, "test": 10}
+
+
+@pytest.mark.parametrize("members, links, problem", [
+    ({"cifar-10-batches-bin/ok.bin": b"x", "../evil.txt": b"owned"}, None, "'../evil.txt': its path leaves"),
+    ({"/tmp/evil-absolute.txt": b"owned"}, None, "'/tmp/evil-absolute.txt': its path leaves"),
+    ({"a.bin": b"x"}, {"cifar-10-batches-bin/link": "/etc/passwd"}, "'cifar-10-batches-bin/link': not a plain file"),
+])
+def test_unsafe_archive_members_are_refused(server, tmp_path, members, links, problem):
+    archive = tar_gz(members, links)
+    server.files["evil.tar.gz"] = archive
+    source = Source(name="evil", format="cifar10_binary", base=server.url, description="test",
+                    files={"evil.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())}, archives=("evil.tar.gz",))
+    out = tmp_path / "work" / "raw"
+    with pytest.raises(DataError, match=rf"^evil.tar.gz: refusing member {problem}"):
+        download(source, out, http_options=FAST)
+    assert not out.exists() and list((tmp_path / "work").iterdir()) == []
+    assert not (tmp_path / "work" / "evil.txt").exists() and not Path("/tmp/evil-absolute.txt").exists()
+
+
+# ------------------------------------------------------------ mirrors
+
+def test_local_mirror_with_repacked_gzip_is_verified_by_content(tmp_path):
+    files, specs = tiny_mnist()
+    repacked, _ = tiny_mnist(level=1)  # same content, different gzip bytes
+    assert repacked != files
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, data in repacked.items():
+        (mirror / name).write_bytes(data)
+    source = mnist_source(specs, "http://127.0.0.1:9/never-used/")
+    manifest = download(source, tmp_path / "raw", mirror=str(mirror))
+    assert manifest["origin"] == str(mirror)
+    assert {f["verified"] for f in manifest["files"].values()} == {"content sha256 (repacked gzip)"}
+
+    # The same bytes under a wrong header are refused before any checksum is compared.
+    bad = idx_bytes(np.zeros((40, 28, 27)))
+    (mirror / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bad))
+    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: IDX dimensions \(40, 28, 27\), expected"):
+        download(source, tmp_path / "raw2", mirror=f"file://{mirror}")
+    assert not (tmp_path / "raw2").exists()
+
+
+def test_mirror_base_url_replaces_the_published_location(server, tmp_path):
+    server.files, specs = tiny_mnist()
+    source = mnist_source(specs, "http://127.0.0.1:9/unreachable/")
+    download(source, tmp_path / "raw", mirror=server.url.rstrip("/"), http_options=FAST)
+    assert {path for path, _ in server.requests} == {f"/data/{name}" for name in specs}
+
+
+def test_missing_mirror_file_is_named(tmp_path):
+    _, specs = tiny_mnist()
+    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: cannot read it from .*No such file"):
+        download(mnist_source(specs, ""), tmp_path / "raw", mirror=str(tmp_path / "nowhere"))
+
+
+# ------------------------------------------------------------ parsers
+
+@pytest.mark.parametrize("data, problem", [
+    (b"\x00\x00\x0d\x01" + struct.pack(">I", 3) + b"abc", "not an IDX file of unsigned bytes"),
+    (b"\x00\x00\x08\x02" + struct.pack(">II", 2, 3) + b"\x01" * 5, "found 5 (truncated)"),
+    (b"\x00\x00\x08\x01" + struct.pack(">I", 2) + b"\x01" * 3, "found 3 (trailing bytes)"),
+    (b"\x00\x00\x08\x03\x00", "truncated IDX header"),
+])
+def test_idx_parser_refuses_bad_headers(tmp_path, data, problem):
+    path = tmp_path / "bad-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(data))
+    with pytest.raises(DataError, match=rf"^bad-idx3-ubyte.gz: .*{problem.replace('(', '.').replace(')', '.')}"):
+        read_idx(path)
+
+
+def test_idx_parser_reads_plain_and_gzip_alike(tmp_path):
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    (tmp_path / "plain").write_bytes(idx_bytes(array))
+    (tmp_path / "packed").write_bytes(gzip.compress(idx_bytes(array)))
+    for name in ("plain", "packed"):
+        parsed = read_idx(tmp_path / name, expect_shape=(2, 3, 4))
+        assert parsed.shape == (2, 3, 4) and parsed[1, 2, 3] == 23
+
+
+def test_cifar_records_must_be_whole(tmp_path):
+    (tmp_path / "b.bin").write_bytes(cifar_record(1, 1) + b"\x00" * 10)
+    with pytest.raises(DataError, match=r"^b.bin: 3,083 bytes is not a whole number of 3073-byte records"):
+        datasets.read_cifar_binary(tmp_path / "b.bin", 1, 0)
+
+
+def test_cifar100_uses_the_fine_label(tmp_path):
+    root = tmp_path / "cifar-100-binary"
+    root.mkdir()
+    record = bytes([3, 42]) + bytes(3072)
+    for split in ("train", "test"):
+        (root / f"{split}.bin").write_bytes(record * 2)
+    (root / "fine_label_names.txt").write_text("\n".join(f"c{i}" for i in range(100)))
+    parsed = datasets.parse_cifar100_binary(tmp_path, {})
+    assert parsed.splits["train"][1].tolist() == [42, 42] and parsed.class_names[42] == "c42"
+
+
+def test_prepare_refuses_raw_files_changed_after_download(tmp_path):
+    download("digits", tmp_path / "raw")
+    (tmp_path / "raw" / "digits.csv.gz").write_bytes(b"changed")
+    with pytest.raises(DataError, match=r"digits.csv.gz: changed since it was downloaded"):
+        prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE)
+    assert not (tmp_path / "prepared").exists()
+
+
+# ------------------------------------------------------------ digits, resizing, subsampling
+
+def test_digits_splits_all_images_three_ways(tmp_path):
+    manifest = download("digits", tmp_path / "raw")
+    assert manifest["files"]["digits.csv.gz"]["sha256"] == datasets.SOURCES["digits"].files["digits.csv.gz"].sha256
+    config = {**PREPARE, "seed": 42, "val_fraction": 0.15, "test_fraction": 0.15}
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    x, y = load_split(tmp_path / "prepared", "train")
+    assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and x.min() >= 0 and x.max() == 1
+    assert {s: sum(c.values()) for s, c in metadata["counts"].items()} == {"train": 1257, "val": 270, "test": 270}
+    assert metadata["counts"]["train"]["0"] == int(np.sum(y == 0))
+    assert not metadata["official_test_split"]
+
+
+def test_resize_colour_and_subsample(tmp_path):
+    download("digits", tmp_path / "raw")
+    config = {**PREPARE, "image_size": [12, 10], "color_mode": "rgb", "train_subsample": 100}
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    x, y = load_split(tmp_path / "prepared", "train")
+    assert x.shape == (100, 12, 10, 3) and metadata["image_shape"] == [12, 10, 3]
+    assert np.array_equal(x[..., 0], x[..., 2])  # grey made RGB: equal channels
+    assert np.bincount(y).min() >= 9  # stratified: every class kept
+    assert load_split(tmp_path / "prepared", "test")[0].shape[1:] == (12, 10, 3)
+
+
+# ------------------------------------------------------------ image folders
+
+def make_image_folder(root: Path) -> dict[str, int]:
+    """Three classes of PNG and JPEG images of mixed sizes and modes, a corrupt PNG and a text file."""
+    from PIL import Image
+
+    counts = {"cat": 5, "dog": 4, "emu": 6}
+    rng = np.random.default_rng(0)
+    for name, n in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            size = (20 + 3 * i, 16 + i)
+            if i % 2:
+                Image.fromarray(rng.integers(0, 255, (*size[::-1], 3), dtype=np.uint8)).save(root / name / f"{i}.jpg")
+            else:
+                Image.fromarray(rng.integers(0, 255, size[::-1], dtype=np.uint8), "L").save(root / name / f"{i}.png")
+    (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a picture")
+    (root / "emu" / "notes.txt").write_text("not an image")
+    return counts
+
+
+def test_image_folder_with_bad_file_fails_naming_it_or_skips_it(tmp_path):
+    counts = make_image_folder(tmp_path / "images")
+    manifest = download("folder", tmp_path / "raw", folder=str(tmp_path / "images"))
+    assert manifest["class_names"] == ["cat", "dog", "emu"] and manifest["ignored"] == ["emu/notes.txt"]
+    config = {**PREPARE, "image_size": [16, 16], "color_mode": "grayscale", "val_fraction": 0.2, "test_fraction": 0.2}
+    with pytest.raises(DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(set data.skip_unreadable"):
+        prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    assert not (tmp_path / "prepared").exists()
+
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", {**config, "skip_unreadable": True})
+    assert metadata["skipped_unreadable"] == ["dog/broken.png"]
+    totals = {name: sum(metadata["counts"][s][name] for s in ("train", "val", "test")) for name in counts}
+    assert totals == counts
+    x, _ = load_split(tmp_path / "prepared", "train")
+    assert x.shape[1:] == (16, 16, 1) and metadata["image_shape"] == [16, 16, 1]
+
+
+def test_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(DataError, match=r"nowhere: image folder not found"):
+        download("folder", tmp_path / "raw", folder=str(tmp_path / "nowhere"))
+    (tmp_path / "one" / "only").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"one: needs one subfolder per class, found 1"):
+        download("folder", tmp_path / "raw", folder=str(tmp_path / "one"))
+
+
+# ------------------------------------------------------------ the real Fashion-MNIST
+
+def require_fashion_mirror():
+    """Skip where Debian's package is not installed, but fail in CI, which installs it."""
+    if not FASHION_MIRROR.is_dir():
+        if os.environ.get("PIPELINE_REQUIRE_SYSTEM_DATA"):
+            pytest.fail(f"{FASHION_MIRROR} is missing: install Debian's dataset-fashion-mnist")
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (`bash setup.sh --test` installs it)")
+
+
+def test_real_fashion_mnist_from_the_debian_mirror(tmp_path):
+    require_fashion_mirror()
+    manifest = download("fashion_mnist", tmp_path / "raw", mirror=str(FASHION_MIRROR))
+    assert len(manifest["files"]) == 4
+    config = {**PREPARE, "seed": 42, "val_fraction": 0.1}
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert metadata["class_names"] == names
+    train_and_val = {name: metadata["counts"]["train"][name] + metadata["counts"]["val"][name] for name in names}
+    assert train_and_val == dict.fromkeys(names, 6000)  # 60,000 training images
+    assert metadata["counts"]["test"] == dict.fromkeys(names, 1000)  # 10,000 test images
+    x, y = load_split(tmp_path / "prepared", "test")
+    assert x.shape == (10000, 28, 28, 1) and np.bincount(y).tolist() == [1000] * 10
