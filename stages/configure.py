@@ -6,9 +6,9 @@
 Writes configs/data/{download,prepare}.json and configs/<run>.json. A file is
 rewritten only when its content changes, so both runners see a changed
 parameter as exactly one changed input: that run's train job, or the data
-stage it belongs to. The Snakefile calls `write_configs` while it is parsed; DVC runs this module
-as its first stage, and `--dvc-yaml` makes it refuse a dvc.yaml that was
-generated for other runs (or another image folder) than params.yaml has.
+stage it belongs to. The Snakefile calls `write_configs` while it is parsed;
+DVC runs this module as its first stage, and `--dvc-yaml` makes it refuse a
+dvc.yaml generated for other runs (or another image folder) than params.yaml has.
 """
 from __future__ import annotations
 

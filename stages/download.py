@@ -10,7 +10,8 @@ of its content), and the whole folder replaces `--out` only when every file
 passed. `manifest.json` beside the files records what was fetched from where
 and the checksum of every file that prepare will read.
 
-HTTP downloads use connect and read timeouts, retry transient failures (5xx,
+HTTP downloads go through `http_proxy`/`https_proxy` when set, use connect
+and read timeouts, retry transient failures (5xx,
 timeouts, dropped connections) with exponential backoff, resume a partial file
 with a Range request (or restart it when the server ignores the range), and
 print a progress line every tenth of a large file.
@@ -26,6 +27,7 @@ import socket
 import sys
 import tarfile
 import time
+import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +58,25 @@ def _request(url: str, offset: int, options: HttpOptions, redirects: int = 5):
     if parts.scheme not in ("http", "https"):
         raise DataError(f"{url}: only http and https URLs can be fetched")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname, parts.port, timeout=options.connect_timeout)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    # Clusters often reach the internet only through a proxy: honour http(s)_proxy and no_proxy.
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname):
+        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        conn = kind(via.hostname, via.port, timeout=options.connect_timeout)
+        if parts.scheme == "https":
+            conn.set_tunnel(parts.hostname, parts.port)
+        else:
+            target = url  # a plain-HTTP proxy takes the absolute URL
+    else:
+        conn = kind(parts.hostname, parts.port, timeout=options.connect_timeout)
     try:
         conn.connect()
         conn.sock.settimeout(options.read_timeout)
         headers = {"User-Agent": "image-pipeline-download/1", "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        conn.request("GET", target, headers=headers)
         response = conn.getresponse()
     except BaseException:
         conn.close()

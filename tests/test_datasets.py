@@ -144,6 +144,14 @@ class Server:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_settings(monkeypatch):
+    """The test servers are on 127.0.0.1: a proxy from the environment must not be in the way."""
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @pytest.fixture
 def server():
     srv = Server()
@@ -338,6 +346,15 @@ def test_mirror_base_url_replaces_the_published_location(server, tmp_path):
     source = mnist_source(specs, "http://127.0.0.1:9/unreachable/")
     download(source, tmp_path / "raw", mirror=server.url.rstrip("/"), http_options=FAST)
     assert {path for path, _ in server.requests} == {f"/data/{name}" for name in specs}
+
+
+def test_downloads_go_through_the_http_proxy(server, tmp_path, monkeypatch):
+    server.files, specs = tiny_mnist()
+    proxy_port = server.httpd.server_address[1]
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy_port}")
+    download(mnist_source(specs, "http://mirror.example.invalid/data/"), tmp_path / "raw", http_options=FAST)
+    # The proxy (our server) was asked for the absolute URLs of the unresolvable host.
+    assert {path for path, _ in server.requests} == {f"http://mirror.example.invalid/data/{n}" for n in specs}
 
 
 def test_missing_mirror_file_is_named(tmp_path):

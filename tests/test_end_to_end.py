@@ -117,6 +117,14 @@ def test_reviewers_diff_metrics_params_and_plots(project):
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
 
 
+def test_a_changed_split_reprepares_without_downloading(project):
+    set_params(project, lambda p: p["split"].update(val_fraction=0.2))
+    assert planned_jobs(project) == {"prepare": 1, "train": 3, "evaluate": 3, "report": 1, "package": 1, "all": 1}
+    run(["dvc", "repro", "configure"], project)  # DVC sees the new split through configure's output
+    status = run(["dvc", "status", "download", "prepare"], project).stdout
+    assert "prepare:" in status and "download:" not in status
+
+
 def test_fashion_mnist_from_the_debian_mirror_under_snakemake(tmp_path):
     """One key (plus the mirror path) switches the whole pipeline to the real Fashion-MNIST."""
     require_fashion_mirror()
