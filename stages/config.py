@@ -13,6 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from stages.shapes import check_input, input_shape
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience")
@@ -69,6 +71,17 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
         # The deepest error is the most specific one (an if/then branch, not its parent).
         error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or ())))
         raise ParamsError(_describe(error, params))
+    check_input_sizes(params)
+
+
+def check_input_sizes(params: dict) -> None:
+    """Refuse a run whose network would shrink the dataset's images to nothing."""
+    shape = input_shape(params["data"])
+    for name, run in params["runs"].items():
+        try:
+            check_input(run["architecture"], run, shape)
+        except ValueError as err:
+            raise ParamsError(f"runs.{name}: {err}") from None
 
 
 def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHEMA) -> dict:
