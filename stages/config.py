@@ -8,6 +8,7 @@ the key and the value, e.g.
 """
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import jsonschema
@@ -71,13 +72,41 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
         # The deepest error is the most specific one (an if/then branch, not its parent).
         error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or ())))
         raise ParamsError(_describe(error, params))
-    check_input_sizes(params)
+    runs = all_runs(params)
+    # Every run a sweep makes must be a valid run itself: check them as if written out.
+    sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
+    if sweep_errors:
+        raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
+    check_input_sizes(params["data"], runs)
 
 
-def check_input_sizes(params: dict) -> None:
+def sweep_run_name(sweep: str, point: dict) -> str:
+    """A stable, readable name: the sweep's name, then each swept value (key too if several)."""
+    def text(value):
+        return "_".join(map(str, value)) if isinstance(value, list) else str(value).lower()
+    if len(point) == 1:
+        return f"{sweep}-{text(next(iter(point.values())))}"
+    return "-".join([sweep, *(f"{key}_{text(value)}" for key, value in point.items())])
+
+
+def all_runs(params: dict) -> dict[str, dict]:
+    """The named runs, then every sweep expanded over its grid (in params.yaml order)."""
+    runs = dict(params["runs"])
+    for sweep, spec in (params.get("sweeps") or {}).items():
+        keys = list(spec["grid"])
+        for values in itertools.product(*(spec["grid"][key] for key in keys)):
+            point = dict(zip(keys, values))
+            name = sweep_run_name(sweep, point)
+            if name in runs:
+                raise ParamsError(f"sweeps.{sweep}: run name {name!r} is taken already")
+            runs[name] = {**spec["run"], **point}
+    return runs
+
+
+def check_input_sizes(data: dict, runs: dict) -> None:
     """Refuse a run whose network would shrink the dataset's images to nothing."""
-    shape = input_shape(params["data"])
-    for name, run in params["runs"].items():
+    shape = input_shape(data)
+    for name, run in runs.items():
         try:
             check_input(run["architecture"], run, shape)
         except ValueError as err:
@@ -135,7 +164,7 @@ def source_inputs(params: dict) -> list[str]:
 def resolve_runs(params: dict) -> dict[str, dict]:
     """Expand the named runs into complete, self-contained run configurations."""
     resolved = {}
-    for name, run in params["runs"].items():
+    for name, run in all_runs(params).items():
         training = {key: run.get(key, params["train"][key]) for key in TRAINING_KEYS}
         model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
         resolved[name] = {

@@ -51,7 +51,8 @@ def dvc_pipeline(params: dict) -> dict:
             "cmd": "python -m stages.configure --params params.yaml"
                    " --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml",
             "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
-            "params": ["seed", "data", "split", "train", "runs", "report"],
+            "params": ["seed", "data", "split", "train", "runs", *(["sweeps"] if "sweeps" in params else []),
+                       "report"],
             "outs": [_nocache("configs/data/download.json"), _nocache("configs/data/prepare.json"),
                      *(_nocache(f"configs/{run}.json") for run in runs)],
         },

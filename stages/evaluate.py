@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
 from stages.files import atomic_path, read_json, write_json, write_text
+from stages.layers import load_model
 from stages.prepared import load_split
 from stages.provenance import git_revision, package_versions
 
@@ -83,12 +84,10 @@ def plot_confusion(table: pd.DataFrame, title: str, path) -> None:
 
 def evaluate(config: dict, model_path, data_dir, outputs: dict) -> dict:
     """Score the model on the test split; write every file named in `outputs`; return the metrics."""
-    import keras
-
     metadata = read_json(f"{data_dir}/metadata.json")
     class_names = metadata["class_names"]
     x_test, y_test = load_split(data_dir, "test", mmap=False)
-    model = keras.models.load_model(model_path, safe_mode=True)
+    model = load_model(model_path)
     probabilities = np.asarray(model.predict(x_test, batch_size=256, verbose=0), dtype=np.float64)
     y_pred = probabilities.argmax(axis=1)
 

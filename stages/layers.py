@@ -73,3 +73,8 @@ class Dilation2D(_Morphology2D):
 class Erosion2D(_Morphology2D):
     """Grey-scale erosion (min-minus) with `filters` learned k x k structuring elements."""
     sign = -1.0
+
+
+def load_model(path) -> keras.Model:
+    """Load a .keras file in safe mode (no arbitrary code), knowing this module's layers."""
+    return keras.models.load_model(path, safe_mode=True)

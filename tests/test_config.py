@@ -64,7 +64,7 @@ def test_runs_merge_training_defaults():
     assert runs["mlp"]["training"]["learning_rate"] == 0.01
     assert runs["softmax"]["training"] == {k: PARAMS["train"][k] for k in runs["softmax"]["training"]}
     assert runs["mlp"]["model"] == {k: v for k, v in PARAMS["runs"]["mlp"].items() if k != "architecture"}
-    assert list(runs) == list(PARAMS["runs"])
+    assert list(runs)[:len(PARAMS["runs"])] == list(PARAMS["runs"])  # then the sweeps
 
 
 def test_default_params_have_three_architectures():
@@ -98,3 +98,39 @@ def test_bad_params_stop_either_runner_before_any_job(tmp_path, runner):
     line = "params.yaml: runs.cnn_intro.architecture: 'vgg16' is invalid"
     assert line in result.stderr + result.stdout
     assert not (project / "data" / "raw").exists(), "a job ran before validation"
+
+
+def test_sweeps_expand_into_named_runs():
+    params = broken(lambda p: p.update(sweeps={
+        "dropout": {"run": {"architecture": "cnn_dropout", "padding": "same"}, "grid": {"dropout": [0.15, 0.75]}},
+        "opt": {"run": {"architecture": "mlp"}, "grid": {"optimizer": ["sgd", "adam"], "units": [[32], [64, 32]]}},
+    }))
+    validate_params(params)
+    runs = resolve_runs(params)
+    assert list(runs)[-6:] == ["dropout-0.15", "dropout-0.75", "opt-optimizer_sgd-units_32",
+                               "opt-optimizer_sgd-units_64_32", "opt-optimizer_adam-units_32",
+                               "opt-optimizer_adam-units_64_32"]
+    assert runs["dropout-0.75"]["model"] == {"padding": "same", "dropout": 0.75}
+    assert runs["opt-optimizer_sgd-units_64_32"]["training"]["optimizer"] == "sgd"
+    assert runs["opt-optimizer_sgd-units_64_32"]["model"] == {"units": [64, 32]}
+
+
+@pytest.mark.parametrize("sweep, expected", [
+    ({"run": {"architecture": "mlp"}, "grid": {"padding": ["same"]}},
+     "runs.s-same: unknown key 'padding' for architecture 'mlp'"),
+    ({"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5, 1.5]}}, "runs.s-1.5.dropout: 1.5 is invalid"),
+    ({"run": {"architecture": "cnn_intro"}, "grid": {"dense_units": [8]}},
+     "runs.s-8: input 8x8 is too small for cnn_intro with padding valid"),
+    ({"run": {"architecture": "mlp"}, "grid": {}}, "sweeps.s.grid: {} is invalid"),
+])
+def test_bad_sweeps_name_the_run_they_make(sweep, expected):
+    with pytest.raises(ParamsError) as err:
+        validate_params(broken(lambda p: p.update(sweeps={"s": sweep})))
+    assert str(err.value).startswith(expected)
+
+
+def test_sweep_run_names_must_not_collide():
+    params = broken(lambda p: (p["runs"].update({"s-0.5": {"architecture": "mlp"}}),
+                               p.update(sweeps={"s": {"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5]}}})))
+    with pytest.raises(ParamsError, match="sweeps.s: run name 's-0.5' is taken already"):
+        validate_params(params)

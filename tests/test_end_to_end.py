@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
-RUNS = ["softmax", "mlp", "cnn_intro"]
+RUNS = ["softmax", "mlp", "cnn_intro", "dropout-0.3"]  # three runs and a one-point sweep
 PER_RUN = ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
            "classification_report.txt", "metrics.json", "history.csv", "training.json", "predictions.csv"]
 TOP = ["reports/comparison.csv", "reports/comparison.md", "reports/report.ipynb", "reports/report.html",
@@ -21,9 +21,16 @@ TOP = ["reports/comparison.csv", "reports/comparison.md", "reports/report.ipynb"
        "reports/data/samples.png", "reports/data/class_balance.csv"]
 
 
+def three_runs_and_a_sweep(params):
+    tiny(params)
+    params["runs"] = {name: params["runs"][name] for name in RUNS[:3]}
+    params["sweeps"] = {"dropout": {"run": {"architecture": "cnn_dropout", "padding": "same"},
+                                    "grid": {"dropout": [0.3]}}}
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("e2e") / "project", tiny)
+    return make_project(tmp_path_factory.mktemp("e2e") / "project", three_runs_and_a_sweep)
 
 
 def planned_jobs(project) -> dict[str, int]:
@@ -47,7 +54,7 @@ def snapshot(project) -> dict[str, bytes]:
 
 def test_snakemake_runs_the_whole_pipeline(project):
     result = run(["snakemake", "--cores", "2"], project)
-    assert "11 of 11 steps (100%) done" in result.stderr + result.stdout
+    assert "13 of 13 steps (100%) done" in result.stderr + result.stdout
     missing = [f"reports/runs/{r}/{n}" for r in RUNS for n in PER_RUN if not (project / "reports/runs" / r / n).exists()]
     missing += [path for path in TOP if not (project / path).exists()]
     assert missing == []
@@ -117,9 +124,19 @@ def test_reviewers_diff_metrics_params_and_plots(project):
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
 
 
+def test_a_new_sweep_point_adds_one_job_under_both_runners(project):
+    set_params(project, lambda p: p["sweeps"]["dropout"]["grid"].update(dropout=[0.3, 0.6]))
+    # Parsing the Snakefile also regenerates dvc.yaml for the new run.
+    assert planned_jobs(project) == {"train": 1, "evaluate": 1, "report": 1, "package": 1, "all": 1}
+    result = run(["dvc", "repro"], project)
+    assert dvc_ran(result) == {"configure", "train@dropout-0.6", "evaluate@dropout-0.6", "report", "package"}
+    assert (project / "reports/runs/dropout-0.6/metrics.json").exists()
+    assert planned_jobs(project) == {}, "snakemake must accept what DVC ran"
+
+
 def test_a_changed_split_reprepares_without_downloading(project):
     set_params(project, lambda p: p["split"].update(val_fraction=0.2))
-    assert planned_jobs(project) == {"prepare": 1, "train": 3, "evaluate": 3, "report": 1, "package": 1, "all": 1}
+    assert planned_jobs(project) == {"prepare": 1, "train": 5, "evaluate": 5, "report": 1, "package": 1, "all": 1}
     run(["dvc", "repro", "configure"], project)  # DVC sees the new split through configure's output
     status = run(["dvc", "status", "download", "prepare"], project).stdout
     assert "prepare:" in status and "download:" not in status

@@ -153,8 +153,9 @@ def test_package_has_manifest_and_reproducible_archive(trained, tiny_data, tmp_p
 
 
 def test_code_files_follow_imports():
-    assert code_files("train") == ["stages/architectures.py", "stages/files.py", "stages/prepared.py",
-                                   "stages/provenance.py", "stages/train.py"]
+    assert code_files("train") == ["stages/architectures.py", "stages/files.py", "stages/layers.py",
+                                   "stages/prepared.py", "stages/provenance.py", "stages/shapes.py",
+                                   "stages/train.py"]
     assert code_files("package") == ["stages/files.py", "stages/package.py"]
 
 
