@@ -18,7 +18,10 @@ from stages.shapes import check_input, input_shape
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
-TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience")
+# Training settings with their defaults where params.yaml's `train` may leave them out.
+TRAINING_DEFAULTS = {"monitor": "val_loss", "reduce_lr_patience": 0, "reduce_lr_factor": 0.5,
+                     "augment": None, "mixed_precision": False, "jit_compile": False}
+TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", *TRAINING_DEFAULTS)
 
 
 class ParamsError(ValueError):
@@ -165,7 +168,8 @@ def resolve_runs(params: dict) -> dict[str, dict]:
     """Expand the named runs into complete, self-contained run configurations."""
     resolved = {}
     for name, run in all_runs(params).items():
-        training = {key: run.get(key, params["train"][key]) for key in TRAINING_KEYS}
+        defaults = {**TRAINING_DEFAULTS, **params["train"]}
+        training = {key: run.get(key, defaults[key]) for key in TRAINING_KEYS}
         model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
         resolved[name] = {
             "run": name,

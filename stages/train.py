@@ -1,4 +1,4 @@
-"""Train stage: build one run's architecture by name and train it with early stopping.
+"""Train stage: build one run's architecture by name and train it.
 
     python -m stages.train --config configs/cnn_intro.json --data data/prepared \
         --model models/runs/cnn_intro/model.keras \
@@ -6,8 +6,11 @@
         --summary reports/runs/cnn_intro/training.json
 
 The run config (written by the configure stage) holds the architecture, its
-arguments, the training settings and the seed. Writes the model, the
-per-epoch history, and a summary with the parameter count and training time.
+arguments, the training settings and the seed. Early stopping (best weights
+kept), optional reduce-on-plateau and augmentation; a killed run resumes
+after its last finished epoch. Writes the model, the per-epoch history
+(metrics and learning rate), and a summary with the parameter count, epoch
+times, images per second, backend and devices.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from stages.files import atomic_path, read_json, write_json, write_text
 from stages.prepared import load_split
@@ -91,8 +96,70 @@ def save_model(model, path) -> None:
                                 compress_type=entry.compress_type)
 
 
+def augmentation(settings: dict | None, seed: int):
+    """Keras preprocessing layers for the run's `augment` settings (active only in training)."""
+    import keras
+    from keras import layers
+
+    steps = []
+    if settings.get("flip"):
+        steps.append(layers.RandomFlip(settings["flip"], seed=seed))
+    if settings.get("translation"):
+        steps.append(layers.RandomTranslation(settings["translation"], settings["translation"], seed=seed))
+    if settings.get("rotation"):
+        steps.append(layers.RandomRotation(settings["rotation"], seed=seed))
+    if settings.get("zoom"):
+        steps.append(layers.RandomZoom(settings["zoom"], seed=seed))
+    return keras.Sequential(steps, name="augmentation")
+
+
+class Checkpoint:
+    """Resume a killed run: after every epoch the model (with its optimizer state) and the
+    per-epoch log (metrics, learning rate, wall time) are written atomically beside the
+    model file; a rerun with the same config continues after the last saved epoch.
+    Keras' BackupAndRestore writes its backup in place, and a kill during that write
+    leaves a file that stops the rerun, so this does the same with atomic writes."""
+
+    def __init__(self, model_path, config: dict):
+        self.model_file = Path(f"{model_path}.backup.keras")
+        self.log_file = Path(f"{model_path}.progress.json")
+        self.config = config
+        saved = read_json(self.log_file) if self.log_file.exists() else None
+        # A backup made for other settings is worthless: start again.
+        self.resumable = bool(saved and saved["config"] == config and self.model_file.exists())
+        self.rows = saved["rows"] if self.resumable else []
+
+    def callback(self):
+        import keras
+
+        checkpoint = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                checkpoint.rows.append({**{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
+                                        "learning_rate": rate, "seconds": time.perf_counter() - self.started})
+                # Model first: killed in between, the rerun repeats this epoch.
+                with atomic_path(checkpoint.model_file, suffix=".keras") as tmp:
+                    self.model.save(tmp)
+                write_json(checkpoint.log_file, {"config": checkpoint.config, "rows": checkpoint.rows})
+
+        return Callback()
+
+    def remove(self) -> None:
+        self.model_file.unlink(missing_ok=True)
+        self.log_file.unlink(missing_ok=True)
+
+
 def train(config: dict, data_dir, model_path, history_path, summary_path) -> dict:
-    """Train the run described by `config`; write model, history and summary; return the summary."""
+    """Train the run described by `config`; write model, history and summary; return the summary.
+
+    A killed run resumes from its last completed epoch when started again with the
+    same config (see Checkpoint; its files beside the model are removed at the end).
+    """
     import keras
 
     from stages.architectures import build
@@ -100,46 +167,69 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
 
     make_deterministic(config["seed"])
     settings = config["training"]
+    keras.mixed_precision.set_global_policy("mixed_float16" if settings["mixed_precision"] else "float32")
     x_train, y_train = load_split(data_dir, "train", mmap=False)
     x_val, y_val = load_split(data_dir, "val", mmap=False)
     num_classes = len(read_json(f"{data_dir}/metadata.json")["class_names"])
 
-    model = build(config["architecture"], x_train.shape[1:], num_classes, **config["model"])
-    model.compile(
-        optimizer=make_optimizer(settings["optimizer"], settings["learning_rate"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=settings["patience"], restore_best_weights=True
-    )
+    checkpoint = Checkpoint(model_path, config)
+    if checkpoint.resumable:
+        from stages.layers import load_model
+
+        model = load_model(checkpoint.model_file)  # compiled, with the optimizer's state
+    else:
+        model = build(config["architecture"], x_train.shape[1:], num_classes, **config["model"])
+        if settings["augment"]:
+            model = keras.Sequential([keras.Input(x_train.shape[1:]),
+                                      augmentation(settings["augment"], config["seed"]), model], name=model.name)
+        model.compile(
+            optimizer=make_optimizer(settings["optimizer"], settings["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=settings["jit_compile"],
+        )
+    monitor = settings["monitor"]
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"], restore_best_weights=True)
+    callbacks = [stop, checkpoint.callback()]
+    if settings["reduce_lr_patience"]:
+        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
+
     print(f"run {config['run']}: {config['architecture']}, {model.count_params():,} parameters, "
-          f"{len(x_train)} training images", flush=True)
+          f"{len(x_train)} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
+                                                 if checkpoint.resumable else ""), flush=True)
     started = time.perf_counter()
-    fit = model.fit(
+    model.fit(
         x_train, y_train,
         validation_data=(x_val, y_val),
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
-        callbacks=[stop],
+        callbacks=callbacks,
+        initial_epoch=len(checkpoint.rows),
         verbose=2,  # one line per epoch: readable in a log file
     )
     seconds = time.perf_counter() - started
-    epochs_run = len(fit.history["loss"])
+    rows = checkpoint.rows
+    timed = [row["seconds"] for row in rows]
+    steady = timed[1:] or timed  # the first epoch also traces and compiles
 
     save_model(model, model_path)
-    write_text(history_path, history_csv(fit.history))
+    history = {key: [row[key] for row in rows] for key in rows[0] if key != "seconds"}
+    write_text(history_path, history_csv(history))
     summary = {
         "run": config["run"],
         "architecture": config["architecture"],
         "parameters": int(model.count_params()),
-        "epochs_run": epochs_run,
+        "epochs_run": len(rows),
         "best_epoch": int(stop.best_epoch) + 1,  # its weights are the ones saved
         "training_seconds": round(seconds, 3),
-        "images_per_second": round(epochs_run * len(x_train) / seconds, 1),
+        "epoch_seconds": [round(t, 3) for t in timed],
+        "images_per_second": round(len(x_train) / float(np.median(steady)), 1),  # median epoch
         **backend_devices(),
     }
     write_json(summary_path, summary)
+    checkpoint.remove()
+    keras.mixed_precision.set_global_policy("float32")
     return summary
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -61,3 +62,37 @@ def tiny(params: dict) -> None:
 @pytest.fixture
 def project(tmp_path) -> Path:
     return make_project(tmp_path / "project", tiny)
+
+
+def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30))) -> Path:
+    """A prepared-data folder of 8x8 images of 3 classes: the class is the bright row block."""
+    from stages.files import sha256_file, write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in sizes:
+        y = np.arange(n) % 3
+        x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
+        for i, label in enumerate(y):
+            x[i, label * 2:label * 2 + 2] += 0.7
+        np.save(folder / f"x_{split}.npy", x)
+        np.save(folder / f"y_{split}.npy", y.astype(np.int64))
+    write_json(folder / "metadata.json", {
+        "dataset": "tiny", "class_names": ["a", "b", "c"], "image_shape": [8, 8, 1],
+        "scaling": "none", "checksums": {"x_test.npy": sha256_file(folder / "x_test.npy")}})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    return make_tiny_data(tmp_path_factory.mktemp("prepared"))
+
+
+def run_config(architecture="cnn_intro", training=None, **model) -> dict:
+    """A resolved run config as `configure` writes it, with short training."""
+    from stages.config import TRAINING_DEFAULTS
+
+    model = model or ({"padding": "same"} if architecture == "cnn_intro" else {})
+    return {"run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,
+            "training": {**TRAINING_DEFAULTS, "epochs": 3, "batch_size": 16, "optimizer": "adam",
+                         "learning_rate": 0.01, "patience": 2, **(training or {})}}

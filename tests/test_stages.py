@@ -12,34 +12,7 @@ from stages.package import package, select_best
 from stages.prepare import split_stratified
 from stages.report import comparison_table, markdown_table
 from stages.train import train
-
-CLASSES = 3
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    """A prepared-data folder of 8x8 images whose class is the bright row block."""
-    folder = tmp_path_factory.mktemp("prepared")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 90), ("val", 30), ("test", 30)):
-        y = np.arange(n) % CLASSES
-        x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
-        for i, label in enumerate(y):
-            x[i, label * 2:label * 2 + 2] += 0.7
-        np.save(folder / f"x_{split}.npy", x)
-        np.save(folder / f"y_{split}.npy", y.astype(np.int64))
-    write_json(folder / "metadata.json", {
-        "dataset": "tiny", "class_names": ["a", "b", "c"], "image_shape": [8, 8, 1],
-        "scaling": "none", "checksums": {"x_test.npy": sha256_file(folder / "x_test.npy")}})
-    return folder
-
-
-def run_config(architecture="cnn_intro", **model):
-    model = model or ({"padding": "same"} if architecture == "cnn_intro" else {})
-    return {"run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,
-            "training": {"epochs": 3, "batch_size": 16, "optimizer": "adam", "learning_rate": 0.01,
-                         "patience": 2}}
-
+from tests.conftest import run_config
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
@@ -68,7 +41,7 @@ def test_train_writes_model_history_and_summary(trained):
     assert summary["parameters"] == model.count_params()
     assert summary["epochs_run"] == 3 and 1 <= summary["best_epoch"] <= 3
     lines = (out / "history.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert lines[0].split(",") == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
     assert len(lines) == 4
     assert summary["training_seconds"] > 0 and summary["backend"] == "tensorflow"
 

@@ -1,0 +1,107 @@
+"""Training options: reduce-on-plateau, augmentation, mixed precision, and resuming a killed run."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from stages.files import read_json, write_json
+from stages.layers import load_model
+from stages.train import train
+from tests.conftest import BIN, make_tiny_data, run_config
+
+
+def history(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_reduce_on_plateau_cuts_the_learning_rate_and_history_records_it(tiny_data, tmp_path):
+    config = run_config("mlp", training={"epochs": 12, "patience": 20, "reduce_lr_patience": 1,
+                                         "reduce_lr_factor": 0.5, "learning_rate": 0.05}, units=[8])
+    summary = train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
+    rates = [float(row["learning_rate"]) for row in history(tmp_path / "h.csv")]
+    assert len(rates) == summary["epochs_run"] == 12 and rates[0] == pytest.approx(0.05)
+    assert min(rates) < 0.05 and all(b <= a for a, b in zip(rates, rates[1:]))
+    assert len(summary["epoch_seconds"]) == 12 and summary["images_per_second"] > 0
+    assert not (tmp_path / "m.keras.backup.keras").exists() and not (tmp_path / "m.keras.progress.json").exists()
+
+
+def test_augmentation_trains_but_leaves_inference_alone(tiny_data, tmp_path):
+    augment = {"flip": "horizontal", "translation": 0.1, "rotation": 0.05, "zoom": 0.1}
+    config = run_config(training={"augment": augment})
+    train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
+    model = load_model(tmp_path / "m.keras")
+    assert model.layers[0].name == "augmentation" and len(model.layers[0].layers) == 4
+    x = np.load(tiny_data / "x_test.npy")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_monitor_val_accuracy_and_mixed_precision(tiny_data, tmp_path):
+    config = run_config("mlp", training={"monitor": "val_accuracy", "mixed_precision": True}, units=[8])
+    summary = train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
+    model = load_model(tmp_path / "m.keras")
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    accuracies = [float(row["val_accuracy"]) for row in history(tmp_path / "h.csv")]
+    assert summary["best_epoch"] == int(np.argmax(accuracies)) + 1
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
+    data = make_tiny_data(tmp_path / "data", sizes=(("train", 2000), ("val", 200), ("test", 30)))
+    config = run_config("mlp", training={"epochs": 12, "patience": 12, "batch_size": 8}, units=[64])
+    write_json(tmp_path / "run.json", config)
+    out = tmp_path / "out"
+    command = [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"),
+               "--data", str(data), "--model", str(out / "model.keras"), "--history", str(out / "history.csv"),
+               "--summary", str(out / "training.json")]
+    progress = out / "model.keras.progress.json"
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:
+        if progress.exists() and len(read_json(progress)["rows"]) >= 3:
+            first.send_signal(signal.SIGKILL)  # no chance to clean up, as when a node dies
+            break
+        time.sleep(0.05)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    assert not (out / "model.keras").exists() and (out / "model.keras.backup.keras").is_file()
+    done_before = len(read_json(progress)["rows"])
+
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"resuming after epoch {done_before}" in second.stdout
+    epochs = [int(row["epoch"]) for row in history(out / "history.csv")]
+    assert epochs == list(range(1, 13))  # every epoch, once, though two processes ran them
+    assert "Epoch 1/12" not in second.stdout  # the second process did not start over
+    assert json.loads((out / "training.json").read_text())["epochs_run"] == 12
+    assert load_model(out / "model.keras").count_params() > 0
+    assert not (out / "model.keras.backup.keras").exists() and not progress.exists()
+
+
+def test_changed_settings_do_not_resume_an_old_backup(tiny_data, tmp_path):
+    config = run_config("mlp", units=[8])
+    stale = run_config("mlp", units=[16])
+    write_json(tmp_path / "m.keras.progress.json", {"config": stale, "rows": [{"loss": 1.0}] * 2})
+    (tmp_path / "m.keras.backup.keras").write_text("from another config")
+    summary = train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
+    assert summary["epochs_run"] == 3 and [r["epoch"] for r in history(tmp_path / "h.csv")] == ["1", "2", "3"]
+
+
+def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
+    pytest.importorskip("jax")
+    config = run_config("morph", filters=2, kernel_size=3, padding="same")
+    write_json(tmp_path / "run.json", config)
+    result = subprocess.run(
+        [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"), "--data", str(tiny_data),
+         "--model", str(tmp_path / "m.keras"), "--history", str(tmp_path / "h.csv"),
+         "--summary", str(tmp_path / "s.json")],
+        capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = read_json(tmp_path / "s.json")
+    assert summary["backend"] == "jax" and summary["epochs_run"] == 3
+    assert np.isfinite([float(row["loss"]) for row in history(tmp_path / "h.csv")]).all()
