@@ -130,8 +130,8 @@ def build_transfer(input_shape, num_classes, backbone="mobilenet_v2", weights="n
                    alpha=1.0) -> keras.Model:
     """A Keras Applications backbone without its top, global average pooling, dropout and a new
     softmax head. `weights`: "none" (random initialisation, offline) or a local weights file of the
-    backbone without top. The backbone is the layer named "backbone": training freezes it first,
-    then fine-tunes it."""
+    backbone without top. The backbone (layer "backbone") is frozen; the `fine_tune_epochs`
+    training setting unfreezes it for a second phase at `fine_tune_learning_rate`."""
     _check_spatial(input_shape, "transfer")
     if weights != "none" and input_shape[-1] != 3:
         raise ValueError(f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; "
@@ -140,9 +140,10 @@ def build_transfer(input_shape, num_classes, backbone="mobilenet_v2", weights="n
     base = constructors[backbone](input_shape=tuple(input_shape), include_top=False, alpha=alpha,
                                   weights=None if weights == "none" else weights, pooling="avg")
     base.name = "backbone"
+    base.trainable = False  # frozen for the first phase; training's fine_tune_epochs unfreeze it
     inputs = keras.Input(input_shape)
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # [0, 1] -> [-1, 1], as MobileNetV2 was trained
-    x = base(x)
+    x = base(x, training=False)  # batch-norm statistics stay fixed, also when fine-tuning
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="transfer")

@@ -113,6 +113,14 @@ def augmentation(settings: dict | None, seed: int):
     return keras.Sequential(steps, name="augmentation")
 
 
+def unfreeze(layer) -> None:
+    """Make a layer and every layer inside it trainable (setting it on a model does not reach
+    a nested model that was frozen on its own, like transfer's backbone)."""
+    layer.trainable = True
+    for inner in getattr(layer, "layers", []):
+        unfreeze(inner)
+
+
 class Checkpoint:
     """Resume a killed run: after every epoch the model (with its optimizer state) and the
     per-epoch log (metrics, learning rate, wall time) are written atomically beside the
@@ -129,7 +137,7 @@ class Checkpoint:
         self.resumable = bool(saved and saved["config"] == config and self.model_file.exists())
         self.rows = saved["rows"] if self.resumable else []
 
-    def callback(self):
+    def callback(self, phase: int):
         import keras
 
         checkpoint = self
@@ -141,7 +149,8 @@ class Checkpoint:
             def on_epoch_end(self, epoch, logs=None):
                 rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
                 checkpoint.rows.append({**{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
-                                        "learning_rate": rate, "seconds": time.perf_counter() - self.started})
+                                        "learning_rate": rate, "phase": phase,
+                                        "seconds": time.perf_counter() - self.started})
                 # Model first: killed in between, the rerun repeats this epoch.
                 with atomic_path(checkpoint.model_file, suffix=".keras") as tmp:
                     self.model.save(tmp)
@@ -188,33 +197,47 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
             metrics=["accuracy"],
             jit_compile=settings["jit_compile"],
         )
-    monitor = settings["monitor"]
-    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"], restore_best_weights=True)
-    callbacks = [stop, checkpoint.callback()]
-    if settings["reduce_lr_patience"]:
-        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
-
     print(f"run {config['run']}: {config['architecture']}, {model.count_params():,} parameters, "
           f"{len(x_train)} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
                                                  if checkpoint.resumable else ""), flush=True)
     started = time.perf_counter()
-    model.fit(
-        x_train, y_train,
-        validation_data=(x_val, y_val),
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        callbacks=callbacks,
-        initial_epoch=len(checkpoint.rows),
-        verbose=2,  # one line per epoch: readable in a log file
-    )
+
+    def fit(phase: int, epochs: int):
+        """Train until `epochs` (counted from the first epoch of the run) or early stopping."""
+        monitor = settings["monitor"]
+        stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"],
+                                             restore_best_weights=True)
+        callbacks = [stop, checkpoint.callback(phase)]
+        if settings["reduce_lr_patience"]:
+            callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
+        model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
+                  batch_size=settings["batch_size"], callbacks=callbacks, initial_epoch=len(checkpoint.rows),
+                  verbose=2)  # one line per epoch: readable in a log file
+        return stop
+
+    # Phase 1: as built (transfer's backbone frozen). Phase 2 (fine_tune_epochs): everything
+    # trainable, at fine_tune_learning_rate. A run resumed in phase 2 skips phase 1.
+    if not any(row.get("phase") == 2 for row in checkpoint.rows):
+        stop = fit(1, settings["epochs"])
+    if settings["fine_tune_epochs"]:
+        if not any(row.get("phase") == 2 for row in checkpoint.rows):
+            unfreeze(model)
+            model.compile(optimizer=make_optimizer(settings["optimizer"], settings["fine_tune_learning_rate"]),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                          jit_compile=settings["jit_compile"])
+            print(f"fine-tuning all {model.count_params():,} parameters", flush=True)
+        first_phase = sum(row.get("phase") == 1 for row in checkpoint.rows)
+        stop = fit(2, first_phase + settings["fine_tune_epochs"])
     seconds = time.perf_counter() - started
     rows = checkpoint.rows
     timed = [row["seconds"] for row in rows]
     steady = timed[1:] or timed  # the first epoch also traces and compiles
 
     save_model(model, model_path)
-    history = {key: [row[key] for row in rows] for key in rows[0] if key != "seconds"}
+    # The phase column only where there are two.
+    skip = {"seconds"} | (set() if settings["fine_tune_epochs"] else {"phase"})
+    history = {key: [row[key] for row in rows] for key in rows[0] if key not in skip}
     write_text(history_path, history_csv(history))
     summary = {
         "run": config["run"],

@@ -105,3 +105,34 @@ def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
     summary = read_json(tmp_path / "s.json")
     assert summary["backend"] == "jax" and summary["epochs_run"] == 3
     assert np.isfinite([float(row["loss"]) for row in history(tmp_path / "h.csv")]).all()
+
+
+def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
+    from stages.architectures import build
+    from stages.train import make_deterministic
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, n in (("train", 24), ("val", 8), ("test", 8)):
+        np.save(data / f"x_{split}.npy", rng.uniform(0, 1, (n, 32, 32, 3)).astype(np.float32))
+        np.save(data / f"y_{split}.npy", (np.arange(n) % 2).astype(np.int64))
+    write_json(data / "metadata.json", {"class_names": ["a", "b"]})
+
+    def backbone_after(fine_tune_epochs):
+        config = run_config("transfer", training={"epochs": 2, "patience": 5, "batch_size": 8,
+                                                  "fine_tune_epochs": fine_tune_epochs}, weights="none", alpha=0.35)
+        out = tmp_path / f"ft{fine_tune_epochs}"
+        summary = train(config, data, out / "m.keras", out / "h.csv", out / "s.json")
+        weights = load_model(out / "m.keras").get_layer("backbone").get_weights()
+        return summary, history(out / "h.csv"), weights
+
+    make_deterministic(1)
+    initial = build("transfer", (32, 32, 3), 2, weights="none", alpha=0.35).get_layer("backbone").get_weights()
+    summary, rows, frozen = backbone_after(0)
+    assert summary["epochs_run"] == 2 and "phase" not in rows[0]
+    assert all(np.array_equal(a, b) for a, b in zip(initial, frozen)), "the frozen backbone changed"
+    summary, rows, tuned = backbone_after(1)
+    assert [row["phase"] for row in rows] == ["1.0", "1.0", "2.0"]
+    assert float(rows[2]["learning_rate"]) == pytest.approx(1e-5)
+    assert not all(np.array_equal(a, b) for a, b in zip(initial, tuned)), "fine-tuning left the backbone alone"
