@@ -47,16 +47,23 @@ def build_mlp(input_shape, num_classes, units=None, dropout=None, activation="re
     return model
 
 
+def _small_conv_stem(activation: str, padding: str) -> list:
+    """Conv16(3x3)-MaxPool-Conv32(3x3)-MaxPool: the start of the course's small CNNs."""
+    return [
+        layers.Conv2D(16, (3, 3), activation=activation, padding=padding),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(32, (3, 3), activation=activation, padding=padding),
+        layers.MaxPooling2D((2, 2)),
+    ]
+
+
 def build_cnn_intro(input_shape, num_classes, activation="relu", padding="valid", dense_units=64) -> keras.Model:
     """Conv16(3x3)-MaxPool-Conv32(3x3)-MaxPool-Flatten-Dense64-Dense (Carpentries intro CNN)."""
     _check_spatial(input_shape, "cnn_intro", padding=padding)
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            layers.Conv2D(16, (3, 3), activation=activation, padding=padding),
-            layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(32, (3, 3), activation=activation, padding=padding),
-            layers.MaxPooling2D((2, 2)),
+            *_small_conv_stem(activation, padding),
             layers.Flatten(),
             layers.Dense(dense_units, activation=activation),
             layers.Dense(num_classes, activation="softmax"),
@@ -71,10 +78,7 @@ def build_cnn_dropout(input_shape, num_classes, activation="relu", padding="vali
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            layers.Conv2D(16, (3, 3), activation=activation, padding=padding),
-            layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(32, (3, 3), activation=activation, padding=padding),
-            layers.MaxPooling2D((2, 2)),
+            *_small_conv_stem(activation, padding),
             layers.Conv2D(64, (3, 3), activation=activation, padding=padding),
             layers.Dropout(dropout),
             layers.Flatten(),

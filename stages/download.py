@@ -169,9 +169,9 @@ def _gunzip(path: Path, name: str) -> bytes:
         raise DataError(f"{name}: truncated or corrupt gzip stream ({err})") from None
 
 
-def verify(path: Path, name: str, spec: FileSpec) -> str:
-    """Check a fetched file; return how it was verified or raise one line naming the problem."""
-    actual = sha256_file(path)
+def verify(path: Path, name: str, spec: FileSpec, actual: str) -> str:
+    """Check a fetched file whose SHA-256 is `actual`; return how it was verified or raise
+    one line naming the problem."""
     if actual == spec.sha256:
         return "sha256"
     if spec.content_sha256 is None:
@@ -239,16 +239,18 @@ def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: 
             target = tmp / name
             print(f"fetching {name} from {origin}", flush=True)
             fetch(origin, name, target, http_options)
-            how = verify(target, name, spec)
-            manifest["files"][name] = {"sha256": sha256_file(target), "bytes": target.stat().st_size,
-                                       "verified": how}
+            digest = sha256_file(target)
+            how = verify(target, name, spec, digest)
+            manifest["files"][name] = {"sha256": digest, "bytes": target.stat().st_size, "verified": how}
             print(f"{name}: {target.stat().st_size:,} bytes, verified by {how}", flush=True)
             if name in source.archives:
                 members = safe_extract(target, tmp)
                 target.unlink()  # the extracted files are what prepare reads
                 print(f"{name}: extracted {len(members)} files", flush=True)
-        manifest["contents"] = {p.relative_to(tmp).as_posix(): sha256_file(p)
-                                for p in sorted(tmp.rglob("*")) if p.is_file()}
+        # What prepare reads: the fetched files (hashed above) and what archives held.
+        fetched = {name: f["sha256"] for name, f in manifest["files"].items()}
+        manifest["contents"] = {rel: fetched.get(rel) or sha256_file(p) for p in sorted(tmp.rglob("*"))
+                                if p.is_file() and (rel := p.relative_to(tmp).as_posix())}
         write_json(tmp / "manifest.json", manifest)
     return manifest
 

@@ -56,7 +56,8 @@ def check_input(architecture: str, hp: dict, shape) -> None:
         return
     need = min_side(spatial_plan(architecture, hp))
     if min(shape[:2]) < need:
-        hint = "set data.image_size" + ("" if architecture == "transfer" else " or padding: same")
-        raise ValueError(f"input {shape[0]}x{shape[1]} is too small for {architecture}"
-                         f"{' with padding ' + hp.get('padding', 'valid') if architecture != 'transfer' else ''}"
+        convolutional = architecture != "transfer"
+        padding = f" with padding {hp.get('padding', 'valid')}" if convolutional else ""
+        hint = "set data.image_size" + (" or padding: same" if convolutional else "")
+        raise ValueError(f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding}"
                          f" (needs at least {need}x{need}); {hint}")

@@ -223,7 +223,8 @@ def test_dropped_connection_resumes_or_restarts(server, tmp_path, mode, resumed)
     assert ranges[1] == f"bytes={len(server.files[name]) // 3}-"
 
 
-def test_response_shorter_than_its_length_is_retried_then_fails(server, tmp_path):
+def test_cut_file_served_with_a_matching_length_fails_its_checksum(server, tmp_path):
+    # The HTTP exchange is complete: only the checksum can tell the file is wrong.
     server.files, specs = tiny_mnist()
     server.modes["train-labels-idx1-ubyte.gz"] = "short"
     server.files["train-labels-idx1-ubyte.gz"] += b"x"  # never what the checksum wants either
