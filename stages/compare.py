@@ -1,0 +1,112 @@
+"""Compare the test metrics of two versions: a Markdown table for a pull-request comment.
+
+    python -m stages.compare main HEAD                 # two git revisions
+    python -m stages.compare old/reports reports       # two report folders
+    python -m stages.compare HEAD reports --metrics accuracy loss
+
+A side is a folder (holding runs/<run>/metrics.json) if one exists at that
+path, else a git revision of the repository in the current directory (its
+reports/runs/*/metrics.json). Each run is a row with the metric of both sides
+and the change; runs only in the second side are marked added, runs only in
+the first removed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUNS_DIR = "reports/runs"
+DEFAULT_METRICS = ("accuracy", "macro_f1", "loss")
+
+
+class CompareError(ValueError):
+    """A side is neither a report folder nor a git revision, or holds no metrics."""
+
+
+def _git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompareError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "git failed")
+    return result.stdout
+
+
+def load_metrics(side: str) -> dict[str, dict]:
+    """Run name -> its metrics.json, from a report folder or a git revision."""
+    folder = Path(side)
+    if folder.is_dir():
+        runs = folder / "runs" if (folder / "runs").is_dir() else folder
+        found = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*/metrics.json"))}
+    else:
+        try:
+            _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
+        except CompareError:
+            raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
+        paths = [p for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
+                 if p.endswith("/metrics.json")]
+        found = {Path(p).parent.name: json.loads(_git("show", f"{side}:{p}")) for p in paths}
+    if not found:
+        raise CompareError(f"{side!r} holds no runs/<run>/metrics.json")
+    return found
+
+
+def _value(metrics: dict | None, name: str) -> float | None:
+    value = (metrics or {}).get(name)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _delta(old: float | None, new: float | None) -> str:
+    if old is None or new is None:
+        return ""
+    change = new - old
+    return "0" if abs(change) < 5e-5 else f"{change:+.4f}"
+
+
+def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
+            labels=("A", "B")) -> str:
+    """A Markdown table of each metric of each run on both sides, and its change."""
+    columns = ["run"]
+    for metric in metrics:
+        columns += [metric, f"Δ {metric}"]
+    lines = [f"Test metrics, {labels[0]} → {labels[1]}:", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    counts = {"changed": 0, "added": 0, "removed": 0, "unchanged": 0}
+    for run in [*new, *(r for r in old if r not in new)]:
+        before, after = old.get(run), new.get(run)
+        status = "added" if before is None else "removed" if after is None else None
+        cells = [f"{run} ({status})" if status else run]
+        moved = False
+        for metric in metrics:
+            a, b = _value(before, metric), _value(after, metric)
+            if a is None or b is None:
+                shown = a if b is None else b
+                cells.append("–" if shown is None else f"{shown:.4f}")
+            else:
+                cells.append(f"{a:.4f} → {b:.4f}" if abs(b - a) >= 5e-5 else f"{b:.4f}")
+                moved |= abs(b - a) >= 5e-5
+            cells.append(_delta(a, b))
+        counts[status or ("changed" if moved else "unchanged")] += 1
+        lines.append("| " + " | ".join(cells) + " |")
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    return "\n".join(lines + ["", f"Runs: {summary}."]) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("old", help="report folder or git revision (A)")
+    parser.add_argument("new", help="report folder or git revision (B)")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to show")
+    args = parser.parse_args(argv)
+    try:
+        table = compare(load_metrics(args.old), load_metrics(args.new), args.metrics, (args.old, args.new))
+    except (CompareError, json.JSONDecodeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(table, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The compare command: metric deltas between two report folders or two commits."""
+import pytest
+
+from stages.compare import CompareError, compare, load_metrics, main
+from stages.files import write_json
+from tests.conftest import run
+
+
+def _runs(folder, **accuracies):
+    for name, accuracy in accuracies.items():
+        write_json(folder / "runs" / name / "metrics.json", {"run": name, "accuracy": accuracy, "loss": 1 - accuracy})
+    return folder
+
+
+def test_compare_marks_changed_unchanged_added_and_removed_runs():
+    old = {"a": {"accuracy": 0.9, "loss": 0.3}, "b": {"accuracy": 0.8, "loss": 0.5}, "gone": {"accuracy": 0.7}}
+    new = {"a": {"accuracy": 0.95, "loss": 0.2}, "b": {"accuracy": 0.8, "loss": 0.5}, "fresh": {"accuracy": 0.6}}
+    table = compare(old, new, ["accuracy", "loss"], ("main", "HEAD")).splitlines()
+    assert table[0] == "Test metrics, main → HEAD:"
+    assert table[2] == "| run | accuracy | Δ accuracy | loss | Δ loss |"
+    assert table[4] == "| a | 0.9000 → 0.9500 | +0.0500 | 0.3000 → 0.2000 | -0.1000 |"
+    assert table[5] == "| b | 0.8000 | 0 | 0.5000 | 0 |"
+    assert table[6] == "| fresh (added) | 0.6000 |  | – |  |"
+    assert table[7] == "| gone (removed) | 0.7000 |  | – |  |"
+    assert table[-1] == "Runs: 1 changed, 1 added, 1 removed, 1 unchanged."
+
+
+def test_compare_reads_report_folders(tmp_path, capsys):
+    _runs(tmp_path / "old", a=0.5, b=0.6)
+    _runs(tmp_path / "new", a=0.75, b=0.6)
+    assert set(load_metrics(str(tmp_path / "old"))) == {"a", "b"}
+    assert main([str(tmp_path / "old"), str(tmp_path / "new"), "--metrics", "accuracy"]) == 0
+    assert "| a | 0.5000 → 0.7500 | +0.2500 |" in capsys.readouterr().out
+
+
+def test_compare_names_a_side_it_cannot_read(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run(["git", "init", "-q"], tmp_path)
+    with pytest.raises(CompareError, match="'nowhere' is neither a folder nor a git revision"):
+        load_metrics("nowhere")
+    (tmp_path / "empty").mkdir()
+    assert main(["empty", "empty"]) == 1
+    assert capsys.readouterr().err == "error: 'empty' holds no runs/<run>/metrics.json\n"
