@@ -2,7 +2,7 @@
 # Install the locked environment (uv.lock) into .venv.
 #   bash setup.sh          the pipeline's packages
 #   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
-#                          packages the tests use: dataset-fashion-mnist
+#                          packages the tests use: dataset-fashion-mnist, chromium
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +19,8 @@ export UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
 extras=()
 if [ "${1:-}" = "--test" ]; then
     extras=(--extra test)
-    APT_PACKAGES=(dataset-fashion-mnist)  # the real Fashion-MNIST, under /usr/share/datasets
+    # The real Fashion-MNIST (under /usr/share/datasets); a browser for the report tests.
+    APT_PACKAGES=(dataset-fashion-mnist chromium)
     missing=()
     for package in "${APT_PACKAGES[@]}"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -36,3 +37,5 @@ if [ "${1:-}" = "--test" ]; then
 fi
 # The interpreter's real path: given a pyenv shim, uv rebuilds .venv on every run.
 .tools/bin/uv sync --frozen --python "$(python3 -c 'import sys; print(sys.executable)')" "${extras[@]}"
+# `dvc plots` fills this page (.dvc/config names it): Vega inlined, so it works offline.
+.venv/bin/python -m stages.plots_template workflow/report/dvc_plots.html

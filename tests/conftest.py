@@ -42,6 +42,7 @@ def make_project(dest: Path, edit_params=None) -> Path:
     run(["git", "config", "user.email", "test@example.org"], dest)
     run(["git", "config", "user.name", "test"], dest)
     run(["dvc", "init", "-q"], dest)
+    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")  # the offline plots template
     run(["python", "-m", "stages.dvcgen"], dest)
     return dest
 

@@ -489,7 +489,7 @@ def test_folder_errors_name_the_folder(tmp_path):
 def require_fashion_mirror():
     """Skip where Debian's package is not installed, but fail in CI, which installs it."""
     if not FASHION_MIRROR.is_dir():
-        if os.environ.get("PIPELINE_REQUIRE_SYSTEM_DATA"):
+        if os.environ.get("PIPELINE_REQUIRE_SYSTEM_PACKAGES"):
             pytest.fail(f"{FASHION_MIRROR} is missing: install Debian's dataset-fashion-mnist")
         pytest.skip("Debian's dataset-fashion-mnist is not installed (`bash setup.sh --test` installs it)")
 
