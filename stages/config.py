@@ -93,17 +93,25 @@ def sweep_run_name(sweep: str, point: dict) -> str:
     return "-".join([sweep, *(f"{key}_{text(value)}" for key, value in point.items())])
 
 
-def all_runs(params: dict) -> dict[str, dict]:
-    """The named runs, then every sweep expanded over its grid (in params.yaml order)."""
-    runs = dict(params["runs"])
+def sweep_points(params: dict) -> dict[str, tuple[str, dict]]:
+    """Each run a sweep makes: its name -> (sweep name, the swept values), in params.yaml order."""
+    points = {}
     for sweep, spec in (params.get("sweeps") or {}).items():
         keys = list(spec["grid"])
         for values in itertools.product(*(spec["grid"][key] for key in keys)):
             point = dict(zip(keys, values))
             name = sweep_run_name(sweep, point)
-            if name in runs:
+            if name in params["runs"] or name in points:
                 raise ParamsError(f"sweeps.{sweep}: run name {name!r} is taken already")
-            runs[name] = {**spec["run"], **point}
+            points[name] = (sweep, point)
+    return points
+
+
+def all_runs(params: dict) -> dict[str, dict]:
+    """The named runs, then every sweep expanded over its grid (in params.yaml order)."""
+    runs = dict(params["runs"])
+    for name, (sweep, point) in sweep_points(params).items():
+        runs[name] = {**params["sweeps"][sweep]["run"], **point}
     return runs
 
 
@@ -179,4 +187,7 @@ def resolve_runs(params: dict) -> dict[str, dict]:
             "training": training,
             "seed": params["seed"],
         }
+    # The report plots a sweep's metric against the swept values.
+    for name, (sweep, point) in sweep_points(params).items():
+        resolved[name]["sweep"] = {"name": sweep, "point": point}
     return resolved

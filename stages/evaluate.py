@@ -2,23 +2,28 @@
 
     python -m stages.evaluate --config configs/cnn_intro.json \
         --model models/runs/cnn_intro/model.keras --data data/prepared \
-        --metrics reports/runs/cnn_intro/metrics.json \
-        --confusion reports/runs/cnn_intro/confusion_matrix.csv \
-        --heatmap reports/runs/cnn_intro/confusion_matrix.png \
-        --report-json reports/runs/cnn_intro/classification_report.json \
-        --report-text reports/runs/cnn_intro/classification_report.txt \
-        --predictions reports/runs/cnn_intro/predictions.csv
+        --out-dir reports/runs/cnn_intro
 
-Metrics (accuracy, loss, macro and weighted precision/recall/F1) go to a JSON
-file with their provenance; the confusion matrix to a CSV with class names on
-both axes and a PNG heatmap; predictions.csv (actual, predicted) feeds DVC's
-confusion plot. Nothing here depends on time, so the same model gives the
-same files byte for byte.
+Writes the files of EVALUATION_FILES into --out-dir:
+
+- metrics.json: accuracy, loss, top-k accuracy, macro and weighted
+  precision/recall/F1, per-class precision/recall/F1/support, and provenance
+  (run config, test-data checksums, package versions, git revision);
+- the confusion matrix as counts and row-normalised CSVs (class names on both
+  axes) and a PNG heatmap; predictions.csv (one row per test image: actual,
+  predicted, class probabilities) also feeds DVC's `confusion` plot;
+- scikit-learn's classification report as text and JSON;
+- misclassified.png: the most confidently misclassified test images;
+- filters.png: the first layer's learned filters and their responses to one
+  test image.
+
+Nothing here depends on time, so the same model gives the same files byte for byte.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,72 +31,200 @@ from sklearn.metrics import classification_report, confusion_matrix, precision_r
 
 from stages.files import atomic_path, read_json, write_json, write_text
 from stages.layers import load_model
+from stages.layout import EVALUATION_FILES
 from stages.prepared import load_split
 from stages.provenance import git_revision, package_versions
 
+TOP_K = (3, 5)  # reported where there are more classes than k
+MISCLASSIFIED_SHOWN = 16
+FILTERS_SHOWN = 16
+
+
+def _rounded(value: float) -> float:
+    return round(float(value), 6)
+
 
 def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
-    """Accuracy, cross-entropy and averaged precision/recall/F1 from predicted probabilities."""
+    """Accuracy, cross-entropy, top-k accuracy and precision/recall/F1 from predicted probabilities."""
     y_pred = probabilities.argmax(axis=1)
     labels = np.arange(len(class_names))
+    p_true = probabilities[np.arange(len(y_true)), y_true]
     # Cross-entropy as Keras computes it: probabilities clipped to [1e-7, 1].
-    p_true = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-7, 1.0)
     metrics = {
-        "accuracy": float(np.mean(y_pred == y_true)),
-        "loss": float(-np.mean(np.log(p_true))),
+        "accuracy": _rounded(np.mean(y_pred == y_true)),
+        "loss": _rounded(-np.mean(np.log(np.clip(p_true, 1e-7, 1.0)))),
         "test_images": int(len(y_true)),
     }
+    # Top-k: the true class is among the k most probable ones (ties count in its favour).
+    rank = (probabilities > p_true[:, None]).sum(axis=1)
+    for k in TOP_K:
+        if k < len(class_names):
+            metrics[f"top_{k}_accuracy"] = _rounded(np.mean(rank < k))
     for average in ("macro", "weighted"):
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=average, zero_division=0
         )
-        metrics.update({f"{average}_precision": float(precision), f"{average}_recall": float(recall),
-                        f"{average}_f1": float(f1)})
-    return {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()}
+        metrics.update({f"{average}_precision": _rounded(precision), f"{average}_recall": _rounded(recall),
+                        f"{average}_f1": _rounded(f1)})
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    metrics["per_class"] = {
+        name: {"precision": _rounded(p), "recall": _rounded(r), "f1": _rounded(f), "support": int(s)}
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+    }
+    return metrics
 
 
-def confusion_table(y_true, y_pred, class_names) -> pd.DataFrame:
+def confusion_table(y_true, y_pred, class_names, normalize: bool = False) -> pd.DataFrame:
+    """Rows: actual class, columns: predicted class; counts, or each row's fractions."""
     counts = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
-    table = pd.DataFrame(counts, index=class_names, columns=class_names)
+    values = counts
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        values = np.round(np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0), 4)
+    table = pd.DataFrame(values, index=class_names, columns=class_names)
     table.index.name = "actual\\predicted"
     return table
 
 
-def plot_confusion(table: pd.DataFrame, title: str, path) -> None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    size = max(4.0, 0.45 * len(table) + 2)
+    return plt
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=80, metadata={"Software": None})
+    _pyplot().close(fig)
+
+
+def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
+    """An (H, W, C) image in [0, 1]: grey for one channel, colour for three."""
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap=cmap)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_confusion(counts: pd.DataFrame, fractions: pd.DataFrame, title: str, path) -> None:
+    """Heatmap coloured by row fraction (so rare classes show too), annotated with counts."""
+    plt = _pyplot()
+    size = max(4.0, 0.45 * len(counts) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
-    image = ax.imshow(table.values, cmap="Blues")
-    ax.set_xticks(range(len(table.columns)), table.columns, rotation=45, ha="right")
-    ax.set_yticks(range(len(table.index)), table.index)
+    image = ax.imshow(fractions.values, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(counts.columns)), counts.columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(counts.index)), counts.index)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title)
-    threshold = table.values.max() / 2
-    for (i, j), count in np.ndenumerate(table.values):
+    for (i, j), count in np.ndenumerate(counts.values):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > threshold else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+                color="white" if fractions.values[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the actual class")
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    _save(fig, path)
 
 
-def evaluate(config: dict, model_path, data_dir, outputs: dict) -> dict:
-    """Score the model on the test split; write every file named in `outputs`; return the metrics."""
+def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) -> None:
+    """The test images the model got wrong with the highest confidence, most confident first."""
+    plt = _pyplot()
+    y_pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    confidence = probabilities[wrong, y_pred[wrong]]
+    shown = wrong[np.argsort(-confidence, kind="stable")][:MISCLASSIFIED_SHOWN]
+    cols = 8 if len(shown) > 4 else max(len(shown), 1)
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, shown):
+        ax.axis("on")
+        _show_image(ax, x[i])
+        ax.set_title(f"true {class_names[y_true[i]]}\npred {class_names[y_pred[i]]} "
+                     f"{probabilities[i, y_pred[i]]:.2f}", fontsize=7)
+    if len(shown) == 0:
+        axes[0, 0].text(0.5, 0.5, "no misclassified test image", ha="center", va="center")
+    fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)} test images misclassified"
+                 + (f", the {len(shown)} most confident shown" if len(shown) else ""), fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def first_layer(model):
+    """The first layer with a kernel (conv, morphological or dense), and whether its responses
+    can be computed from the model's input (not for a layer inside a nested backbone)."""
+    for layer in model.layers:
+        if hasattr(layer, "kernel") and len(layer.kernel.shape) in (2, 4):
+            return layer, True
+        if hasattr(layer, "layers"):  # a nested model, e.g. a transfer backbone
+            inner, _ = first_layer(layer)
+            if inner is not None:
+                return inner, False
+    return None, False
+
+
+def plot_filters(model, image: np.ndarray, title: str, path) -> None:
+    """The first layer's filters (channel mean) and, for a top-level spatial layer, their
+    responses to `image`. A dense first layer's weights are shown as images of the input."""
+    import keras
+
+    plt = _pyplot()
+    layer, reachable = first_layer(model)
+    kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=np.float32) if layer else None
+    if kernel is None:
+        filters, responses, kind = [], None, "no layer with weights"
+    elif kernel.ndim == 4:  # (k, k, channels, filters)
+        filters = [kernel[..., f].mean(axis=-1) for f in range(min(kernel.shape[-1], FILTERS_SHOWN))]
+        kind = f"{type(layer).__name__} '{layer.name}', {kernel.shape[0]}x{kernel.shape[1]} filters"
+        responses = None
+        if reachable:
+            probe = keras.Model(model.inputs, layer.output)
+            responses = np.asarray(probe.predict(image[None], verbose=0), dtype=np.float32)[0]
+    else:  # dense: (inputs, units); each unit's weights over the flattened image
+        units = min(kernel.shape[1], FILTERS_SHOWN)
+        filters = [kernel[:, u].reshape(image.shape).mean(axis=-1) for u in range(units)]
+        kind = f"Dense '{layer.name}', weights of each unit over the image"
+        responses = None
+    label = "unit" if kernel is not None and kernel.ndim == 2 else "filter"
+    cols = min(max(len(filters), 1), 8)
+    per_block = 2 if responses is not None else 1  # a row of filters, then their responses
+    rows = per_block * max(1, -(-len(filters) // cols))
+    fig, axes = plt.subplots(rows, cols + 1, figsize=(1.3 * (cols + 1), 1.5 * rows + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes[0, 0].axis("on")
+    _show_image(axes[0, 0], image)
+    axes[0, 0].set_title("input", fontsize=7)
+    for f, weights in enumerate(filters):
+        row, col = per_block * (f // cols), f % cols + 1
+        axes[row, col].axis("on")
+        _show_image(axes[row, col], weights[..., None], cmap="viridis")
+        axes[row, col].set_title(f"{label} {f}", fontsize=7)
+        if responses is not None:
+            axes[row + 1, col].axis("on")
+            _show_image(axes[row + 1, col], responses[..., f:f + 1], cmap="magma")
+            axes[row + 1, col].set_title(f"response {f}", fontsize=7)
+    fig.suptitle(f"{title}: first layer, {kind}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
+    """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
+    paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
     metadata = read_json(f"{data_dir}/metadata.json")
     class_names = metadata["class_names"]
     x_test, y_test = load_split(data_dir, "test", mmap=False)
     model = load_model(model_path)
     probabilities = np.asarray(model.predict(x_test, batch_size=256, verbose=0), dtype=np.float64)
     y_pred = probabilities.argmax(axis=1)
+    run = config["run"]
 
-    metrics = {"run": config["run"], **score(y_test, probabilities, class_names)}
+    metrics = {"run": run, **score(y_test, probabilities, class_names)}
     metrics["provenance"] = {
         "config": config,
         "data": {"dataset": metadata["dataset"],
@@ -99,24 +232,29 @@ def evaluate(config: dict, model_path, data_dir, outputs: dict) -> dict:
         "versions": package_versions(),
         "git": git_revision(),
     }
-    write_json(outputs["metrics"], metrics)
+    write_json(paths["metrics"], metrics)
 
-    table = confusion_table(y_test, y_pred, class_names)
-    write_text(outputs["confusion"], table.to_csv(lineterminator="\n"))
-    plot_confusion(table, f"{config['run']}: accuracy {metrics['accuracy']:.3f}", outputs["heatmap"])
+    counts = confusion_table(y_test, y_pred, class_names)
+    fractions = confusion_table(y_test, y_pred, class_names, normalize=True)
+    write_text(paths["confusion"], counts.to_csv(lineterminator="\n"))
+    write_text(paths["confusion_normalized"], fractions.to_csv(lineterminator="\n"))
+    plot_confusion(counts, fractions, f"{run}: accuracy {metrics['accuracy']:.3f}", paths["heatmap"])
 
     kwargs = dict(labels=np.arange(len(class_names)), target_names=class_names, zero_division=0)
-    write_json(outputs["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
-    write_text(outputs["report_text"], classification_report(y_test, y_pred, digits=4, **kwargs))
+    write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
+    write_text(paths["report_text"], classification_report(y_test, y_pred, digits=4, **kwargs))
 
     names = np.asarray(class_names)
-    predictions = pd.DataFrame({"actual": names[y_test], "predicted": names[y_pred]})
-    write_text(outputs["predictions"], predictions.to_csv(index=False, lineterminator="\n"))
-    print(f"run {config['run']}: test accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}")
+    predictions = pd.DataFrame({"image": np.arange(len(y_test)), "actual": names[y_test],
+                                "predicted": names[y_pred]})
+    for c, name in enumerate(class_names):
+        predictions[f"p_{name}"] = probabilities[:, c]
+    write_text(paths["predictions"], predictions.to_csv(index=False, lineterminator="\n", float_format="%.6f"))
+
+    plot_misclassified(x_test, y_test, probabilities, class_names, run, paths["misclassified"])
+    plot_filters(model, x_test[0], run, paths["filters"])
+    print(f"run {run}: test accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}")
     return metrics
-
-
-OUTPUTS = ("metrics", "confusion", "heatmap", "report_json", "report_text", "predictions")
 
 
 def main(argv=None) -> int:
@@ -124,11 +262,10 @@ def main(argv=None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
-    for name in OUTPUTS:
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True)
+    parser.add_argument("--out-dir", required=True, help="folder for the files of EVALUATION_FILES")
     args = parser.parse_args(argv)
     try:
-        evaluate(read_json(args.config), args.model, args.data, {k: getattr(args, k) for k in OUTPUTS})
+        evaluate(read_json(args.config), args.model, args.data, args.out_dir)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,17 +1,16 @@
-"""Report stage: compare all runs in a table and an executed notebook.
+"""Report stage: compare all runs in a table, figures and an executed notebook.
 
     python -m stages.report --runs softmax mlp cnn_intro --metric accuracy \
-        --metrics reports/runs/{softmax,mlp,cnn_intro}/metrics.json \
-        --summaries reports/runs/{softmax,mlp,cnn_intro}/training.json \
-        --histories reports/runs/{softmax,mlp,cnn_intro}/history.csv \
-        --confusions reports/runs/{softmax,mlp,cnn_intro}/confusion_matrix.csv \
-        --notebook workflow/notebooks/report.ipynb \
-        --table-csv reports/comparison.csv --table-md reports/comparison.md \
-        --executed reports/report.ipynb --html reports/report.html
+        --runs-dir reports/runs --data-dir reports/data \
+        --notebook workflow/notebooks/report.ipynb --out-dir reports
 
-Per-run files are given in the order of --runs. The notebook is executed by
-papermill with the run list as parameters and rendered to one HTML file with
-its figures embedded and no script loaded from another host.
+Reads each run's files in <runs-dir>/<run>/ (training.json, history.csv and
+what evaluate wrote) and writes the files of REPORT_FILES into --out-dir: the
+comparison table (CSV, and Markdown with the best run in bold), the figures
+(training curves of all runs, the metric against parameter count, each sweep's
+metric against its swept values), and the notebook executed by papermill with
+the run list as parameters, rendered to one HTML file with every figure
+embedded and nothing loaded from another host.
 """
 from __future__ import annotations
 
@@ -22,28 +21,132 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stages.files import atomic_path, read_json, write_text
+from stages.layout import REPORT_FILES
 
-TABLE_COLUMNS = ["run", "architecture", "parameters", "epochs_run", "training_seconds",
-                 "images_per_second", "accuracy", "macro_f1", "weighted_f1", "loss"]
+TABLE_COLUMNS = ["run", "architecture", "settings", "optimizer", "learning_rate", "batch_size", "parameters",
+                 "epochs_run", "training_seconds", "images_per_second", "accuracy", "top_3_accuracy",
+                 "macro_f1", "weighted_f1", "loss"]
 
 
-def comparison_table(runs, metrics_paths, summary_paths, metric: str) -> pd.DataFrame:
-    """One row per run, best first by `metric` (ties keep the params.yaml order)."""
+def _settings(model: dict) -> str:
+    """A run's architecture settings, e.g. 'dropout=0.45 padding=same'."""
+    return " ".join(f"{key}={value}" for key, value in model.items()) or "-"
+
+
+def comparison_table(runs, runs_dir, metric: str) -> pd.DataFrame:
+    """One row per run, best first by `metric`, then lowest loss, then params.yaml order
+    (the order in which package.select_best picks the packaged run)."""
     rows = []
-    for run, metrics_path, summary_path in zip(runs, metrics_paths, summary_paths, strict=True):
-        rows.append({**read_json(summary_path), **read_json(metrics_path), "run": run})
-    table = pd.DataFrame(rows)[TABLE_COLUMNS]
-    return table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    for run in runs:
+        metrics = read_json(Path(runs_dir) / run / "metrics.json")
+        config = metrics["provenance"]["config"]
+        training = config["training"]
+        rows.append({**read_json(Path(runs_dir) / run / "training.json"), **metrics, "run": run,
+                     "settings": _settings(config["model"]), "optimizer": training["optimizer"],
+                     "learning_rate": training["learning_rate"], "batch_size": training["batch_size"]})
+    table = pd.DataFrame(rows)
+    table = table[[c for c in TABLE_COLUMNS if c in table.columns]]
+    return table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def markdown_table(table: pd.DataFrame, metric: str) -> str:
     shown = table.copy()
     shown["run"] = ["**" + r + "** (best)" if i == 0 else r for i, r in enumerate(shown["run"])]
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
-    return header + shown.to_markdown(index=False, floatfmt=".4f") + "\n"
+    return header + shown.to_markdown(index=False, floatfmt=".4g") + "\n"
+
+
+def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, float]]]:
+    """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
+    sweeps: dict[str, list] = {}
+    for run in runs:
+        metrics = read_json(Path(runs_dir) / run / "metrics.json")
+        sweep = metrics["provenance"]["config"].get("sweep")
+        if sweep:
+            sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
+    return sweeps
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=80, metadata={"Software": None}, bbox_inches="tight")
+    _pyplot().close(fig)
+
+
+def plot_curves(runs, runs_dir, path) -> None:
+    """Training (dashed) and validation (solid) loss and accuracy per epoch, all runs overlaid."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for i, run in enumerate(runs):
+        history = pd.read_csv(Path(runs_dir) / run / "history.csv")
+        colour = f"C{i % 10}"
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            ax.plot(history["epoch"], history[f"val_{key}"], color=colour, label=run)
+            ax.plot(history["epoch"], history[key], color=colour, linestyle="--", alpha=0.5)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.set(xlabel="epoch", ylabel=key, title=f"{key}: validation (solid), training (dashed)")
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_parameters(table: pd.DataFrame, metric: str, path) -> None:
+    """The test metric against the parameter count (log scale), one labelled point per run."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(table["parameters"], table[metric], color="C0")
+    for _, row in table.iterrows():
+        ax.annotate(row["run"], (row["parameters"], row[metric]), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set(xlabel="trainable and fixed parameters", ylabel=f"test {metric}",
+           title=f"test {metric} against model size")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_sweeps(sweeps: dict, metric: str, path) -> None:
+    """One panel per sweep: a curve over a numeric swept value, bars otherwise."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, max(len(sweeps), 1), figsize=(5 * max(len(sweeps), 1), 3.8), squeeze=False)
+    if not sweeps:
+        axes[0, 0].axis("off")
+        axes[0, 0].text(0.5, 0.5, "no sweeps in params.yaml", ha="center", va="center")
+    for ax, (name, points) in zip(axes.flat, sweeps.items()):
+        keys = list(points[0][0])
+        values = [point[keys[0]] for point, _ in points]
+        scores = [score for _, score in points]
+        numeric = len(keys) == 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            order = np.argsort(values, kind="stable")
+            ax.plot(np.asarray(values)[order], np.asarray(scores)[order], marker="o")
+            ax.set_xlabel(keys[0])
+        else:
+            labels = [" ".join(str(v) for v in point.values()) for point, _ in points]
+            ax.bar(range(len(points)), scores, color="C1")
+            ax.set_xticks(range(len(points)), labels, rotation=30, ha="right")
+            ax.set_xlabel(", ".join(keys))
+            ax.set_ylim(min(scores) - 0.1 * (max(scores) - min(scores) + 0.01), None)
+        ax.set(ylabel=f"test {metric}", title=f"sweep {name}")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def _write_kernelspec(folder: str) -> str:
@@ -75,14 +178,19 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
     write_text(html, body)
 
 
-def report(runs, metrics, summaries, histories, confusions, metric, notebook, outputs: dict) -> pd.DataFrame:
-    table = comparison_table(runs, metrics, summaries, metric)
-    write_text(outputs["table_csv"], table.to_csv(index=False, lineterminator="\n"))
-    write_text(outputs["table_md"], markdown_table(table, metric))
-    execute_notebook(notebook, outputs["executed"], outputs["html"], {
-        "runs": list(runs), "metric": metric, "comparison_csv": str(outputs["table_csv"]),
-        "histories": dict(zip(runs, map(str, histories))),
-        "confusions": dict(zip(runs, map(str, confusions))),
+def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir) -> pd.DataFrame:
+    """Write the files of REPORT_FILES into `out_dir`; return the comparison table."""
+    paths = {key: Path(out_dir) / name for key, name in REPORT_FILES.items()}
+    table = comparison_table(runs, runs_dir, metric)
+    write_text(paths["table_csv"], table.to_csv(index=False, lineterminator="\n"))
+    write_text(paths["table_md"], markdown_table(table, metric))
+    plot_curves(runs, runs_dir, paths["curves"])
+    plot_parameters(table, metric, paths["parameters"])
+    plot_sweeps(sweep_results(runs, runs_dir, metric), metric, paths["sweeps"])
+    execute_notebook(notebook, paths["executed"], paths["html"], {
+        "runs": list(runs), "metric": metric, "runs_dir": str(runs_dir), "data_dir": str(data_dir),
+        "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
+        "comparison_csv": str(paths["table_csv"]),
     })
     print(f"best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")
     return table
@@ -92,19 +200,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", required=True)
     parser.add_argument("--metric", required=True)
-    for name in ("metrics", "summaries", "histories", "confusions"):
-        parser.add_argument(f"--{name}", nargs="+", required=True, help="one file per run")
+    parser.add_argument("--runs-dir", required=True, help="folder with one folder of results per run")
+    parser.add_argument("--data-dir", required=True, help="prepare's report files (samples.png, class_balance.csv)")
     parser.add_argument("--notebook", required=True, help="notebook template")
-    for name in ("table_csv", "table_md", "executed", "html"):
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True)
+    parser.add_argument("--out-dir", required=True, help="folder for the files of REPORT_FILES")
     args = parser.parse_args(argv)
-    if not all(len(getattr(args, n)) == len(args.runs) for n in ("metrics", "summaries", "histories", "confusions")):
-        print("error: give one --metrics/--summaries/--histories/--confusions file per run", file=sys.stderr)
-        return 2
-    outputs = {k: getattr(args, k) for k in ("table_csv", "table_md", "executed", "html")}
     try:
-        report(args.runs, args.metrics, args.summaries, args.histories, args.confusions,
-               args.metric, args.notebook, outputs)
+        report(args.runs, args.runs_dir, args.data_dir, args.metric, args.notebook, args.out_dir)
     except (KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

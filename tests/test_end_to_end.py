@@ -10,15 +10,20 @@ import shutil
 
 import pytest
 
+from stages.layout import EVALUATION_FILES, REPORT_FILES
+from tests.browser import render
 from tests.conftest import make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
 RUNS = ["softmax", "mlp", "cnn_intro", "dropout-0.3"]  # three runs and a one-point sweep
-PER_RUN = ["confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
-           "classification_report.txt", "metrics.json", "history.csv", "training.json", "predictions.csv"]
-TOP = ["reports/comparison.csv", "reports/comparison.md", "reports/report.ipynb", "reports/report.html",
+PER_RUN = [*EVALUATION_FILES.values(), "history.csv", "training.json"]
+TOP = [*(f"reports/{name}" for name in REPORT_FILES.values()),
        "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS",
        "reports/data/samples.png", "reports/data/class_balance.csv"]
+# JavaScript for the Snakemake report: click the element that shows `text`, or a result's "eye" button.
+CLICK = "[...document.querySelectorAll('*')].filter(e => !e.children.length && e.innerText && e.innerText.trim() == {!r}).pop().click()"
+SHOW = "[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.innerText.includes({!r})).querySelector('a[iconname=eye]').click()"
+ALL_IMAGES_LOADED = "document.images.length > 0 && Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
 
 
 def three_runs_and_a_sweep(params):
@@ -64,6 +69,27 @@ def test_snakemake_runs_the_whole_pipeline(project):
     assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report loads a script from the web"
 
 
+def test_both_html_reports_render_offline_in_chromium(project, tmp_path):
+    """The notebook's HTML and `snakemake --report` open in headless Chromium with their images,
+    and neither asks any other host for anything."""
+    notebook = render(project / "reports" / "report.html", tmp_path / "report.png", ("", ALL_IMAGES_LOADED))
+    assert notebook["settled"] and notebook["external"] == [] and notebook["failed"] == []
+    # 3 comparison figures, the data sample, and each run's confusion matrix, misclassified images and filters
+    assert len(notebook["images"]) == 4 + 3 * len(RUNS)
+    assert all(run in notebook["text"] for run in RUNS)
+
+    run(["snakemake", "--report", str(tmp_path / "snakemake.html")], project)
+    snakemake = render(tmp_path / "snakemake.html", tmp_path / "snakemake.png",
+                       ("", "document.body.innerText.includes('Comparison')"),
+                       (CLICK.format("Runs"), "document.body.innerText.includes('dropout-0.3')"),
+                       (CLICK.format("dropout-0.3"), "document.body.innerText.includes('misclassified.png')"),
+                       (SHOW.format("misclassified.png"), "Array.from(document.images).some(i => i.naturalWidth > 300)"))
+    assert snakemake["settled"] and snakemake["external"] == [] and snakemake["failed"] == []
+    assert all(image["loaded"] for image in snakemake["images"])
+    for shot in ("report.png", "snakemake.png"):
+        assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / shot).stat().st_size > 10_000
+
+
 def test_dvc_commit_records_snakemake_results(project):
     run(["dvc", "commit", "--force", "--quiet"], project)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
@@ -106,15 +132,36 @@ def test_one_changed_run_reruns_only_its_stages_under_dvc(project):
     run(["git", "commit", "-qm", "results C"], project)
 
 
-def test_reviewers_diff_metrics_params_and_plots(project):
+def _committed_metrics(project, rev: str, run_name: str) -> dict:
+    return json.loads(run(["git", "show", f"{rev}:reports/runs/{run_name}/metrics.json"], project).stdout)
+
+
+def test_reviewers_diff_metrics_params_and_plots(project, tmp_path):
+    # HEAD~1 and HEAD differ in one parameter: softmax's learning rate.
+    old = {name: _committed_metrics(project, "HEAD~1", name) for name in RUNS}
+    new = {name: _committed_metrics(project, "HEAD", name) for name in RUNS}
+    assert old["softmax"]["loss"] != new["softmax"]["loss"]
+
     metrics = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
     softmax = metrics["reports/runs/softmax/metrics.json"]
-    assert "accuracy" in softmax or "loss" in softmax  # the retrained run's numbers moved
+    for key in ("accuracy", "loss", "macro_f1"):
+        if key in softmax:  # dvc lists only what changed
+            assert (softmax[key]["old"], softmax[key]["new"]) == (old["softmax"][key], new["softmax"][key])
+    assert softmax["loss"]["diff"] == pytest.approx(new["softmax"]["loss"] - old["softmax"]["loss"])
     assert not any(path.startswith("reports/runs/mlp/") and "/metrics.json" in path for path in metrics)
 
     params = json.loads(run(["dvc", "params", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
     change = params["params.yaml"]["runs.softmax.learning_rate"]
     assert (change["old"], change["new"]) == (None, 0.05)
+
+    table = run(["python", "-m", "stages.compare", "HEAD~1", "HEAD"], project).stdout.splitlines()
+    rows = {line.split(" | ")[0].strip("| "): line for line in table if line.startswith("| ") and "---" not in line}
+    assert set(rows) == {"run", *RUNS}
+    a, b = old["softmax"], new["softmax"]
+    changed = f"{a['loss']:.4f} → {b['loss']:.4f} | {b['loss'] - a['loss']:+.4f}"
+    assert changed in rows["softmax"], rows["softmax"]
+    assert rows["mlp"] == (f"| mlp | {new['mlp']['accuracy']:.4f} | 0 | {new['mlp']['macro_f1']:.4f} | 0 "
+                           f"| {new['mlp']['loss']:.4f} | 0 |")
 
     out = project / "plots-diff"
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
@@ -122,6 +169,12 @@ def test_reviewers_diff_metrics_params_and_plots(project):
     for plot in ("loss_per_epoch", "accuracy_per_epoch", "reports_runs_softmax_predictions_csv"):
         assert f"vegaEmbed('#{plot}" in page, plot
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
+    # The page carries Vega itself: every plot (2 curves, a confusion matrix per run) draws offline.
+    plots = 2 + len(RUNS)
+    shown = render(out / "index.html", tmp_path / "plots.png",
+                   ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots}"))
+    assert shown["settled"] and shown["external"] == [] and shown["failed"] == []
+    shutil.rmtree(out)
 
 
 def test_a_new_sweep_point_adds_one_job_under_both_runners(project):

@@ -1,16 +1,18 @@
 """Each stage's core function on tiny inputs."""
 import json
+import re
 import tarfile
 
 import numpy as np
 import pytest
 
 from stages.codedeps import code_files
-from stages.evaluate import OUTPUTS, evaluate, score
+from stages.evaluate import evaluate, score
 from stages.files import read_json, sha256_file, write_json
 from stages.package import package, select_best
 from stages.prepare import split_stratified
-from stages.report import comparison_table, markdown_table
+from stages.layout import EVALUATION_FILES, REPORT_FILES
+from stages.report import comparison_table, markdown_table, report, sweep_results
 from stages.train import train
 from tests.conftest import run_config
 
@@ -59,59 +61,123 @@ def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
 
 
 def test_score_on_known_probabilities():
-    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    metrics = score(np.array([0, 1, 1, 1]), probabilities, ["x", "y"])
+    probabilities = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.5, 0.3, 0.0], [0.6, 0.1, 0.3, 0.0], [0.3, 0.7, 0.0, 0.0]])
+    metrics = score(np.array([0, 1, 2, 1]), probabilities, ["w", "x", "y", "z"])
     assert metrics["accuracy"] == 0.75
-    assert metrics["loss"] == round(float(-np.mean(np.log([0.9, 0.8, 0.4, 0.7]))), 6)
+    assert metrics["loss"] == round(float(-np.mean(np.log([0.9, 0.5, 0.3, 0.7]))), 6)
+    assert metrics["top_3_accuracy"] == 1.0 and "top_5_accuracy" not in metrics  # only k < classes
     assert metrics["test_images"] == 4
+    # Class y: one actual, never predicted; class w: predicted twice, right once.
+    assert metrics["per_class"]["y"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert metrics["per_class"]["w"] == {"precision": 0.5, "recall": 1.0, "f1": 0.666667, "support": 1}
+    # Every class counts in the macro average, z (no test image) with 0, as in the classification report.
+    assert metrics["macro_recall"] == round((1 + 1 + 0 + 0) / 4, 6)
+
+
+def test_top_k_counts_the_true_class_among_the_k_most_probable():
+    probabilities = np.array([[0.4, 0.3, 0.2, 0.1]] * 4)
+    metrics = score(np.array([0, 1, 2, 3]), probabilities, ["a", "b", "c", "d"])
+    assert metrics["accuracy"] == 0.25 and metrics["top_3_accuracy"] == 0.75
 
 
 def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     out, _ = trained
-    paths = {name: tmp_path / name for name in OUTPUTS}
-    metrics = evaluate(run_config(), out / "model.keras", tiny_data, paths)
+    metrics = evaluate(run_config(), out / "model.keras", tiny_data, tmp_path)
+    paths = {key: tmp_path / name for key, name in EVALUATION_FILES.items()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EVALUATION_FILES.values())
     assert read_json(paths["metrics"]) == metrics
     assert metrics["provenance"]["config"] == run_config()
     assert "keras" in metrics["provenance"]["versions"]
+    assert set(metrics["per_class"]) == {"a", "b", "c"}
     confusion = paths["confusion"].read_text().splitlines()
     assert confusion[0] == "actual\\predicted,a,b,c"
-    assert sum(int(v) for line in confusion[1:] for v in line.split(",")[1:]) == 30
+    counts = np.array([[int(v) for v in line.split(",")[1:]] for line in confusion[1:]])
+    assert counts.sum() == 30 and np.trace(counts) == round(metrics["accuracy"] * 30)
+    fractions = np.array([[float(v) for v in line.split(",")[1:]]
+                          for line in paths["confusion_normalized"].read_text().splitlines()[1:]])
+    assert np.allclose(fractions, counts / counts.sum(axis=1, keepdims=True), atol=1e-4)
     report = read_json(paths["report_json"])
     assert report["accuracy"] == pytest.approx(metrics["accuracy"])
-    assert paths["heatmap"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert paths["predictions"].read_text().splitlines()[0] == "actual,predicted"
+    assert "macro avg" in paths["report_text"].read_text()
+    for key in ("heatmap", "misclassified", "filters"):
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", key
+    predictions = paths["predictions"].read_text().splitlines()
+    assert predictions[0] == "image,actual,predicted,p_a,p_b,p_c" and len(predictions) == 31
+    row = predictions[1].split(",")
+    assert abs(sum(map(float, row[3:])) - 1) < 1e-4
+    assert row[2] == "abc"[int(np.argmax([float(v) for v in row[3:]]))]
     # Same model, same files: evaluation depends on nothing but its inputs.
-    again = {name: tmp_path / "again" / name for name in OUTPUTS}
-    evaluate(run_config(), out / "model.keras", tiny_data, again)
-    assert all(paths[n].read_bytes() == again[n].read_bytes() for n in OUTPUTS)
+    evaluate(run_config(), out / "model.keras", tiny_data, tmp_path / "again")
+    assert all(p.read_bytes() == (tmp_path / "again" / p.name).read_bytes() for p in paths.values())
 
 
-def _write_run(folder, run, accuracy, loss):
-    write_json(folder / f"{run}.metrics.json", {"run": run, "accuracy": accuracy, "loss": loss, "macro_f1": accuracy,
-                                                "weighted_f1": accuracy})
-    write_json(folder / f"{run}.training.json", {"run": run, "architecture": "mlp", "parameters": 10,
-                                                 "epochs_run": 2, "training_seconds": 1.0, "images_per_second": 5.0})
-    return folder / f"{run}.metrics.json", folder / f"{run}.training.json"
+def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10):
+    """A run's metrics.json and training.json as evaluate and train write them."""
+    config = {"run": run, "architecture": "mlp", "model": {"dropout": 0.2}, "seed": 1,
+              "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 16},
+              **({"sweep": sweep} if sweep else {})}
+    write_json(folder / run / "metrics.json", {"run": run, "accuracy": accuracy, "loss": loss, "macro_f1": accuracy,
+                                               "weighted_f1": accuracy, "provenance": {"config": config}})
+    write_json(folder / run / "training.json", {"run": run, "architecture": "mlp", "parameters": parameters,
+                                                "epochs_run": 2, "training_seconds": 1.0, "images_per_second": 5.0})
+    (folder / run / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.4,1.1\n"
+                                              f"2,0.6,0.8,{accuracy},{loss}\n")
+    return folder / run / "metrics.json"
 
 
-def test_comparison_table_sorts_by_metric(tmp_path):
-    files = [_write_run(tmp_path, run, acc, 0.1) for run, acc in (("a", 0.5), ("b", 0.9), ("c", 0.7))]
-    table = comparison_table(["a", "b", "c"], [m for m, _ in files], [s for _, s in files], "accuracy")
-    assert table["run"].tolist() == ["b", "c", "a"]
-    assert "**b** (best)" in markdown_table(table, "accuracy")
+def test_comparison_table_ranks_as_package_picks(tmp_path):
+    runs = [("a", 0.9, 0.3), ("b", 0.9, 0.2), ("c", 0.8, 0.1), ("d", 0.9, 0.2), ("e", 0.95, 0.9)]
+    paths = [_write_run(tmp_path, run, acc, loss) for run, acc, loss in runs]
+    table = comparison_table([r for r, _, _ in runs], tmp_path, "accuracy")
+    # Best metric first, then lowest loss, then params.yaml order: the order select_best uses.
+    assert table["run"].tolist() == ["e", "b", "d", "a", "c"]
+    best, ranking = select_best([r for r, _, _ in runs], paths, "accuracy")
+    assert [r["run"] for r in ranking] == table["run"].tolist() and best == "e"
+    assert table.loc[0, "settings"] == "dropout=0.2" and table.loc[0, "optimizer"] == "adam"
+    assert "**e** (best)" in markdown_table(table, "accuracy")
 
 
-def test_best_run_breaks_ties_by_loss_then_order(tmp_path):
-    files = [_write_run(tmp_path, run, acc, loss)[0] for run, acc, loss in
-             (("a", 0.9, 0.3), ("b", 0.9, 0.2), ("c", 0.8, 0.1), ("d", 0.9, 0.2))]
-    best, ranking = select_best(["a", "b", "c", "d"], files, "accuracy")
-    assert best == "b"
-    assert [r["run"] for r in ranking] == ["b", "d", "a", "c"]
+def test_sweep_results_follow_the_run_configs(tmp_path):
+    _write_run(tmp_path, "plain", 0.5, 1.0)
+    for rate, acc in ((0.1, 0.7), (0.5, 0.8)):
+        _write_run(tmp_path, f"dropout-{rate}", acc, 0.5, sweep={"name": "dropout", "point": {"dropout": rate}})
+    _write_run(tmp_path, "act-relu", 0.6, 0.5, sweep={"name": "act", "point": {"activation": "relu"}})
+    sweeps = sweep_results(["plain", "dropout-0.1", "dropout-0.5", "act-relu"], tmp_path, "accuracy")
+    assert sweeps == {"dropout": [({"dropout": 0.1}, 0.7), ({"dropout": 0.5}, 0.8)],
+                      "act": [({"activation": "relu"}, 0.6)]}
+
+
+def test_report_writes_table_figures_and_offline_html(tmp_path):
+    runs_dir, data_dir = tmp_path / "runs", tmp_path / "data"
+    for run, acc, sweep in (("a", 0.7, None), ("s-1", 0.8, {"name": "s", "point": {"optimizer": "sgd"}}),
+                            ("s-2", 0.9, {"name": "s", "point": {"optimizer": "adam"}})):
+        _write_run(runs_dir, run, acc, 0.5, sweep=sweep)
+        for name in ("confusion_matrix.png", "misclassified.png", "filters.png"):
+            (runs_dir / run / name).write_bytes(TINY_PNG)
+        (runs_dir / run / "classification_report.txt").write_text("macro avg 1.0\n")
+    data_dir.mkdir()
+    (data_dir / "samples.png").write_bytes(TINY_PNG)
+    (data_dir / "class_balance.csv").write_text("class,train,val,test\na,1,1,1\n")
+    table = report(["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb",
+                   tmp_path / "out")
+    assert table["run"].tolist() == ["s-2", "s-1", "a"]
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.*")) == sorted(
+        REPORT_FILES.values())
+    html = (tmp_path / "out" / REPORT_FILES["html"]).read_text()
+    # 3 figures + samples + 3 runs x 3 figures, each embedded in the page
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == 13
+    assert "s-2" in html and "macro avg" in html
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
+
+
+# A 1x1 PNG: the report embeds the per-run figures it is given.
+TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                         "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082")
 
 
 def test_package_has_manifest_and_reproducible_archive(trained, tiny_data, tmp_path):
     out, _ = trained
-    metrics = _write_run(tmp_path, "only", 0.8, 0.2)[0]
+    metrics = _write_run(tmp_path, "only", 0.8, 0.2)
     args = (["only"], [metrics], [out / "model.keras"], tiny_data / "metadata.json", "accuracy")
     package(*args, tmp_path / "pkg", tmp_path / "pkg.tar.gz")
     manifest = dict(line.split("  ")[::-1] for line in (tmp_path / "pkg" / "SHA256SUMS").read_text().splitlines())

@@ -16,6 +16,7 @@ from stages.codedeps import code_files
 from stages.config import ParamsError, load_params, source_inputs
 from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml
+from stages.layout import EVALUATION_FILES, REPORT_FILES
 
 try:
     PARAMS = load_params("params.yaml")

@@ -1,3 +1,12 @@
+RUN_REPORT = "reports/runs/{run}"
+
+
+def run_figure(name, caption):
+    """A per-run file of evaluate, shown in `snakemake --report` under the run's name."""
+    return report(f"{RUN_REPORT}/{EVALUATION_FILES[name]}", caption=f"../report/{caption}.rst",
+                  category="Runs", subcategory="{run}", labels={"file": EVALUATION_FILES[name]})
+
+
 rule evaluate:
     input:
         config="configs/{run}.json",
@@ -5,14 +14,15 @@ rule evaluate:
         data=rules.prepare.output.data,
         code=code_files("evaluate"),
     output:
-        metrics="reports/runs/{run}/metrics.json",
-        confusion="reports/runs/{run}/confusion_matrix.csv",
-        heatmap="reports/runs/{run}/confusion_matrix.png",
-        report_json="reports/runs/{run}/classification_report.json",
-        report_text="reports/runs/{run}/classification_report.txt",
-        predictions="reports/runs/{run}/predictions.csv",
+        metrics=f"{RUN_REPORT}/{EVALUATION_FILES['metrics']}",
+        confusion=f"{RUN_REPORT}/{EVALUATION_FILES['confusion']}",
+        confusion_normalized=f"{RUN_REPORT}/{EVALUATION_FILES['confusion_normalized']}",
+        heatmap=run_figure("heatmap", "confusion_matrix"),
+        report_json=f"{RUN_REPORT}/{EVALUATION_FILES['report_json']}",
+        report_text=run_figure("report_text", "classification_report"),
+        predictions=f"{RUN_REPORT}/{EVALUATION_FILES['predictions']}",
+        misclassified=run_figure("misclassified", "misclassified"),
+        filters=run_figure("filters", "filters"),
     shell:
         "python -m stages.evaluate --config {input.config} --model {input.model} --data {input.data}"
-        " --metrics {output.metrics} --confusion {output.confusion} --heatmap {output.heatmap}"
-        " --report-json {output.report_json} --report-text {output.report_text}"
-        " --predictions {output.predictions}"
+        " --out-dir reports/runs/{wildcards.run}"

@@ -5,7 +5,7 @@ rule prepare:
         code=code_files("prepare"),
     output:
         data=directory("data/prepared"),
-        samples="reports/data/samples.png",
+        samples=report("reports/data/samples.png", caption="../report/samples.rst", category="Data"),
         balance="reports/data/class_balance.csv",
     shell:
         "python -m stages.prepare --config {input.config} --raw {input.raw} --out {output.data}"
