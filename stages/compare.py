@@ -33,12 +33,23 @@ def _git(*args: str) -> str:
     return result.stdout
 
 
+def _listed_runs(table: str) -> list[str]:
+    """The run column of a comparison.csv: the runs of that version, best first."""
+    return [line.split(",")[0] for line in table.splitlines()[1:] if line]
+
+
 def load_metrics(side: str) -> dict[str, dict]:
-    """Run name -> its metrics.json, from a report folder or a git revision."""
+    """Run name -> its metrics.json, from a report folder or a git revision.
+
+    Where the side has a comparison.csv, only its runs count (best first): a
+    run removed from params.yaml may leave its folder behind.
+    """
     folder = Path(side)
     if folder.is_dir():
         runs = folder / "runs" if (folder / "runs").is_dir() else folder
         found = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*/metrics.json"))}
+        table = runs.parent / "comparison.csv"
+        listed = _listed_runs(table.read_text(encoding="utf-8")) if table.is_file() else None
     else:
         try:
             _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
@@ -47,6 +58,12 @@ def load_metrics(side: str) -> dict[str, dict]:
         paths = [p for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
                  if p.endswith("/metrics.json")]
         found = {Path(p).parent.name: json.loads(_git("show", f"{side}:{p}")) for p in paths}
+        try:
+            listed = _listed_runs(_git("show", f"{side}:{Path(RUNS_DIR).parent}/comparison.csv"))
+        except CompareError:
+            listed = None
+    if listed is not None:
+        found = {run: found[run] for run in listed if run in found}
     if not found:
         raise CompareError(f"{side!r} holds no runs/<run>/metrics.json")
     return found

@@ -41,3 +41,9 @@ def test_compare_names_a_side_it_cannot_read(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["empty", "empty"]) == 1
     assert capsys.readouterr().err == "error: 'empty' holds no runs/<run>/metrics.json\n"
+
+
+def test_a_report_folder_counts_only_the_runs_of_its_comparison_table(tmp_path):
+    folder = _runs(tmp_path / "reports", a=0.5, b=0.9, stale=0.1)
+    (folder / "comparison.csv").write_text("run,accuracy\nb,0.9\na,0.5\n")
+    assert list(load_metrics(str(folder))) == ["b", "a"]  # best first; a removed run's folder ignored
