@@ -82,6 +82,9 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     if sweep_errors:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
     check_input_sizes(params["data"], runs)
+    chosen = (params.get("package") or {}).get("run")
+    if chosen is not None and chosen not in runs:
+        raise ParamsError(f"package.run: {chosen!r} is not a run; the runs are {', '.join(runs)}")
 
 
 def sweep_run_name(sweep: str, point: dict) -> str:
@@ -165,6 +168,12 @@ def resolve_data(params: dict) -> dict[str, dict]:
                     **{key: data[key] for key in ("image_size", "color_mode", "skip_unreadable",
                                                   "train_subsample")}},
     }
+
+
+def resolve_package(params: dict) -> dict:
+    """The package stage's settings: the ranking metric, a run named instead, the exports."""
+    package = params.get("package") or {}
+    return {"metric": params["report"]["metric"], "run": package.get("run"), "exports": package.get("exports", [])}
 
 
 def source_inputs(params: dict) -> list[str]:

@@ -31,14 +31,12 @@ RUN_DIR = "reports/runs/${item}"
 # What the report stage reads of each run (it is also what the Snakefile's report rule lists).
 REPORT_INPUTS = ["metrics.json", "training.json", "history.csv", *(EVALUATION_FILES[key] for key in (
     "heatmap", "misclassified", "filters", "report_text"))]
+# What the package stage reads of each run besides its model (it packs the selected run's).
+PACKAGE_INPUTS = ["metrics.json", "training.json", EVALUATION_FILES["confusion"], EVALUATION_FILES["heatmap"]]
 
 
 def _nocache(path: str) -> dict:
     return {path: {"cache": False}}
-
-
-def _per_run(pattern: str, runs) -> str:
-    return " ".join(pattern.format(run=run) for run in runs)
 
 
 def dvc_pipeline(params: dict) -> dict:
@@ -49,9 +47,10 @@ def dvc_pipeline(params: dict) -> dict:
             "cmd": "python -m stages.configure --params params.yaml"
                    " --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml",
             "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
-            "params": ["seed", "data", "split", "train", "runs", *(["sweeps"] if "sweeps" in params else []),
-                       "report"],
+            "params": ["seed", "data", "split", "train", "runs",
+                       *(key for key in ("sweeps", "package") if key in params), "report"],
             "outs": [_nocache("configs/data/download.json"), _nocache("configs/data/prepare.json"),
+                     _nocache("configs/package.json"),
                      *(_nocache(f"configs/{run}.json") for run in runs)],
         },
         "download": {
@@ -103,15 +102,13 @@ def dvc_pipeline(params: dict) -> dict:
                      for key, path in ((k, f"reports/{name}") for k, name in REPORT_FILES.items())],
         },
         "package": {
-            "cmd": f"python -m stages.package --runs {' '.join(runs)} --metric ${{report.metric}}"
-                   f" --metrics {_per_run('reports/runs/{run}/metrics.json', runs)}"
-                   f" --models {_per_run('models/runs/{run}/model.keras', runs)}"
-                   " --metadata data/prepared/metadata.json"
+            "cmd": f"python -m stages.package --config configs/package.json --runs {' '.join(runs)}"
+                   " --runs-dir reports/runs --models-dir models/runs --data data/prepared"
                    " --out-dir models/package --archive models/package.tar.gz",
-            "deps": [*(f"reports/runs/{run}/metrics.json" for run in runs),
+            "deps": ["configs/package.json",
+                     *(f"reports/runs/{run}/{name}" for name in PACKAGE_INPUTS for run in runs),
                      *(f"models/runs/{run}/model.keras" for run in runs),
                      "data/prepared", *code_files("package")],
-            "params": ["report.metric"],
             "outs": ["models/package", "models/package.tar.gz"],
         },
     }

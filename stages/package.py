@@ -1,26 +1,43 @@
-"""Package stage: copy the best run's model, metrics and class names into one archive.
+"""Package stage: the best run's model, with everything needed to use and judge it, in one archive.
 
-    python -m stages.package --runs softmax mlp cnn_intro --metric accuracy \
-        --metrics reports/runs/{softmax,mlp,cnn_intro}/metrics.json \
-        --models models/runs/{softmax,mlp,cnn_intro}/model.keras \
-        --metadata data/prepared/metadata.json \
+    python -m stages.package --config configs/package.json --runs softmax mlp cnn_intro \
+        --runs-dir reports/runs --models-dir models/runs --data data/prepared \
         --out-dir models/package --archive models/package.tar.gz
 
-The best run has the highest test `metric`; ties go to the lower loss, then
-to the run listed first. The folder holds a SHA256SUMS manifest of every
-file (check it with `sha256sum -c SHA256SUMS`) and is also written as a
-.tar.gz with fixed timestamps and owners.
+configs/package.json (from params.yaml) names the metric that ranks the runs
+(report.metric), or a run to package instead (package.run), and the extra
+exports (package.exports: savedmodel, onnx). The best run has the highest
+test metric; ties go to the lower loss, then to the run listed first.
+
+The folder holds model.keras, class_names.json, preprocessing.json (the input
+contract that stages.predict follows), that run's metrics.json,
+training.json, confusion matrix (CSV, PNG) and resolved parameters
+(params.json), selection.json (the ranking), MODEL_CARD.md, any exports with
+exports.json (each checked against the Keras model on test images), and the
+SHA256SUMS manifest of every file (`sha256sum -c SHA256SUMS`). It is also
+written as a .tar.gz with sorted names, fixed timestamps and owners.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import shutil
 import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
+
 from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
+from stages.layers import load_model
+from stages.prepared import load_split
+from stages.provenance import git_revision, package_versions
+
+COPIED = {"metrics.json": "reports", "training.json": "reports", "confusion_matrix.csv": "reports",
+          "confusion_matrix.png": "reports", "model.keras": "models"}
+VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
+EXPORT_TOLERANCE = 1e-4
 
 
 def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
@@ -40,50 +57,217 @@ def write_archive(folder: Path, archive) -> None:
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
         return info
 
+    top = Path(archive).name.removesuffix(".tar.gz")
     with atomic_path(archive, suffix=".tar.gz") as tmp:
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped, \
                 tarfile.open(fileobj=zipped, mode="w") as tar:
-            for path in sorted(folder.iterdir()):
-                tar.add(path, arcname=f"{Path(archive).name.removesuffix('.tar.gz')}/{path.name}",
+            for path in sorted(folder.rglob("*")):
+                tar.add(path, arcname=f"{top}/{path.relative_to(folder).as_posix()}", recursive=False,
                         filter=normalise)
 
 
-def package(runs, metrics_paths, model_paths, metadata_path, metric, out_dir, archive) -> dict:
-    """Package the best run into `out_dir` and `archive`; return the selection record."""
-    best, ranking = select_best(runs, metrics_paths, metric)
-    index = list(runs).index(best)
-    metadata = read_json(metadata_path)
-    selection = {"run": best, "metric": metric, "ranking": ranking}
+def _verify(name: str, predicted, expected: np.ndarray) -> dict:
+    difference = float(np.max(np.abs(np.asarray(predicted, dtype=np.float64) - expected)))
+    if difference > EXPORT_TOLERANCE:
+        raise ValueError(f"export {name}: its probabilities differ from the Keras model's by {difference:.2g}")
+    return {"verified_on_test_images": len(expected), "max_abs_difference": difference}
+
+
+def export_model(model, kind: str, folder: Path, x: np.ndarray) -> dict:
+    """Export `model` as `kind` into `folder`, run the export on `x`, compare with Keras."""
+    expected = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+    if kind == "savedmodel":
+        import tensorflow as tf  # SavedModel is TensorFlow's format
+
+        model.export(str(folder / "savedmodel"), format="tf_saved_model", verbose=False)
+        loaded = tf.saved_model.load(str(folder / "savedmodel"))
+        return {"path": "savedmodel", **_verify(kind, loaded.serve(x).numpy(), expected)}
+    if kind == "onnx":
+        missing = [m for m in ("tf2onnx", "onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            print(f"warning: ONNX export skipped: {', '.join(missing)} not installed (uv sync --extra onnx)")
+            return {"skipped": f"{', '.join(missing)} not installed"}
+        import onnxruntime
+
+        model.export(str(folder / "model.onnx"), format="onnx", verbose=False)
+        session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+        output = session.run(None, {session.get_inputs()[0].name: x})[0]
+        return {"path": "model.onnx", **_verify(kind, output, expected)}
+    raise ValueError(f"unknown export {kind!r}")
+
+
+def _table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
+def model_card(run: str, selection: dict, metrics: dict, training: dict, metadata: dict,
+               preprocessing: dict, exports: dict, git: dict) -> str:
+    """MODEL_CARD.md: what the model is, what it was trained on, how well it does, how to use it."""
+    config = metrics["provenance"]["config"]
+    settings = config["training"]
+    classes = metadata["class_names"]
+    per_class = metrics["per_class"]
+    weakest = sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
+    height, width, channels = preprocessing["image_shape"]
+    rank = [r["run"] for r in selection["ranking"]].index(run) + 1
+    ranked = f"{len(selection['ranking'])} runs by test {selection['metric']}"
+    chosen = (f"named in params.yaml (`package.run`), rank {rank} of {ranked}" if selection["chosen"]
+              else f"the best of {ranked} (ties: lower loss)")
+    weakest_f1 = ", ".join(f"{c} ({per_class[c]['f1']:.3f})" for c in weakest)
+    counts = {split: sum(metadata["counts"][split].values()) for split in ("train", "val", "test")}
+    summary = [(name, f"{metrics[name]:.4f}") for name in
+               ("accuracy", "top_3_accuracy", "top_5_accuracy", "macro_precision", "macro_recall", "macro_f1",
+                "weighted_f1", "loss") if name in metrics]
+    sections = [
+        f"# Model card: `{run}` ({config['architecture']})",
+        "",
+        f"Selected as {chosen}. Built by the pipeline's package stage from git revision "
+        f"`{git['revision']}`{' with uncommitted changes' if git['dirty'] else ''}.",
+        "",
+        "## Model",
+        "",
+        f"- Architecture `{config['architecture']}`, settings "
+        f"{', '.join(f'{k}={v}' for k, v in config['model'].items()) or 'the defaults'}, "
+        f"{training['parameters']:,} parameters.",
+        f"- Input: {height}x{width} {'grey' if channels == 1 else 'RGB'} images, pixels scaled to [0, 1] "
+        f"(an 8-bit image file: pixel / 255), resized bilinearly; {preprocessing['background']} background "
+        f"as in the training data.",
+        f"- Output: the probabilities of {len(classes)} classes: {', '.join(classes)}.",
+        "",
+        "## Intended use",
+        "",
+        f"Classifying images like those of `{metadata['dataset']}` ({metadata.get('description', '')}), "
+        "for research and teaching: a result of comparing architectures under one pipeline. It was not "
+        "evaluated for decisions about people, for safety, or on images unlike its training data.",
+        "",
+        "## Data",
+        "",
+        f"- Dataset `{metadata['dataset']}`: {counts['train']:,} training, {counts['val']:,} validation and "
+        f"{counts['test']:,} test images; the test split is "
+        f"{'the official one' if metadata.get('official_test_split') else 'a seeded, stratified part of all images'}.",
+        f"- Test data SHA-256: `{metadata['checksums']['x_test.npy']}` (x_test.npy), "
+        f"`{metadata['checksums']['y_test.npy']}` (y_test.npy).",
+        *(f"- Raw file `{name}` SHA-256: `{digest}`" for name, digest in sorted(metadata.get("raw_checksums", {}).items())),
+        "",
+        "## Training",
+        "",
+        _table(["setting", "value"], [
+            ("optimizer", settings["optimizer"]), ("learning rate", settings["learning_rate"]),
+            ("batch size", settings["batch_size"]), ("epochs (maximum)", settings["epochs"]),
+            ("epochs run", training["epochs_run"]), ("best epoch (weights kept)", training.get("best_epoch", "")),
+            ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
+            ("augmentation", settings["augment"] or "none"), ("seed", config["seed"]),
+            ("training time", f"{training['training_seconds']:.1f} s on {training.get('backend', '')}"),
+        ]),
+        "",
+        f"## Results on the test split ({metrics['test_images']:,} images)",
+        "",
+        _table(["metric", "value"], summary),
+        "",
+        _table(["class", "precision", "recall", "F1", "support"],
+               [(c, f"{per_class[c]['precision']:.4f}", f"{per_class[c]['recall']:.4f}", f"{per_class[c]['f1']:.4f}",
+                 per_class[c]["support"]) for c in classes]),
+        "",
+        "The confusion matrix is in `confusion_matrix.csv` and `confusion_matrix.png`.",
+        "",
+        "## Limitations",
+        "",
+        f"- Measured on {metrics['test_images']:,} test images from the same source as the training images; "
+        "expect lower accuracy on images that differ in scanner, drawing style, framing or background.",
+        f"- Weakest classes by F1: {weakest_f1}.",
+        f"- Every image is resized to {height}x{width}: finer detail is lost, other aspect ratios are distorted.",
+        f"- Trained on images with a {preprocessing['background']} background: invert other images "
+        "(`stages.predict --invert`).",
+        "",
+        "## Exports",
+        "",
+        *([f"- `{name}`: " + (f"skipped ({record['skipped']})" if "skipped" in record else
+                               f"`{record['path']}`, same probabilities as the Keras model on "
+                               f"{record['verified_on_test_images']} test images (max difference "
+                               f"{record['max_abs_difference']:.1e})") for name, record in exports.items()]
+          or ["- none (params.yaml `package.exports`)"]),
+        "",
+        "## Environment",
+        "",
+        _table(["package", "version"], sorted(metrics["provenance"]["versions"].items())),
+        "",
+        "## How to use",
+        "",
+        "```sh",
+        "python -m stages.predict models/package.tar.gz my-images/*.png    # CSV: file, class, probability, top 3",
+        "```",
+        "",
+        "```python",
+        "from stages.layers import load_model   # Keras safe mode, with the morphological layers registered",
+        "model = load_model(\"model.keras\")        # input: float32 batch of shape (n, "
+        f"{height}, {width}, {channels}) in [0, 1]",
+        "```",
+        "",
+    ]
+    return "\n".join(sections)
+
+
+def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
+    """Package the selected run into `out_dir` and `archive`; return the selection record."""
+    runs_dir, models_dir, data_dir = Path(runs_dir), Path(models_dir), Path(data_dir)
+    metric = config["metric"]
+    best, ranking = select_best(runs, [runs_dir / r / "metrics.json" for r in runs], metric)
+    run = config.get("run") or best
+    if run not in runs:
+        raise ValueError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
+    selection = {"run": run, "chosen": bool(config.get("run")), "metric": metric, "ranking": ranking}
+    metadata = read_json(data_dir / "metadata.json")
+    x_test, _ = load_split(data_dir, "test", mmap=True)
+    preprocessing = {
+        "image_shape": metadata["image_shape"],
+        "color_mode": "grayscale" if metadata["image_shape"][-1] == 1 else "rgb",
+        "input_range": [0.0, 1.0],
+        "image_file_scaling": "pixel / 255",
+        "dataset_scaling": metadata["scaling"],
+        "resize": "bilinear",
+        # Which way round the images are: predict's --invert is for the other way.
+        "background": "dark" if float(np.mean(x_test)) < 0.5 else "light",
+    }
+    metrics = read_json(runs_dir / run / "metrics.json")
     with atomic_dir(out_dir) as tmp:
-        shutil.copyfile(model_paths[index], tmp / "model.keras")
-        shutil.copyfile(metrics_paths[index], tmp / "metrics.json")
+        for name, root in COPIED.items():
+            shutil.copyfile((models_dir if root == "models" else runs_dir) / run / name, tmp / name)
         write_json(tmp / "class_names.json", metadata["class_names"])
-        write_json(tmp / "preprocessing.json", {"image_shape": metadata["image_shape"],
-                                                "scaling": metadata["scaling"]})
+        write_json(tmp / "preprocessing.json", preprocessing)
+        write_json(tmp / "params.json", {"run": metrics["provenance"]["config"],
+                                         "data": {"dataset": metadata["dataset"], **metadata["settings"]}})
         write_json(tmp / "selection.json", selection)
-        manifest = "".join(f"{sha256_file(p)}  {p.name}\n" for p in sorted(tmp.iterdir()))
-        write_text(tmp / "SHA256SUMS", manifest)
+        exports = {}
+        if config.get("exports"):
+            model = load_model(tmp / "model.keras")
+            sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)
+            exports = {kind: export_model(model, kind, tmp, sample) for kind in config["exports"]}
+            write_json(tmp / "exports.json", exports)
+        write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, read_json(tmp / "training.json"),
+                                                     metadata, preprocessing, exports, git_revision()))
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        write_text(tmp / "SHA256SUMS", "".join(f"{sha256_file(p)}  {p.relative_to(tmp).as_posix()}\n" for p in files))
         write_archive(tmp, archive)
-    print(f"packaged run {best} ({metric} {ranking[0][metric]:.4f}) into {archive}")
+    how = "named in params.yaml" if selection["chosen"] else f"best by {metric}"
+    print(f"packaged run {run} ({how}; {metric} {metrics[metric]:.4f}) into {archive}")
     return selection
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="configs/package.json: metric, run, exports")
     parser.add_argument("--runs", nargs="+", required=True)
-    parser.add_argument("--metric", required=True)
-    parser.add_argument("--metrics", nargs="+", required=True, help="one metrics.json per run")
-    parser.add_argument("--models", nargs="+", required=True, help="one .keras file per run")
-    parser.add_argument("--metadata", required=True, help="prepared data metadata.json")
+    parser.add_argument("--runs-dir", required=True, help="reports/runs: each run's metrics and figures")
+    parser.add_argument("--models-dir", required=True, help="models/runs: each run's model.keras")
+    parser.add_argument("--data", required=True, help="prepared data folder")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--archive", required=True)
     args = parser.parse_args(argv)
-    if not len(args.metrics) == len(args.models) == len(args.runs):
-        print("error: give one --metrics and one --models file per run", file=sys.stderr)
-        return 2
     try:
-        package(args.runs, args.metrics, args.models, args.metadata, args.metric, args.out_dir, args.archive)
-    except (KeyError, FileNotFoundError) as err:
+        package(read_json(args.config), args.runs, args.runs_dir, args.models_dir, args.data, args.out_dir,
+                args.archive)
+    except (KeyError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

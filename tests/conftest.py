@@ -78,9 +78,13 @@ def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30)
             x[i, label * 2:label * 2 + 2] += 0.7
         np.save(folder / f"x_{split}.npy", x)
         np.save(folder / f"y_{split}.npy", y.astype(np.int64))
+    # The keys prepare writes (stages/prepare.py).
     write_json(folder / "metadata.json", {
-        "dataset": "tiny", "class_names": ["a", "b", "c"], "image_shape": [8, 8, 1],
-        "scaling": "none", "checksums": {"x_test.npy": sha256_file(folder / "x_test.npy")}})
+        "dataset": "tiny", "description": "8x8 test images of 3 classes", "class_names": ["a", "b", "c"],
+        "image_shape": [8, 8, 1], "scaling": "none", "official_test_split": False,
+        "counts": {split: {c: n // 3 for c in "abc"} for split, n in sizes},
+        "settings": {"seed": 0, "val_fraction": 0.2, "test_fraction": 0.2},
+        "checksums": {p.name: sha256_file(p) for p in sorted(folder.glob("*.npy"))}})
     return folder
 
 

@@ -1,7 +1,5 @@
 """Each stage's core function on tiny inputs."""
-import json
 import re
-import tarfile
 
 import numpy as np
 import pytest
@@ -9,7 +7,7 @@ import pytest
 from stages.codedeps import code_files
 from stages.evaluate import evaluate, score
 from stages.files import read_json, sha256_file, write_json
-from stages.package import package, select_best
+from stages.package import select_best
 from stages.prepare import split_stratified
 from stages.layout import EVALUATION_FILES, REPORT_FILES
 from stages.report import comparison_table, markdown_table, report, sweep_results
@@ -175,27 +173,11 @@ TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600
                          "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082")
 
 
-def test_package_has_manifest_and_reproducible_archive(trained, tiny_data, tmp_path):
-    out, _ = trained
-    metrics = _write_run(tmp_path, "only", 0.8, 0.2)
-    args = (["only"], [metrics], [out / "model.keras"], tiny_data / "metadata.json", "accuracy")
-    package(*args, tmp_path / "pkg", tmp_path / "pkg.tar.gz")
-    manifest = dict(line.split("  ")[::-1] for line in (tmp_path / "pkg" / "SHA256SUMS").read_text().splitlines())
-    assert set(manifest) == {"model.keras", "metrics.json", "class_names.json", "preprocessing.json", "selection.json"}
-    assert all(sha256_file(tmp_path / "pkg" / name) == digest for name, digest in manifest.items())
-    assert json.loads((tmp_path / "pkg" / "class_names.json").read_text()) == ["a", "b", "c"]
-    with tarfile.open(tmp_path / "pkg.tar.gz") as tar:
-        assert sorted(tar.getnames()) == sorted(f"pkg/{name}" for name in [*manifest, "SHA256SUMS"])
-    # The same inputs give the same archive, byte for byte (fixed timestamps and owners).
-    package(*args, tmp_path / "again" / "pkg", tmp_path / "again" / "pkg.tar.gz")
-    assert sha256_file(tmp_path / "again" / "pkg.tar.gz") == sha256_file(tmp_path / "pkg.tar.gz")
-
-
 def test_code_files_follow_imports():
     assert code_files("train") == ["stages/architectures.py", "stages/files.py", "stages/layers.py",
                                    "stages/prepared.py", "stages/provenance.py", "stages/shapes.py",
                                    "stages/train.py"]
-    assert code_files("package") == ["stages/files.py", "stages/package.py"]
+    assert code_files("compare") == ["stages/compare.py"]
 
 
 def test_architectures_course_parameter_counts():

@@ -1,6 +1,10 @@
 rule package:
     input:
+        config="configs/package.json",
         metrics=per_run(rules.evaluate.output.metrics),
+        summaries=per_run(rules.train.output.summary),
+        confusions=per_run(rules.evaluate.output.confusion),
+        heatmaps=per_run(rules.evaluate.output.heatmap),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
         code=code_files("package"),
@@ -9,8 +13,7 @@ rule package:
         archive="models/package.tar.gz",
     params:
         runs=RUNS,
-        metric=config["report"]["metric"],
     shell:
-        "python -m stages.package --runs {params.runs} --metric {params.metric}"
-        " --metrics {input.metrics} --models {input.models} --metadata {input.data}/metadata.json"
+        "python -m stages.package --config {input.config} --runs {params.runs}"
+        " --runs-dir reports/runs --models-dir models/runs --data {input.data}"
         " --out-dir {output.package} --archive {output.archive}"

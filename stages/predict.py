@@ -1,0 +1,169 @@
+"""Classify new images with a packaged model.
+
+    python -m stages.predict models/package.tar.gz my-digits/*.png
+    python -m stages.predict models/package photos/ --top-k 3 --out predictions.csv
+    python -m stages.predict models/package drawn.png --invert   # dark ink on light paper
+
+PACKAGE is the package folder or its .tar.gz; IMAGES are files, folders
+(searched recursively for image files) or glob patterns. The package's
+SHA256SUMS must match its files, else nothing runs. Each image is converted
+as prepare converted the training images (preprocessing.json: size, colour
+mode; pixels scaled to [0, 1]); the model is loaded in Keras' safe mode.
+Writes a CSV (standard output, or --out): file, predicted class and its
+probability, then the next classes of the top k with theirs. An unreadable
+image is reported by name on standard error and the others are still
+classified; the exit status is then 1.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import io
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from stages.datasets import IMAGE_SUFFIXES, load_image
+from stages.files import read_json, sha256_file, write_text
+from stages.layers import load_model
+
+
+class PackageError(ValueError):
+    """The package is missing, incomplete or does not match its manifest."""
+
+
+def verify_package(folder: Path) -> None:
+    """Every file listed in SHA256SUMS has its checksum, and every file is listed."""
+    manifest = folder / "SHA256SUMS"
+    if not manifest.is_file():
+        raise PackageError(f"{folder}: no SHA256SUMS manifest; not a package")
+    listed = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    # Snakemake marks a directory() output with .snakemake_timestamp after the stage wrote the manifest.
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
+        "SHA256SUMS", ".snakemake_timestamp"}
+    if present - set(listed):
+        raise PackageError(f"{folder}: {sorted(present - set(listed))[0]} is not in SHA256SUMS")
+    for name, digest in listed.items():
+        if name not in present:
+            raise PackageError(f"{folder}: {name} is listed in SHA256SUMS but missing")
+        if sha256_file(folder / name) != digest:
+            raise PackageError(f"{folder}: {name} does not match its SHA-256 in SHA256SUMS")
+
+
+def open_package(path: Path, scratch: Path) -> Path:
+    """The package folder: `path` itself, or the folder inside a .tar.gz extracted into `scratch`."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise PackageError(f"{path}: no such package (a folder or a .tar.gz)")
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            tar.extractall(scratch, filter="data")  # refuses links and paths outside `scratch`
+    except (tarfile.TarError, OSError) as err:
+        raise PackageError(f"{path}: not a readable package archive ({err})") from None
+    folders = [p for p in scratch.iterdir() if p.is_dir()]
+    if len(folders) != 1:
+        raise PackageError(f"{path}: expected one package folder in the archive")
+    return folders[0]
+
+
+def expand_images(arguments) -> list[Path]:
+    """Files as given, folders searched recursively for image files, glob patterns expanded."""
+    found = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif glob.has_magic(argument):
+            found += sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+        else:
+            found.append(path)  # a missing file is reported as unreadable, by name
+    return found
+
+
+def predict(package: Path, images, top_k: int = 3, invert: bool = False):
+    """Classify `images`; return (rows of the CSV, [(image, reason)] for those that failed)."""
+    from PIL import UnidentifiedImageError
+
+    with tempfile.TemporaryDirectory(prefix="package-") as scratch:
+        folder = open_package(Path(package), Path(scratch))
+        verify_package(folder)
+        contract = read_json(folder / "preprocessing.json")
+        class_names = read_json(folder / "class_names.json")
+        model = load_model(folder / "model.keras")
+    height, width, channels = contract["image_shape"]
+    color_mode = "grayscale" if channels == 1 else "rgb"
+    batch, names, failed = [], [], []
+    for path in images:
+        try:
+            pixels = load_image(path, (height, width), color_mode).astype(np.float32) / 255.0
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+            failed.append((path, str(err).splitlines()[0] if str(err) else type(err).__name__))
+            continue
+        batch.append(1.0 - pixels if invert else pixels)
+        names.append(path)
+    rows = []
+    if batch:
+        probabilities = np.asarray(model.predict(np.stack(batch), verbose=0), dtype=np.float64)
+        k = min(top_k, len(class_names))
+        for path, p in zip(names, probabilities):
+            best = np.argsort(-p, kind="stable")[:k]
+            row = {"file": str(path), "predicted": class_names[best[0]], "probability": round(float(p[best[0]]), 6)}
+            for rank, c in enumerate(best[1:], start=2):
+                row[f"class_{rank}"] = class_names[c]
+                row[f"probability_{rank}"] = round(float(p[c]), 6)
+            rows.append(row)
+    return rows, failed
+
+
+def to_csv(rows) -> str:
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("package", help="package folder or .tar.gz (models/package.tar.gz)")
+    parser.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (default 3)")
+    parser.add_argument("--invert", action="store_true",
+                        help="invert the pixels first: dark drawings on light paper, for light-on-dark data")
+    parser.add_argument("--out", help="write the CSV here instead of printing it")
+    args = parser.parse_args(argv)
+    if args.top_k < 1:
+        parser.error("--top-k must be at least 1")
+    images = expand_images(args.images)
+    if not images:
+        print("error: no image files found in " + " ".join(args.images), file=sys.stderr)
+        return 2
+    try:
+        rows, failed = predict(Path(args.package), images, args.top_k, args.invert)
+    except (PackageError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = to_csv(rows)
+    if args.out:
+        write_text(args.out, text)
+    else:
+        print(text, end="")
+    for path, reason in failed:
+        print(f"error: {path}: cannot read the image ({reason})", file=sys.stderr)
+    print(f"classified {len(rows)} of {len(images)} images", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

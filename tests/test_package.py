@@ -1,0 +1,144 @@
+"""The package stage and the predict command, on a tiny trained run."""
+import re
+import shutil
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stages.evaluate import evaluate
+from stages.files import read_json, sha256_file
+from stages.package import package
+from stages.predict import main as predict_main
+from stages.prepared import load_split
+from stages.train import train
+from tests.conftest import run_config
+
+RUNS = ("first", "second")
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_data, tmp_path_factory):
+    """Two trained and evaluated runs laid out as the pipeline lays them out."""
+    root = tmp_path_factory.mktemp("runs")
+    for name, rate in zip(RUNS, (0.01, 0.003)):
+        config = {**run_config(), "run": name}
+        config["training"]["learning_rate"] = rate
+        model = root / "models" / name / "model.keras"
+        model.parent.mkdir(parents=True)
+        reports = root / "reports" / name
+        train(config, tiny_data, model, reports / "history.csv", reports / "training.json")
+        evaluate(config, model, tiny_data, reports)
+    return root
+
+
+def make_package(runs, tiny_data, out, **config):
+    config = {"metric": "accuracy", "run": None, "exports": [], **config}
+    selection = package(config, RUNS, runs / "reports", runs / "models", tiny_data, out / "package",
+                        out / "package.tar.gz")
+    return selection, out / "package"
+
+
+def manifest(folder):
+    return dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+
+
+def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_path):
+    selection, folder = make_package(runs, tiny_data, tmp_path)
+    run = selection["run"]
+    files = manifest(folder)
+    assert set(files) == {"model.keras", "metrics.json", "training.json", "confusion_matrix.csv",
+                          "confusion_matrix.png", "class_names.json", "preprocessing.json", "params.json",
+                          "selection.json", "MODEL_CARD.md"}
+    assert all(sha256_file(folder / name) == digest for name, digest in files.items())
+    assert read_json(folder / "preprocessing.json")["image_shape"] == [8, 8, 1]
+    assert read_json(folder / "params.json")["run"]["run"] == run
+    # The card's figures are the metrics file's.
+    metrics = read_json(runs / "reports" / run / "metrics.json")
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
+    assert f"| macro_f1 | {metrics['macro_f1']:.4f} |" in card
+    for name, scores in metrics["per_class"].items():
+        assert (f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
+                f"| {scores['support']} |") in card
+    assert f"Selected as the best of 2 runs by test accuracy" in card
+    with tarfile.open(tmp_path / "package.tar.gz") as tar:
+        assert sorted(tar.getnames()) == sorted(f"package/{name}" for name in [*files, "SHA256SUMS"])
+    # The same inputs give the same archive, byte for byte (fixed timestamps and owners).
+    make_package(runs, tiny_data, tmp_path / "again")
+    assert sha256_file(tmp_path / "again" / "package.tar.gz") == sha256_file(tmp_path / "package.tar.gz")
+
+
+def test_a_named_run_is_packaged_with_verified_exports(runs, tiny_data, tmp_path):
+    selection, folder = make_package(runs, tiny_data, tmp_path, run="second", exports=["savedmodel", "onnx"])
+    assert selection["run"] == "second" and selection["chosen"]
+    exports = read_json(folder / "exports.json")
+    for kind, path in (("savedmodel", "savedmodel"), ("onnx", "model.onnx")):
+        assert exports[kind]["path"] == path and exports[kind]["max_abs_difference"] < 1e-4
+        assert exports[kind]["verified_on_test_images"] == 16
+    assert (folder / "savedmodel" / "saved_model.pb").is_file() and (folder / "model.onnx").is_file()
+    assert "savedmodel/saved_model.pb" in manifest(folder)  # exports are in the manifest too
+    assert "named in params.yaml (`package.run`)" in (folder / "MODEL_CARD.md").read_text()
+
+
+def save_test_images(data_dir, folder, count=12) -> list:
+    """Test images as 8-bit PNG files, as a user would have them."""
+    x, _ = load_split(data_dir, "test", mmap=False)
+    folder.mkdir()
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"test{i:02d}.png")
+        Image.fromarray((x[i, ..., 0] * 255).round().astype(np.uint8)).save(paths[-1])
+    return paths
+
+
+def read_csv_rows(text):
+    lines = text.strip().splitlines()
+    return [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+
+
+def test_predict_agrees_with_evaluate_on_the_test_images(runs, tiny_data, tmp_path, capsys):
+    selection, _ = make_package(runs, tiny_data, tmp_path)
+    images = save_test_images(tiny_data, tmp_path / "images")
+    capsys.readouterr()  # what package printed
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(tmp_path / "images"), "--top-k", "2"]) == 0
+    rows = read_csv_rows(capsys.readouterr().out)
+    assert list(rows[0]) == ["file", "predicted", "probability", "class_2", "probability_2"]
+    evaluated = read_csv_rows((runs / "reports" / selection["run"] / "predictions.csv").read_text())
+    assert [r["file"] for r in rows] == [str(p) for p in images]
+    assert [r["predicted"] for r in rows] == [e["predicted"] for e in evaluated[:len(images)]]
+    for row, expected in zip(rows, evaluated):
+        assert float(row["probability"]) == pytest.approx(float(expected[f"p_{row['predicted']}"]), abs=0.02)
+
+
+def test_a_tampered_package_is_refused(runs, tiny_data, tmp_path, capsys):
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    capsys.readouterr()
+    changed = tmp_path / "changed"
+    shutil.copytree(folder, changed)
+    (changed / "class_names.json").write_text('["c", "b", "a"]\n')
+    assert predict_main([str(changed), str(image)]) == 2
+    assert capsys.readouterr().err == f"error: {changed}: class_names.json does not match its SHA-256 in SHA256SUMS\n"
+    extra = tmp_path / "extra"
+    shutil.copytree(folder, extra)
+    (extra / "extra.py").write_text("print('hello')\n")
+    assert predict_main([str(extra), str(image)]) == 2
+    assert "extra.py is not in SHA256SUMS" in capsys.readouterr().err
+
+
+def test_an_unreadable_image_is_named_and_the_others_classified(runs, tiny_data, tmp_path, capsys):
+    make_package(runs, tiny_data, tmp_path)
+    images = save_test_images(tiny_data, tmp_path / "images", count=3)
+    capsys.readouterr()
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    status = predict_main([str(tmp_path / "package"), str(tmp_path / "images"), str(tmp_path / "missing.png"),
+                           "--out", str(tmp_path / "out.csv")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert re.search(r"error: .*broken\.png: cannot read the image", err)
+    assert re.search(r"error: .*missing\.png: cannot read the image", err)
+    assert "classified 3 of 5 images" in err
+    rows = read_csv_rows((tmp_path / "out.csv").read_text())
+    assert [r["file"] for r in rows] == [str(p) for p in images]
