@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
-from stages.files import atomic_path, read_json, write_json, write_text
+from stages.figures import pyplot, save_png
+from stages.files import read_json, write_json, write_text
 from stages.layers import load_model
 from stages.layout import EVALUATION_FILES
 from stages.prepared import load_split
@@ -88,21 +89,6 @@ def confusion_table(y_true, y_pred, class_names, normalize: bool = False) -> pd.
     return table
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=80, metadata={"Software": None})
-    _pyplot().close(fig)
-
-
 def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
     """An (H, W, C) image in [0, 1]: grey for one channel, colour for three."""
     ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap=cmap)
@@ -112,7 +98,7 @@ def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
 
 def plot_confusion(counts: pd.DataFrame, fractions: pd.DataFrame, title: str, path) -> None:
     """Heatmap coloured by row fraction (so rare classes show too), annotated with counts."""
-    plt = _pyplot()
+    plt = pyplot()
     size = max(4.0, 0.45 * len(counts) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     image = ax.imshow(fractions.values, cmap="Blues", vmin=0, vmax=1)
@@ -126,12 +112,12 @@ def plot_confusion(counts: pd.DataFrame, fractions: pd.DataFrame, title: str, pa
                 color="white" if fractions.values[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the actual class")
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) -> None:
     """The test images the model got wrong with the highest confidence, most confident first."""
-    plt = _pyplot()
+    plt = pyplot()
     y_pred = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(y_pred != y_true)
     confidence = probabilities[wrong, y_pred[wrong]]
@@ -151,7 +137,7 @@ def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) 
     fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)} test images misclassified"
                  + (f", the {len(shown)} most confident shown" if len(shown) else ""), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def first_layer(model):
@@ -172,7 +158,7 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
     responses to `image`. A dense first layer's weights are shown as images of the input."""
     import keras
 
-    plt = _pyplot()
+    plt = pyplot()
     layer, reachable = first_layer(model)
     kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=np.float32) if layer else None
     if kernel is None:
@@ -210,7 +196,7 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
             axes[row + 1, col].set_title(f"response {f}", fontsize=7)
     fig.suptitle(f"{title}: first layer, {kind}", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:

@@ -32,7 +32,7 @@ import numpy as np
 from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.layers import load_model
 from stages.prepared import load_split
-from stages.provenance import git_revision, package_versions
+from stages.provenance import git_revision
 
 COPIED = {"metrics.json": "reports", "training.json": "reports", "confusion_matrix.csv": "reports",
           "confusion_matrix.png": "reports", "model.keras": "models"}

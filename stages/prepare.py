@@ -28,7 +28,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages.datasets import PARSERS, DataError, convert_image
-from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
+from stages.figures import pyplot, save_png
+from stages.files import atomic_dir, read_json, sha256_file, write_json, write_text
 from stages.prepared import SPLITS, load_split
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int):
@@ -151,11 +152,7 @@ def balance_table(metadata: dict) -> str:
 
 def plot_samples(data_dir: Path, metadata: dict, path, per_class: int = 8, max_classes: int = 10) -> None:
     """A grid of training images: one row per class (the first `max_classes`), labelled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     x, y = load_split(data_dir, "train")
     classes = metadata["class_names"][:max_classes]
     fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
@@ -172,9 +169,7 @@ def plot_samples(data_dir: Path, metadata: dict, path, per_class: int = 8, max_c
         axes[row][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle(f"{metadata['dataset']}: training images by class", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=80, metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def main(argv=None) -> int:

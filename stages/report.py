@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.figures import pyplot, save_png
 from stages.files import atomic_path, read_json, write_text
 from stages.layout import REPORT_FILES
 
@@ -71,24 +72,9 @@ def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, flo
     return sweeps
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=80, metadata={"Software": None}, bbox_inches="tight")
-    _pyplot().close(fig)
-
-
 def plot_curves(runs, runs_dir, path) -> None:
     """Training (dashed) and validation (solid) loss and accuracy per epoch, all runs overlaid."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for i, run in enumerate(runs):
         history = pd.read_csv(Path(runs_dir) / run / "history.csv")
@@ -102,12 +88,12 @@ def plot_curves(runs, runs_dir, path) -> None:
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, bbox_inches="tight")
 
 
 def plot_parameters(table: pd.DataFrame, metric: str, path) -> None:
     """The test metric against the parameter count (log scale), one labelled point per run."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter(table["parameters"], table[metric], color="C0")
     for _, row in table.iterrows():
@@ -118,12 +104,12 @@ def plot_parameters(table: pd.DataFrame, metric: str, path) -> None:
            title=f"test {metric} against model size")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, bbox_inches="tight")
 
 
 def plot_sweeps(sweeps: dict, metric: str, path) -> None:
     """One panel per sweep: a curve over a numeric swept value, bars otherwise."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, max(len(sweeps), 1), figsize=(5 * max(len(sweeps), 1), 3.8), squeeze=False)
     if not sweeps:
         axes[0, 0].axis("off")
@@ -146,7 +132,7 @@ def plot_sweeps(sweeps: dict, metric: str, path) -> None:
         ax.set(ylabel=f"test {metric}", title=f"sweep {name}")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path, bbox_inches="tight")
 
 
 def _write_kernelspec(folder: str) -> str:

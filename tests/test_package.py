@@ -62,7 +62,7 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     for name, scores in metrics["per_class"].items():
         assert (f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
                 f"| {scores['support']} |") in card
-    assert f"Selected as the best of 2 runs by test accuracy" in card
+    assert "Selected as the best of 2 runs by test accuracy" in card
     with tarfile.open(tmp_path / "package.tar.gz") as tar:
         assert sorted(tar.getnames()) == sorted(f"package/{name}" for name in [*files, "SHA256SUMS"])
     # The same inputs give the same archive, byte for byte (fixed timestamps and owners).
