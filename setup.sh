@@ -2,7 +2,7 @@
 # Install the locked environment (uv.lock) into .venv.
 #   bash setup.sh          the pipeline's packages
 #   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
-#                          packages the tests use: dataset-fashion-mnist, chromium
+#                          packages the tests use: dataset-fashion-mnist, chromium, slurm, munge
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
 cd "$(dirname "$0")"
@@ -19,8 +19,9 @@ export UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
 extras=()
 if [ "${1:-}" = "--test" ]; then
     extras=(--extra test)
-    # The real Fashion-MNIST (under /usr/share/datasets); a browser for the report tests.
-    APT_PACKAGES=(dataset-fashion-mnist chromium)
+    # The real Fashion-MNIST (under /usr/share/datasets); a browser for the report tests;
+    # a single-node SLURM cluster for the profile tests (tests/test_slurm.py).
+    APT_PACKAGES=(dataset-fashion-mnist chromium slurmctld slurmd slurm-client munge)
     missing=()
     for package in "${APT_PACKAGES[@]}"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

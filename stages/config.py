@@ -21,7 +21,7 @@ SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 # Training settings with their defaults where params.yaml's `train` may leave them out.
 TRAINING_DEFAULTS = {"monitor": "val_loss", "reduce_lr_patience": 0, "reduce_lr_factor": 0.5,
                      "augment": None, "mixed_precision": False, "jit_compile": False,
-                     "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5}
+                     "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5, "require_gpu": False}
 TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", *TRAINING_DEFAULTS)
 
 

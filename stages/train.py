@@ -18,6 +18,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.devices import claim_gpu, has_gpu
 from stages.files import atomic_path, read_json, write_json, write_text
 from stages.prepared import load_split
 
@@ -176,6 +178,12 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
 
     make_deterministic(config["seed"])
     settings = config["training"]
+    devices = backend_devices()
+    print(f"run {config['run']}: {devices['backend']} backend, devices {', '.join(devices['devices'])}", flush=True)
+    if settings["require_gpu"] and not has_gpu(devices["devices"]):
+        raise ValueError(f"run {config['run']} sets require_gpu but the {devices['backend']} backend sees no GPU "
+                         f"(devices: {', '.join(devices['devices'])}; CUDA_VISIBLE_DEVICES="
+                         f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
     keras.mixed_precision.set_global_policy("mixed_float16" if settings["mixed_precision"] else "float32")
     x_train, y_train = load_split(data_dir, "train", mmap=False)
     x_val, y_val = load_split(data_dir, "val", mmap=False)
@@ -248,7 +256,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
         "training_seconds": round(seconds, 3),
         "epoch_seconds": [round(t, 3) for t in timed],
         "images_per_second": round(len(x_train) / float(np.median(steady)), 1),  # median epoch
-        **backend_devices(),
+        **devices,
     }
     write_json(summary_path, summary)
     checkpoint.remove()
@@ -265,8 +273,11 @@ def main(argv=None) -> int:
     parser.add_argument("--summary", required=True, help="output JSON: parameters, time")
     args = parser.parse_args(argv)
     try:
+        gpu = claim_gpu()  # before Keras starts: the job sees only its GPU
+        if gpu is not None:
+            print(f"training on GPU {gpu} (CUDA_VISIBLE_DEVICES)", flush=True)
         train(read_json(args.config), args.data, args.model, args.history, args.summary)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

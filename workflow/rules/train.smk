@@ -7,10 +7,6 @@ rule train:
         model="models/runs/{run}/model.keras",
         history="reports/runs/{run}/history.csv",
         summary="reports/runs/{run}/training.json",
-    resources:
-        # One GPU per training job where the profile offers GPUs (slurm-gpu); locally,
-        # without `--resources gpu=N`, Snakemake does not limit it.
-        gpu=1,
     shell:
         "python -m stages.train --config {input.config} --data {input.data}"
         " --model {output.model} --history {output.history} --summary {output.summary}"
