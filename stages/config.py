@@ -81,6 +81,8 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
     if sweep_errors:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
+    if "package" in runs:  # configs/package.json is the package stage's
+        raise ParamsError("runs.package: the name 'package' is reserved for the package stage's config; rename the run")
     check_input_sizes(params["data"], runs)
     chosen = (params.get("package") or {}).get("run")
     if chosen is not None and chosen not in runs:

@@ -37,6 +37,7 @@ def broken(edit):
     (lambda p: p["train"].update(optimizer="adagrad"), "train.optimizer: 'adagrad' is invalid"),
     (lambda p: p["train"].pop("epochs"), "train: 'epochs' is a required property"),
     (lambda p: p["runs"].update({"two words": {"architecture": "mlp"}}), "runs: invalid name 'two words'"),
+    (lambda p: p["runs"].update(package={"architecture": "mlp"}), "runs.package: the name 'package' is reserved"),
     (lambda p: p["package"].update(run="best"), "package.run: 'best' is not a run; the runs are softmax, mlp,"),
     (lambda p: p["package"].update(exports=["tflite"]), "package.exports.0: 'tflite' is invalid"),
 ])
