@@ -1,7 +1,7 @@
 """The cluster profiles against a real SLURM: a single-node cluster on localhost (Debian's slurm).
 
-The module's fixture starts munged (unless one runs), slurmctld and slurmd from
-the configuration in ../shared/slurm/slurm.conf.sample, and stops each daemon it
+The module's fixture starts munged (unless one runs), slurmctld and slurmd with
+the configuration tests/slurm.conf.in, and stops each daemon it
 started by its PID when the module ends, failed tests or not. The tests run the
 smoke pipeline through workflow/profiles/slurm with the two site settings a user
 changes, compare its results with a local run, make a job fail on the cluster
@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import ROOT, make_project, run, set_params, tiny
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks (jobs do not keep SLURM_CONF)
-SAMPLE = ROOT.parent / "shared" / "slurm" / "slurm.conf.sample"
+TEMPLATE = Path(__file__).with_name("slurm.conf.in")
 RUNS = ["softmax", "cnn_intro"]
 COMPARED = ["metrics.json", "predictions.csv", "history.csv"]
 
@@ -37,12 +37,7 @@ def require_slurm() -> None:
 
 
 def cluster_config(folder: Path) -> str:
-    """The measured sample, with more CPUs and memory than this machine has (config_overrides):
-    the profiles' train jobs ask for 4 CPUs and 16 GB, as on a real cluster."""
-    text = SAMPLE.read_text().replace("@SLURM_DIR@", str(folder))
-    text = re.sub(r"^NodeName=localhost .*$", "NodeName=localhost CPUs=8 RealMemory=64000 State=UNKNOWN",
-                  text, flags=re.M)
-    return text + "SlurmdParameters=config_overrides\n"
+    return TEMPLATE.read_text().replace("@SLURM_DIR@", str(folder))
 
 
 def wait_until(check, what: str, timeout: float = 60) -> None:
