@@ -49,8 +49,8 @@ def bare_keras(folder: Path, epochs: int) -> tuple[list[float], int]:
     from keras import layers
 
     keras.utils.set_random_seed(1)
-    x, y = np.load(folder / "x_train.npy"), np.load(folder / "y_train.npy")
-    xv, yv = np.load(folder / "x_val.npy"), np.load(folder / "y_val.npy")
+    x, y = np.load(folder / "x_train.npy", allow_pickle=False), np.load(folder / "y_train.npy", allow_pickle=False)
+    xv, yv = np.load(folder / "x_val.npy", allow_pickle=False), np.load(folder / "y_val.npy", allow_pickle=False)
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
         layers.Conv2D(16, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),

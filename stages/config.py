@@ -9,6 +9,7 @@ the key and the value, e.g.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import jsonschema
@@ -61,6 +62,9 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
+    if error.validator == "unevaluatedProperties":  # message: "... ('key', ... were unexpected)"
+        key = re.search(r"'([^']*)'", error.message)[1]
+        return f"{where}: unknown key {key!r}"
     if error.validator == "required":
         return f"{where}: {error.message}"
     if {"then", "else"} & set(error.schema_path) and "description" in error.schema:
@@ -76,6 +80,10 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
         # The deepest error is the most specific one (an if/then branch, not its parent).
         error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or ())))
         raise ParamsError(_describe(error, params))
+    split = params["split"]
+    if split["val_fraction"] + split["test_fraction"] >= 1:
+        raise ParamsError(f"split: val_fraction {split['val_fraction']} + test_fraction {split['test_fraction']}"
+                          " leaves no images for training; their sum must be below 1")
     runs = all_runs(params)
     # Every run a sweep makes must be a valid run itself: check them as if written out.
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))

@@ -184,7 +184,10 @@ def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[P
         raise DataError(f"{root}: needs one subfolder per class, found {len(classes)}")
     images, ignored = [], []
     for label, name in enumerate(classes):
-        for path in sorted(p for p in (root / name).rglob("*") if p.is_file()):
+        files = sorted(p for p in (root / name).rglob("*") if p.is_file())
+        if not any(path.suffix.lower() in IMAGE_SUFFIXES for path in files):
+            raise DataError(f"{root / name}: class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        for path in files:
             (images.append((path, label)) if path.suffix.lower() in IMAGE_SUFFIXES else ignored.append(path))
     return classes, images, ignored
 

@@ -153,6 +153,8 @@ def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
         fetch_url(urljoin(base if base.endswith("/") else base + "/", name), dest, name, options)
         return
     folder = Path(base[len("file://"):] if base.startswith("file://") else base)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: mirror folder not found (data.mirror)")
     try:
         shutil.copyfile(folder / name, dest)
     except OSError as err:

@@ -16,7 +16,12 @@ SPLITS = ("train", "val", "test")
 
 def load_split(data_dir, split: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Read one prepared split (memory-mapped by default)."""
-    mode = "r" if mmap else None
-    data_dir = Path(data_dir)
-    return (np.load(data_dir / f"x_{split}.npy", mmap_mode=mode, allow_pickle=False),
-            np.load(data_dir / f"y_{split}.npy", mmap_mode=mode, allow_pickle=False))
+    return tuple(_load_array(Path(data_dir) / f"{kind}_{split}.npy", mmap) for kind in ("x", "y"))
+
+
+def _load_array(path: Path, mmap: bool) -> np.ndarray:
+    # allow_pickle=False: an .npy of Python objects would run code while loading.
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as err:
+        raise ValueError(f"{path}: not a plain numeric array ({err})") from None

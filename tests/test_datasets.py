@@ -358,10 +358,24 @@ def test_downloads_go_through_the_http_proxy(server, tmp_path, monkeypatch):
     assert {path for path, _ in server.requests} == {f"http://mirror.example.invalid/data/{n}" for n in specs}
 
 
-def test_missing_mirror_file_is_named(tmp_path):
+def test_missing_mirror_folder_or_file_is_named(tmp_path):
     _, specs = tiny_mnist()
-    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: cannot read it from .*No such file"):
+    with pytest.raises(DataError, match=r"^\S*/nowhere: mirror folder not found \(data.mirror\)$"):
         download(mnist_source(specs, ""), tmp_path / "raw", mirror=str(tmp_path / "nowhere"))
+    (tmp_path / "mirror").mkdir()
+    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: cannot read it from .*No such file"):
+        download(mnist_source(specs, ""), tmp_path / "raw", mirror=str(tmp_path / "mirror"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror"]
+
+
+def test_labels_outside_the_class_list_are_refused(server, tmp_path):
+    server.files, specs = tiny_mnist()  # labels 0..9
+    five_classes = Source(name="five", format="idx", files=specs, base=server.url, description="test",
+                          class_names=("a", "b", "c", "d", "e"))
+    download(five_classes, tmp_path / "raw", http_options=FAST)
+    with pytest.raises(DataError, match=r"^five train: labels outside 0..4$"):
+        prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE)
+    assert not (tmp_path / "prepared").exists()
 
 
 # ------------------------------------------------------------ parsers
@@ -482,6 +496,21 @@ def test_folder_errors_name_the_folder(tmp_path):
     (tmp_path / "one" / "only").mkdir(parents=True)
     with pytest.raises(DataError, match=r"one: needs one subfolder per class, found 1"):
         download("folder", tmp_path / "raw", folder=str(tmp_path / "one"))
+    (tmp_path / "one" / "other").mkdir()
+    (tmp_path / "one" / "only" / "a.png").write_bytes(b"")
+    (tmp_path / "one" / "other" / "readme.txt").write_text("no images here")
+    with pytest.raises(DataError, match=r"one/other: class folder holds no images \(.png, .jpg"):
+        download("folder", tmp_path / "raw", folder=str(tmp_path / "one"))
+    assert not (tmp_path / "raw").exists()
+
+
+def test_images_of_mixed_sizes_need_a_resize_setting(tmp_path):
+    make_image_folder(tmp_path / "images")  # sizes from 20x16 to 35x21
+    download("folder", tmp_path / "raw", folder=str(tmp_path / "images"))
+    with pytest.raises(DataError, match=r"^a folder dataset needs data.image_size and data.color_mode$"):
+        prepare(tmp_path / "raw", tmp_path / "prepared", {**PREPARE, "skip_unreadable": True})
+    assert not (tmp_path / "prepared").exists()
+    # params.yaml is refused before: tests/test_config.py, "data.image_size: None is invalid".
 
 
 # ------------------------------------------------------------ the real Fashion-MNIST

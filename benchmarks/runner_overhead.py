@@ -1,0 +1,130 @@
+"""What the runners themselves cost: no-op reruns and DAG construction as the run grid grows.
+
+    python benchmarks/runner_overhead.py [--repeats 5] [--noop-runs 200] [--dag-runs 50 200 500] \
+        [--out benchmarks/results/runner_overhead.json]
+
+No-op rerun: `snakemake --cores 2` and `dvc repro` when everything is up to
+date, on a copy of this project with its results (the default grid: run
+`snakemake --cores all` and `dvc commit` first) and on a generated grid of
+`--noop-runs` runs. The generated grid is a sweep of the softmax run over
+learning rates; one run is trained and evaluated for real and its files copied
+to the others, which `snakemake --touch` and `dvc commit` then record as up to
+date (training 200 models would measure training, not the runners).
+
+DAG construction: `snakemake -n` and `dvc status` on generated grids where
+nothing has run yet, for each size in `--dag-runs`.
+
+Every figure is the median wall time of `--repeats` runs after one warm-up run
+(which writes Snakemake's per-run configs and DVC's hash cache).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stages.files import write_json  # noqa: E402
+from stages.provenance import package_versions  # noqa: E402
+from tests.conftest import make_project, run, tiny  # noqa: E402
+
+NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycache__")
+
+
+def grid(runs: int):
+    """params.yaml edit: the softmax run plus a learning-rate sweep, `runs` runs in all."""
+    def edit(params):
+        tiny(params)
+        params["train"]["epochs"] = 1
+        params["runs"] = {"softmax": params["runs"]["softmax"]}
+        rates = [round(0.001 + 0.0001 * i, 6) for i in range(runs - 1)]
+        params["sweeps"] = {"lr": {"run": {"architecture": "softmax"}, "grid": {"learning_rate": rates}}} \
+            if rates else None
+    return edit
+
+
+def timed(args, project, repeats: int, expect: str) -> dict:
+    """Median wall time of `args` in `project` over `repeats` runs, after a warm-up run."""
+    run(args, project)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run(args, project)
+        seconds.append(time.perf_counter() - start)
+        if expect and expect not in result.stdout + result.stderr:
+            raise SystemExit(f"{' '.join(args)} in {project}: expected {expect!r}, got:\n{result.stdout[-2000:]}"
+                             f"{result.stderr[-2000:]}")
+    return {"median_s": round(statistics.median(seconds), 3), "runs_s": [round(s, 3) for s in seconds]}
+
+
+def noop(project: Path, repeats: int) -> dict:
+    return {"snakemake": timed(["snakemake", "--cores", "2"], project, repeats, "Nothing to be done"),
+            "dvc_repro": timed(["dvc", "repro"], project, repeats, "Data and pipelines are up to date")}
+
+
+def copy_of_this_project(dest: Path) -> Path:
+    """This working tree with its results and both runners' records, but no environments or caches."""
+    shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    return dest
+
+
+def generated_and_done(dest: Path, runs: int) -> Path:
+    """A `runs`-run grid whose results are all recorded as up to date (see the module docstring)."""
+    project = make_project(dest, grid(runs))
+    run(["snakemake", "--cores", "2", "reports/runs/softmax/metrics.json"], project)
+    names = [p.stem for p in sorted((project / "configs").glob("*.json")) if p.stem not in ("package", "softmax")]
+    for name in names:
+        for kind in ("models", "reports"):
+            shutil.copytree(project / kind / "runs" / "softmax", project / kind / "runs" / name)
+    targets = [f"reports/runs/{name}/metrics.json" for name in names]
+    run(["snakemake", "--cores", "1", "--touch", *targets], project)
+    run(["snakemake", "--cores", "2"], project)  # report and package, for real
+    run(["dvc", "commit", "-f", "-q"], project)
+    return project
+
+
+def dag(project: Path, repeats: int) -> dict:
+    return {"snakemake_dry_run": timed(["snakemake", "-n"], project, repeats, ""),
+            "dvc_status": timed(["dvc", "status"], project, repeats, "")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--noop-runs", type=int, default=200)
+    parser.add_argument("--dag-runs", type=int, nargs="+", default=[50, 200, 500])
+    parser.add_argument("--out", default="benchmarks/results/runner_overhead.json")
+    args = parser.parse_args(argv)
+    result = {"benchmark": "runner overhead: no-op reruns and DAG construction (median wall seconds)",
+              "repeats": args.repeats, "noop": {}, "dag": {},
+              "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
+              "versions": package_versions()}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        default_runs = len(list((ROOT / "configs").glob("*.json"))) - 1  # configs/package.json is not a run
+        print(f"no-op rerun, default grid ({default_runs} runs)", flush=True)
+        result["noop"][f"default grid, {default_runs} runs"] = noop(copy_of_this_project(scratch / "default"),
+                                                                     args.repeats)
+        print(f"no-op rerun, generated grid ({args.noop_runs} runs)", flush=True)
+        result["noop"][f"generated grid, {args.noop_runs} runs"] = noop(
+            generated_and_done(scratch / "noop", args.noop_runs), args.repeats)
+        for runs in args.dag_runs:
+            print(f"DAG construction, {runs} runs", flush=True)
+            result["dag"][str(runs)] = dag(make_project(scratch / f"dag{runs}", grid(runs)), args.repeats)
+    write_json(args.out, result)
+    print(json.dumps({"noop": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["noop"].items()},
+                      "dag": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["dag"].items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""Faults: bad params at the command line, kills mid-stage and mid-run, concurrency, determinism, security.
+
+Bad data (missing mirror folder, empty class folder, labels out of range, mixed
+sizes without a resize setting) is in tests/test_datasets.py; a train job killed
+mid-epoch resuming is in tests/test_training.py; unsafe archive members are in
+tests/test_datasets.py.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages.files import write_json
+from tests.conftest import BIN, ROOT, make_project, run, set_params, tiny
+
+RUNS = ["softmax", "mlp", "cnn_intro"]
+
+
+def small(params):
+    tiny(params)
+    params["runs"] = {name: params["runs"][name] for name in RUNS}
+    params["sweeps"] = None
+
+
+# ------------------------------------------------------------------ bad params.yaml at the command line
+
+def replace(old, new):
+    return lambda text: text.replace(old, new, 1)
+
+
+BAD_PARAMS = {
+    "yaml-syntax": (replace("seed: 42", "seed: [42"), "params.yaml: YAML syntax error at line"),
+    "unknown-key": (lambda t: t + "colour: red\n", "params.yaml: (top level): unknown key 'colour'"),
+    "unknown-train-key": (replace("  epochs: 3", "  epochs: 3\n  activation: relu"),
+                          "params.yaml: train: unknown key 'activation'"),
+    "wrong-type": (replace("  epochs: 3", "  epochs: three"), "params.yaml: train.epochs: 'three' is invalid"),
+    "zero-epochs": (replace("  epochs: 3", "  epochs: 0"), "params.yaml: train.epochs: 0 is invalid"),
+    "negative-batch": (replace("  batch_size: 64", "  batch_size: -8"),
+                       "params.yaml: train.batch_size: -8 is invalid"),
+    "fraction": (replace("  val_fraction: 0.15", "  val_fraction: 1.5"),
+                 "params.yaml: split.val_fraction: 1.5 is invalid"),
+    "fractions-sum": (replace("  val_fraction: 0.15", "  val_fraction: 0.85"),
+                      "params.yaml: split: val_fraction 0.85 + test_fraction 0.15 leaves no images"),
+    "duplicate-run": (replace("  mlp:", "  softmax:"), "duplicate key 'softmax'"),
+    "dataset": (replace("  dataset: digits", "  dataset: imagenet"),
+                "params.yaml: data.dataset: 'imagenet' is invalid"),
+    "architecture": (replace("    architecture: mlp", "    architecture: resnet"),
+                     "params.yaml: runs.mlp.architecture: 'resnet' is invalid"),
+    "optimizer": (replace("  optimizer: adam", "  optimizer: adagrad"),
+                  "params.yaml: train.optimizer: 'adagrad' is invalid"),
+    "activation": (replace("    architecture: mlp", "    architecture: mlp\n    activation: swish2"),
+                   "params.yaml: runs.mlp.activation: 'swish2' is invalid"),
+    "sweep-key": (replace("sweeps: null", "sweeps:\n  s:\n    run: {architecture: mlp}\n    grid: {colour: [1]}"),
+                  "params.yaml: runs.s-1: unknown key 'colour' for architecture 'mlp'"),
+}
+
+
+# What DVC's own YAML reader says about the file before configure can (it has the line too).
+DVC_READS_FIRST = {"yaml-syntax": "line 1, column 7", "duplicate-run": 'found duplicate key "softmax"'}
+
+
+@pytest.fixture(scope="module")
+def unstarted(tmp_path_factory):
+    """A project in which nothing has run (the bad-params checks must keep it so)."""
+    return make_project(tmp_path_factory.mktemp("params") / "project", small)
+
+
+@pytest.mark.parametrize("runner", ["snakemake", "dvc"])
+@pytest.mark.parametrize("case", BAD_PARAMS)
+def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
+    edit, expected = BAD_PARAMS[case]
+    path = unstarted / "params.yaml"
+    good = path.read_text()
+    path.write_text(edit(good))
+    assert path.read_text() != good, f"the edit for {case} changed nothing"
+    try:
+        args = ["snakemake", "--cores", "1"] if runner == "snakemake" else ["dvc", "repro"]
+        result = run(args, unstarted, check=False)
+    finally:
+        path.write_text(good)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    if runner == "dvc" and case in DVC_READS_FIRST:
+        # DVC parses params.yaml itself before any stage and prints its parser's multi-line report.
+        assert output.startswith("ERROR: unable to read: 'params.yaml', YAML file structure is corrupted")
+        assert DVC_READS_FIRST[case] in output, output[-3000:]
+    else:
+        lines = [line for line in output.splitlines() if "params.yaml:" in line]
+        assert len(lines) == 1 and expected in lines[0], output[-3000:]
+    assert "Traceback" not in output
+    assert not (unstarted / "data").exists() and not (unstarted / "models").exists()
+
+
+# ------------------------------------------------------------------ kills
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A small project built by Snakemake and recorded by DVC."""
+    project = make_project(tmp_path_factory.mktemp("faults") / "project", small)
+    run(["snakemake", "--cores", "2"], project)
+    run(["dvc", "commit", "-f", "-q"], project)
+    return project
+
+
+def start(args, cwd, log: Path, **env_extra) -> subprocess.Popen:
+    """Start a command in its own process group, so that a kill takes its children too."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env_extra}
+    with open(log, "w") as out:
+        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
+    """SIGKILL the process group as soon as `condition()` holds, as when a node dies."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the command ended before the moment to kill it"
+        assert time.monotonic() < deadline, "timed out waiting for the moment to kill"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def temporary_files(folder: Path) -> list[Path]:
+    return [p for p in folder.glob(".*.tmp*")] if folder.is_dir() else []
+
+
+def snakemake_pending(project) -> set[str]:
+    """The jobs a `snakemake` run would do now, as DVC names stages (train@mlp)."""
+    out = run(["snakemake", "--dry-run", "--nocolor"], project).stdout
+    jobs, rule = set(), None
+    for line in out.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = match[1]
+            jobs.add(rule)
+        elif match := re.match(r"^\s+wildcards: run=(\S+)", line):
+            jobs.discard(rule)
+            jobs.add(f"{rule}@{match[1]}")
+    return jobs - {"all"}
+
+
+def dvc_pending(project) -> set[str]:
+    """The stages `dvc repro` would run now: those `dvc status` names, and everything downstream.
+
+    configure is left out: Snakemake does its work while it reads the workflow.
+    """
+    changed = set(json.loads(run(["dvc", "status", "--json"], project).stdout)) - {"configure"}
+    edges = re.findall(r'^"([^"]+)" -> "([^"]+)";$', run(["dvc", "dag", "--dot"], project).stdout, re.M)
+    while grown := {b for a, b in edges if a in changed} - changed:
+        changed |= grown
+    return changed
+
+
+def finish_and_check_both_runners_agree_nothing_is_left(project) -> str:
+    run(["snakemake", "--unlock"], project)  # a killed Snakemake leaves its lock, as documented
+    result = run(["snakemake", "--cores", "2"], project)
+    run(["dvc", "commit", "-f", "-q"], project)
+    assert snakemake_pending(project) == set() == dvc_pending(project)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    return result.stdout + result.stderr
+
+
+def training_progress(project, run) -> int:
+    """Epochs done by the run's train job so far (its resume log)."""
+    progress = project / "models" / "runs" / run / "model.keras.progress.json"
+    try:
+        return len(json.loads(progress.read_text())["rows"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resumes(project):
+    set_params(project, lambda p: p["runs"]["mlp"].update(epochs=40, patience=40))
+    snakemake = start(["snakemake", "--cores", "1"], project, project.parent / "snakemake.log")
+    kill_when(snakemake, lambda: training_progress(project, "mlp") >= 2)
+    pending = snakemake_pending(project)
+    assert pending == dvc_pending(project) == {"train@mlp", "evaluate@mlp", "report", "package"}
+    log = finish_and_check_both_runners_agree_nothing_is_left(project)
+    assert re.search(r"run mlp: .* resuming after epoch \d+", log)
+
+
+def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
+    set_params(project, lambda p: p["runs"]["softmax"].update(epochs=5))
+    metrics = project / "reports" / "runs" / "softmax" / "metrics.json"
+    started = time.time()
+    dvc = start(["dvc", "repro"], project, project.parent / "dvc.log")
+    # Evaluate writes metrics.json first, then the tables and figures.
+    kill_when(dvc, lambda: metrics.exists() and metrics.stat().st_mtime > started)
+    pending = snakemake_pending(project)
+    assert pending == dvc_pending(project) == {"evaluate@softmax", "report", "package"}
+    finish_and_check_both_runners_agree_nothing_is_left(project)
+
+
+def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project, tmp_path):
+    """Kill evaluate at the moments it writes: every file under its final name is whole."""
+    command = [str(BIN / "python"), "-m", "stages.evaluate", "--config", "configs/cnn_intro.json",
+               "--model", "models/runs/cnn_intro/model.keras", "--data", "data/prepared"]
+    reference = tmp_path / "reference"
+    run([*command, "--out-dir", str(reference)], project)
+    expected = {p.name: p.read_bytes() for p in reference.iterdir()}
+    moments = {
+        "first temporary file": lambda out: bool(temporary_files(out)),
+        "first whole file": lambda out: out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()),
+        "half the files": lambda out: out.is_dir() and len(list(out.iterdir())) >= len(expected) // 2,
+    }
+    for moment, condition in moments.items():
+        out = tmp_path / moment.replace(" ", "-")
+        process = start([*command, "--out-dir", str(out)], project, tmp_path / "evaluate.log")
+        kill_when(process, lambda: condition(out))
+        finals = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+        assert len(finals) < len(expected), f"{moment}: evaluate finished before the kill"
+        for name, data in finals.items():
+            assert data == expected[name], f"{moment}: {name} is not whole"
+
+
+def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
+    """Fashion-MNIST: 220 MB of arrays, so the kill lands while they are written."""
+    from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
+
+    require_fashion_mirror()
+    write_json(tmp_path / "download.json", {"dataset": "fashion_mnist", "mirror": str(FASHION_MIRROR), "folder": None})
+    write_json(tmp_path / "prepare.json", {"seed": 1, "val_fraction": 0.1, "test_fraction": 0.1, "image_size": None,
+                                           "color_mode": None, "skip_unreadable": False, "train_subsample": None})
+    run([str(BIN / "python"), "-m", "stages.download", "--config", "download.json", "--out", "raw"], tmp_path,
+        env_extra={"PYTHONPATH": str(ROOT)})
+    command = [str(BIN / "python"), "-m", "stages.prepare", "--config", "prepare.json", "--raw", "raw", "--out", "prepared"]
+    process = start(command, tmp_path, tmp_path / "prepare.log", PYTHONPATH=str(ROOT))
+    kill_when(process, lambda: any(p.glob("x_*.npy") for p in tmp_path.glob(".prepared.*")))
+    assert not (tmp_path / "prepared").exists()
+    assert len(list(tmp_path.glob(".prepared.*"))) == 1  # the killed writer's temporary folder
+    run(command, tmp_path, env_extra={"PYTHONPATH": str(ROOT)})
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir())[0] == "metadata.json"
+    assert list(tmp_path.glob(".prepared.*")) == []  # cleared by the next writer
+
+
+# ------------------------------------------------------------------ concurrency and determinism
+
+def results(project) -> dict[str, bytes]:
+    """Every metrics file and model: what must not depend on how the jobs were scheduled."""
+    files = [*project.glob("reports/runs/*/*"), *project.glob("models/runs/*/*")]
+    # training.json holds wall-clock times (so do the comparison table and the package); the rest is
+    # a function of params and data.
+    return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.name != "training.json"}
+
+
+def overlapping_train_jobs(log: str) -> int:
+    """The most train jobs that ran at once, read from a Snakemake log."""
+    running, most, rule = set(), 0, None
+    for line in log.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = match[1]
+        elif (match := re.match(r"^\s+jobid: (\d+)", line)) and rule == "train":
+            running.add(match[1])
+            most = max(most, len(running))
+        elif match := re.match(r"^Finished jobid: (\d+)", line):
+            running.discard(match[1])
+    return most
+
+
+def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
+    outcomes = {}
+    for cores in (1, 2):
+        project = make_project(tmp_path / f"cores{cores}", small)
+        result = run(["snakemake", "--cores", str(cores)], project)
+        outcomes[cores] = results(project)
+        if cores == 2:
+            assert overlapping_train_jobs(result.stderr) == 2, "no two train jobs ran at once"
+            # Each job wrote its own files only: exactly the declared outputs, no leftovers.
+            for name in RUNS:
+                assert sorted(p.name for p in (project / "models" / "runs" / name).iterdir()) == ["model.keras"]
+                summary = json.loads((project / "reports" / "runs" / name / "metrics.json").read_text())
+                assert summary["run"] == name and summary["provenance"]["config"]["run"] == name
+            assert not [p for p in project.rglob(".*.tmp*")]
+    assert len(outcomes[1]) == len(RUNS) * 11
+    assert outcomes[1].keys() == outcomes[2].keys()
+    assert [name for name in outcomes[1] if outcomes[1][name] != outcomes[2][name]] == []
+
+
+# ------------------------------------------------------------------ security
+
+def python_sources():
+    return [p for folder in ("stages", "benchmarks") for p in sorted((ROOT / folder).glob("*.py"))]
+
+
+def calls(tree, name):
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and (getattr(node.func, "attr", None) == name or getattr(node.func, "id", None) == name)]
+
+
+def keyword(call, name):
+    return next((k.value.value for k in call.keywords if k.arg == name and isinstance(k.value, ast.Constant)), None)
+
+
+def test_code_loads_no_pickles_and_runs_no_shell():
+    for path in python_sources():
+        text = path.read_text()
+        tree = ast.parse(text)
+        where = path.relative_to(ROOT)
+        for call in calls(tree, "load"):
+            if getattr(call.func.value, "id", None) == "np":
+                assert keyword(call, "allow_pickle") is False, f"{where}:{call.lineno}: np.load without allow_pickle=False"
+        for call in calls(tree, "load_model"):
+            if isinstance(call.func, ast.Attribute):  # keras.models.load_model, not our safe wrapper
+                assert keyword(call, "safe_mode") is True, f"{where}:{call.lineno}: load_model without safe_mode=True"
+        for call in calls(tree, "extractall"):
+            assert keyword(call, "filter") == "data", f"{where}:{call.lineno}: extractall without filter='data'"
+        for call in [*calls(tree, "run"), *calls(tree, "Popen"), *calls(tree, "check_output")]:
+            assert keyword(call, "shell") in (None, False), f"{where}:{call.lineno}: shell=True"
+        assert not re.search(r"^\s*(import|from) (pickle|dill|cloudpickle|joblib)\b", text, re.M), where
+        assert "os.system(" not in text and "os.popen(" not in text, where
+
+
+def test_rule_commands_interpolate_only_paths_and_validated_values():
+    """Shell commands hold files, run names (validated by the schema's pattern) and the metric (an enum)."""
+    allowed = re.compile(r"^(input|output)\.\w+$|^wildcards\.run$|^params\.(runs|metric)$")
+    seen = set()
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for command in re.findall(r'shell:\n((?:\s+".*"\n)+)', path.read_text()):
+            for field in re.findall(r"\{([^}]*)\}", command):
+                assert allowed.match(field), f"{path.name}: {{{field}}} in a shell command"
+                seen.add(field)
+    assert {"wildcards.run", "params.runs", "params.metric", "input.config"} <= seen
+
+
+def test_an_npy_of_python_objects_is_refused_not_unpickled(tmp_path):
+    from stages.prepared import load_split
+    from tests.conftest import make_tiny_data
+
+    data = make_tiny_data(tmp_path / "data")
+    np.save(data / "y_test.npy", np.array([{"label": 1}], dtype=object), allow_pickle=True)
+    for mmap in (True, False):
+        with pytest.raises(ValueError, match=r"y_test.npy: not a plain numeric array"):
+            load_split(data, "test", mmap=mmap)
+
+
+def test_a_model_with_code_in_it_is_refused(tmp_path):
+    import keras
+
+    from stages.layers import load_model
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="safe_mode"):
+        load_model(tmp_path / "lambda.keras")
