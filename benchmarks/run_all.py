@@ -7,7 +7,7 @@ collects them into one file and a short Markdown summary that the README
 quotes. `--summary-only` rebuilds the summary from the existing results.
 Needs the test extras (`bash setup.sh --test`: the overhead benchmark builds
 projects as the tests do) and, for prepare, Debian's dataset-fashion-mnist.
-About 25 minutes on 2 cores. The GPU benchmark (gpu_throughput.py) runs on a
+About 15 minutes on 2 cores. The GPU benchmark (gpu_throughput.py) runs on a
 GPU machine and is summarised here when its result file exists.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def summary(results: dict) -> str:
         for grid, figures in overhead["noop"].items():
             lines.append(f"| no-op rerun, {grid} | {figures['snakemake']['median_s']:.2f} s "
                          f"| {figures['dvc_repro']['median_s']:.2f} s |")
-        for runs, figures in overhead["dag"].items():
+        for runs, figures in sorted(overhead["dag"].items(), key=lambda item: int(item[0])):
             lines.append(f"| DAG, {runs} runs (`snakemake -n`, `dvc status`) "
                          f"| {figures['snakemake_dry_run']['median_s']:.2f} s | {figures['dvc_status']['median_s']:.2f} s |")
         sizes = sorted(overhead["dag"], key=int)
