@@ -8,7 +8,8 @@ Writes the files of EVALUATION_FILES into --out-dir:
 
 - metrics.json: accuracy, loss, top-k accuracy, macro and weighted
   precision/recall/F1, per-class precision/recall/F1/support, and provenance
-  (run config, test-data checksums, package versions, git revision);
+  (run config, test-data checksums, package versions, the git revision of
+  the train and evaluate code);
 - the confusion matrix as counts and row-normalised CSVs (class names on both
   axes) and a PNG heatmap; predictions.csv (one row per test image: actual,
   predicted, class probabilities) also feeds DVC's `confusion` plot;
@@ -199,6 +200,17 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
     save_png(fig, path)
 
 
+def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
+    """Class probabilities for `x`, in float64 for the metrics (verify predicts the same way)."""
+    return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float64)
+
+
+def test_data_provenance(metadata: dict) -> dict:
+    """The dataset and the checksums of the test arrays, as metrics.json records them."""
+    return {"dataset": metadata["dataset"],
+            "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}}
+
+
 def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
@@ -206,17 +218,16 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     class_names = metadata["class_names"]
     x_test, y_test = load_split(data_dir, "test", mmap=False)
     model = load_model(model_path)
-    probabilities = np.asarray(model.predict(x_test, batch_size=256, verbose=0), dtype=np.float64)
+    probabilities = predict_probabilities(model, x_test)
     y_pred = probabilities.argmax(axis=1)
     run = config["run"]
 
     metrics = {"run": run, **score(y_test, probabilities, class_names)}
     metrics["provenance"] = {
         "config": config,
-        "data": {"dataset": metadata["dataset"],
-                 "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}},
+        "data": test_data_provenance(metadata),
         "versions": package_versions(),
-        "git": git_revision(),
+        "git": git_revision("train", "evaluate"),
     }
     write_json(paths["metrics"], metrics)
 

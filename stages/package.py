@@ -122,8 +122,8 @@ def model_card(run: str, selection: dict, metrics: dict, training: dict, metadat
     sections = [
         f"# Model card: `{run}` ({config['architecture']})",
         "",
-        f"Selected as {chosen}. Built by the pipeline's package stage from git revision "
-        f"`{git['revision']}`{' with uncommitted changes' if git['dirty'] else ''}.",
+        f"Selected as {chosen}. Trained, evaluated and packaged by code last changed in git "
+        f"commit `{git['revision']}`{' (with uncommitted changes)' if git['dirty'] else ''}.",
         "",
         "## Model",
         "",
@@ -245,7 +245,8 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
             exports = {kind: export_model(model, kind, tmp, sample) for kind in config["exports"]}
             write_json(tmp / "exports.json", exports)
         write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, read_json(tmp / "training.json"),
-                                                     metadata, preprocessing, exports, git_revision()))
+                                                     metadata, preprocessing, exports,
+                                                     git_revision("train", "evaluate", "package")))
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         write_text(tmp / "SHA256SUMS", "".join(f"{sha256_file(p)}  {p.relative_to(tmp).as_posix()}\n" for p in files))
         write_archive(tmp, archive)

@@ -6,10 +6,10 @@ import platform
 import subprocess
 from pathlib import Path
 
+from stages.codedeps import code_files
+
 PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scikit-learn",
             "pandas", "snakemake", "dvc")
-# Files whose uncommitted changes make a result's git revision an incomplete description.
-CODE_PATHS = ("stages", "workflow", "params.yaml", "pyproject.toml", "uv.lock", "dvc.yaml")
 
 
 def package_versions() -> dict[str, str]:
@@ -22,14 +22,22 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_revision(root: str | Path = ".") -> dict:
-    """The commit of the working tree and whether its code differs from it (None outside git)."""
+def git_revision(*stages: str, root: str | Path = ".") -> dict:
+    """The last commit that changed the code of `stages`, and whether that code differs from it now.
+
+    The commit that last changed the code, not HEAD: rerunning the same code
+    at a later commit (a clone, `dvc repro --force`, a DVC experiment) then
+    records the same revision, so metrics files reproduce byte for byte.
+    Parameters are recorded separately, resolved. None outside git.
+    """
+    paths = sorted({path for stage in stages for path in code_files(stage)})
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
-        revision = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--", *CODE_PATHS))
+        revision = git("log", "-1", "--format=%H", "--", *paths) or None
+        dirty = bool(git("status", "--porcelain", "--", *paths))
     except (OSError, subprocess.CalledProcessError):
         return {"revision": None, "dirty": None}
     return {"revision": revision, "dirty": dirty}

@@ -174,7 +174,7 @@ TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600
 
 
 def test_code_files_follow_imports():
-    assert code_files("train") == ["stages/architectures.py", "stages/devices.py", "stages/files.py",
+    assert code_files("train") == ["stages/architectures.py", "stages/codedeps.py", "stages/devices.py", "stages/files.py",
                                    "stages/layers.py", "stages/prepared.py", "stages/provenance.py",
                                    "stages/shapes.py", "stages/train.py"]
     assert code_files("compare") == ["stages/compare.py"]

@@ -1,0 +1,117 @@
+"""Verify: re-evaluate trained models and check them against their recorded metrics.
+
+    python -m stages.verify                            # every run in reports/runs
+    python -m stages.verify mlp cnn_intro              # some runs
+    python -m stages.verify --package models/package.tar.gz   # the packaged model
+
+What a reviewer runs after `dvc pull`: each model (models/runs/<run>/model.keras,
+or the package's model.keras) predicts the prepared test split again and every
+metric (accuracy, loss, top-k, precision/recall/F1, per class) is compared with
+the recorded metrics.json (reports/runs/<run>/, or the package's copy). The
+test arrays must be the ones recorded there (SHA-256). Prints one line per
+difference and a summary per model; exits 1 when anything differs or is
+missing. Nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from stages.evaluate import predict_probabilities, score
+from stages.files import read_json, sha256_file
+from stages.layers import load_model
+from stages.predict import PackageError, open_package, verify_package
+from stages.prepared import load_split
+
+
+def _flatten(value, prefix=""):
+    """{'a': {'b': 1}} -> {'a.b': 1}: one entry per compared number."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flatten(item, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: value}
+
+
+def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> list[str]:
+    """The metrics (provenance aside) whose recorded and recomputed values differ."""
+    old = _flatten({k: v for k, v in recorded.items() if k not in ("run", "provenance")})
+    new = _flatten(recomputed)
+    found = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            if abs(a - b) > tolerance:
+                found.append(f"{key}: recorded {a}, recomputed {b}")
+        elif a != b:
+            found.append(f"{key}: recorded {a!r}, recomputed {b!r}")
+    return found
+
+
+def verify(model_path, metrics_path, data_dir, tolerance: float = 0.0) -> list[str]:
+    """Re-evaluate `model_path` on the test split of `data_dir`; the differences from `metrics_path`."""
+    for path in (model_path, metrics_path, Path(data_dir) / "metadata.json"):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
+    recorded = read_json(metrics_path)
+    try:
+        data_recorded = recorded["provenance"]["data"]["sha256"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{metrics_path}: no provenance.data.sha256; not a metrics.json that evaluate wrote") from None
+    found = [f"data {name}: recorded sha256 {digest[:12]}..., {data_dir} has {sha256_file(Path(data_dir) / name)[:12]}..."
+             for name, digest in sorted(data_recorded.items()) if sha256_file(Path(data_dir) / name) != digest]
+    if found:  # other data: comparing metrics would say nothing about the model
+        return found
+    x_test, y_test = load_split(data_dir, "test", mmap=False)
+    class_names = read_json(Path(data_dir) / "metadata.json")["class_names"]
+    probabilities = predict_probabilities(load_model(model_path), x_test)
+    return differences(recorded, score(y_test, probabilities, class_names), tolerance)
+
+
+def _report(name: str, metrics_path, found: list[str]) -> bool:
+    if found:
+        for line in found:
+            print(f"{name}: {line}")
+        print(f"{name}: DIFFERS ({len(found)} values)")
+    else:
+        accuracy = read_json(metrics_path)["accuracy"]
+        print(f"{name}: ok, every metric equals the recorded one (accuracy {accuracy})")
+    return not found
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", help="runs to verify (default: every run in --runs-dir)")
+    parser.add_argument("--package", help="verify this package (folder or .tar.gz) instead of runs")
+    parser.add_argument("--data", default="data/prepared", help="prepared data (default data/prepared)")
+    parser.add_argument("--runs-dir", default="reports/runs", help="recorded metrics (default reports/runs)")
+    parser.add_argument("--models-dir", default="models/runs", help="trained models (default models/runs)")
+    parser.add_argument("--tolerance", type=float, default=0.0,
+                        help="largest accepted difference per value (default 0: equal); other hardware "
+                             "or backends may need 1e-6")
+    args = parser.parse_args(argv)
+    try:
+        if args.package:
+            with tempfile.TemporaryDirectory() as scratch:
+                folder = open_package(Path(args.package), Path(scratch))
+                verify_package(folder)
+                metrics = folder / "metrics.json"
+                ok = _report(f"package {read_json(metrics)['run']}", metrics,
+                             verify(folder / "model.keras", metrics, args.data, args.tolerance))
+        else:
+            runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
+            if not runs:
+                raise FileNotFoundError(f"{args.runs_dir}: no runs with metrics.json")
+            ok = True
+            for run in runs:
+                metrics = Path(args.runs_dir) / run / "metrics.json"
+                found = verify(Path(args.models_dir) / run / "model.keras", metrics, args.data, args.tolerance)
+                ok = _report(run, metrics, found) and ok
+    except (PackageError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Share and reproduce: push to the default DVC remote, clone, pull, check, rerun; DVC experiments.
+
+One throw-away project plays the researcher: it runs the pipeline, commits the
+results and `dvc push`es them to the remote configured in .dvc/config (a folder
+beside the repository). A clone beside it plays the reviewer and follows the
+README's "Reproduce these results" section. The tests run in file order.
+"""
+import json
+import re
+import time
+
+import pytest
+
+from tests.conftest import make_project, run, tiny
+
+RUNS = ["softmax", "mlp"]
+REMOTE = "imgclf-dvc-storage"  # .dvc/config: ../../imgclf-dvc-storage, i.e. beside the repository
+
+
+def two_runs(params):
+    tiny(params)
+    params["runs"] = {name: params["runs"][name] for name in RUNS}
+    params["sweeps"] = {}
+
+
+def metrics_files(project) -> dict[str, bytes]:
+    return {run_name: (project / "reports" / "runs" / run_name / "metrics.json").read_bytes() for run_name in RUNS}
+
+
+def nothing_to_do(project) -> bool:
+    return "Nothing to be done" in run(["snakemake", "--dry-run"], project).stdout
+
+
+def dvc_ran(result) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """The researcher's repository: code committed, then results made, committed and pushed."""
+    project = make_project(tmp_path_factory.mktemp("share") / "project", two_runs)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "code"], project)
+    run(["snakemake", "--cores", "2"], project)
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results"], project)
+    run(["dvc", "push"], project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def clone(origin):
+    """The reviewer's clone, beside the origin: the same default remote."""
+    target = origin.parent / "clone"
+    run(["git", "clone", "-q", str(origin), str(target)], origin.parent)
+    return target
+
+
+def test_dvc_push_fills_the_default_remote_beside_the_repository(origin):
+    assert run(["dvc", "remote", "list"], origin).stdout.split()[:2] == ["storage", str(origin.parent / REMOTE)]
+    assert "Everything is up to date" in run(["dvc", "status", "--cloud"], origin).stdout
+    assert sum(1 for p in (origin.parent / REMOTE).rglob("*") if p.is_file()) > 20
+
+
+def test_a_fresh_clone_pulls_the_results_and_both_runners_agree(origin, clone):
+    assert not (clone / "models").exists() and not (clone / "data" / "prepared").exists()
+    out = run(["python", "-m", "stages.pull"], clone).stdout
+    assert "dvc status is clean" in out
+    for path in ("models/runs/mlp/model.keras", "models/package.tar.gz", "data/prepared/x_test.npy",
+                 "reports/report.html"):
+        assert (clone / path).read_bytes() == (origin / path).read_bytes(), path
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    assert dvc_ran(run(["dvc", "repro"], clone)) == set()
+    assert nothing_to_do(clone)
+    # A later `dvc commit` or `dvc checkout` gives the files new times; Snakemake judges them by content.
+    run(["dvc", "commit", "--force", "--quiet"], clone)
+    assert nothing_to_do(clone)
+
+
+def test_pull_refuses_to_mark_results_that_do_not_match_dvc_lock(clone):
+    params = clone / "params.yaml"
+    original = params.read_text()
+    params.write_text(original.replace("seed: 42", "seed: 7"))
+    try:
+        result = run(["python", "-m", "stages.pull"], clone, check=False)
+    finally:
+        params.write_text(original)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: dvc status is not clean after the pull (configure")
+
+
+def test_verify_recomputes_the_pulled_and_packaged_models(clone):
+    out = run(["python", "-m", "stages.verify"], clone).stdout
+    assert [line.split(":")[0] for line in out.splitlines() if "ok, every metric equals" in line] == sorted(RUNS)
+    out = run(["python", "-m", "stages.verify", "--package", "models/package.tar.gz"], clone).stdout
+    assert "ok, every metric equals the recorded one" in out
+
+
+def test_verify_names_every_value_that_differs(clone, tmp_path):
+    recorded = json.loads((clone / "reports/runs/mlp/metrics.json").read_text())
+    recorded["accuracy"] = 0.5
+    recorded["per_class"]["3"]["recall"] = 0.25
+    changed = tmp_path / "runs" / "mlp"
+    changed.mkdir(parents=True)
+    (changed / "metrics.json").write_text(json.dumps(recorded))
+    result = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs")], clone, check=False)
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("mlp: accuracy: recorded 0.5, recomputed ")
+    assert lines[1].startswith("mlp: per_class.3.recall: recorded 0.25, recomputed ")
+    assert lines[2] == "mlp: DIFFERS (2 values)"
+    # Other test data: the checksums recorded in metrics.json say so before any metric is compared.
+    y_test = (clone / "data/prepared/y_test.npy").read_bytes()
+    try:
+        (clone / "data/prepared/y_test.npy").write_bytes(y_test[:-1] + bytes([y_test[-1] ^ 1]))
+        result = run(["python", "-m", "stages.verify", "softmax"], clone, check=False)
+    finally:
+        (clone / "data/prepared/y_test.npy").write_bytes(y_test)
+    assert result.returncode == 1
+    assert result.stdout.startswith("softmax: data y_test.npy: recorded sha256 ")
+
+
+def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clone):
+    code_commit = run(["git", "rev-parse", "HEAD~1"], origin).stdout.strip()
+    for run_name, text in metrics_files(origin).items():
+        # The commit that last changed the code, not HEAD (the results commit): rerunnable anywhere.
+        assert json.loads(text)["provenance"]["git"] == {"revision": code_commit, "dirty": False}, run_name
+    result = run(["dvc", "repro", "--force"], clone)
+    assert {"prepare", "train@mlp", "evaluate@softmax", "package"} <= dvc_ran(result)
+    assert metrics_files(clone) == metrics_files(origin)
+    for run_name in RUNS:
+        for name in ("predictions.csv", "history.csv", "confusion_matrix.csv"):
+            path = f"reports/runs/{run_name}/{name}"
+            assert (clone / path).read_bytes() == (origin / path).read_bytes(), path
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    assert run(["git", "status", "--porcelain", "--", "reports/runs"], clone).stdout.count("metrics.json") == 0
+    assert nothing_to_do(clone), "Snakemake compares the rewritten files by content"
+
+
+def test_a_queued_dvc_experiment_runs_end_to_end(origin):
+    before = metrics_files(origin)
+    run(["dvc", "exp", "run", "--queue", "-S", "runs.mlp.dropout=0.4", "-n", "mlp-dropout-0.4"], origin)
+    run(["dvc", "exp", "run", "--queue", "-S", "+runs.softmax.learning_rate=0.01", "-n", "softmax-lr-0.01"], origin)
+    try:
+        run(["dvc", "queue", "start", "--jobs", "2"], origin)
+        deadline = time.monotonic() + 900
+        while re.search(r"\b(Queued|Running)\b", status := run(["dvc", "queue", "status"], origin).stdout):
+            assert time.monotonic() < deadline, status
+            time.sleep(5)
+    finally:
+        run(["dvc", "queue", "stop"], origin, check=False)
+    assert len(re.findall(r"\bSuccess\b", status)) == 2, status
+    # Queued experiments run in temporary copies: the workspace is untouched.
+    assert run(["git", "status", "--porcelain"], origin).stdout == ""
+    assert metrics_files(origin) == before
+
+    shown = {exp["name"]: exp for row in json.loads(run(["dvc", "exp", "show", "--json"], origin).stdout)
+             for group in (row.get("experiments") or []) for exp in group["revs"]}
+    params = shown["mlp-dropout-0.4"]["data"]["params"]["params.yaml"]["data"]
+    assert params["runs"]["mlp"]["dropout"] == 0.4
+    metrics = shown["mlp-dropout-0.4"]["data"]["metrics"]["reports/runs/mlp/metrics.json"]["data"]
+    assert metrics["provenance"]["config"]["model"]["dropout"] == 0.4
+
+    diff = json.loads(run(["dvc", "exp", "diff", "HEAD", "softmax-lr-0.01", "--json"], origin).stdout)
+    assert diff["params"]["params.yaml"]["runs.softmax.learning_rate"]["new"] == 0.01
+    changed = diff["metrics"]
+    assert "reports/runs/softmax/metrics.json" in changed and "reports/runs/mlp/metrics.json" not in changed
+
+    # Bring one into the workspace: its recorded metrics are the ones its model gives.
+    run(["dvc", "exp", "apply", "mlp-dropout-0.4"], origin)
+    assert "dropout: 0.4" in (origin / "params.yaml").read_text()
+    assert "ok, every metric equals" in run(["python", "-m", "stages.verify", "mlp"], origin).stdout
