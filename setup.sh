@@ -3,6 +3,7 @@
 #   bash setup.sh          the pipeline's packages
 #   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
 #                          packages the tests use: dataset-fashion-mnist, chromium, slurm, munge
+#   bash setup.sh --extra s3   plus an optional dependency group (s3, ssh, gs, onnx)
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
 cd "$(dirname "$0")"
@@ -16,9 +17,13 @@ fi
 # This machine sets PYTHONDONTWRITEBYTECODE=1: without compiled bytecode every
 # stage spends 10 s more importing TensorFlow.
 export UV_COMPILE_BYTECODE=1 UV_PYTHON_DOWNLOADS=never
+# Other arguments go to `uv sync`: `--extra s3` (ssh, gs) adds a DVC remote type.
 extras=()
-if [ "${1:-}" = "--test" ]; then
-    extras=(--extra test)
+test=
+for arg in "$@"; do
+    if [ "$arg" = "--test" ]; then test=1; extras+=(--extra test); else extras+=("$arg"); fi
+done
+if [ -n "$test" ]; then
     # The real Fashion-MNIST (under /usr/share/datasets); a browser for the report tests;
     # a single-node SLURM cluster for the profile tests (tests/test_slurm.py).
     APT_PACKAGES=(dataset-fashion-mnist chromium slurmctld slurmd slurm-client munge)
