@@ -7,11 +7,15 @@ README's "Reproduce these results" section. The tests run in file order.
 """
 import json
 import re
+import shutil
+import socket
+import subprocess
 import time
+import urllib.request
 
 import pytest
 
-from tests.conftest import make_project, run, tiny
+from tests.conftest import BIN, make_project, run, tiny
 
 RUNS = ["softmax", "mlp"]
 REMOTE = "imgclf-dvc-storage"  # .dvc/config: ../../imgclf-dvc-storage, i.e. beside the repository
@@ -136,6 +140,47 @@ def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clon
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
     assert run(["git", "status", "--porcelain", "--", "reports/runs"], clone).stdout.count("metrics.json") == 0
     assert nothing_to_do(clone), "Snakemake compares the rewritten files by content"
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """moto's S3 server on 127.0.0.1 with a bucket `imgclf`: an S3 endpoint without the internet."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=(tmp_path / "moto.log").open("w"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, (tmp_path / "moto.log").read_text()
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{url}/imgclf", method="PUT"))  # create the bucket
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_s3_remote_as_the_readme_switches_to_it(clone, s3_server):
+    """README "Sharing results": the S3 remote (dvc-s3) instead of the folder; push, clone, pull."""
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    run(["dvc", "remote", "add", "--default", "s3", "s3://imgclf/store"], clone)
+    run(["dvc", "remote", "modify", "s3", "endpointurl", s3_server], clone)
+    run(["dvc", "push"], clone, env_extra=credentials)
+    run(["git", "commit", "-qam", "results on S3"], clone)
+    again = clone.parent / "from-s3"
+    run(["git", "clone", "-q", str(clone), str(again)], clone.parent)
+    shutil.rmtree(clone.parent / REMOTE)  # the folder remote is gone: only S3 can answer
+    assert "dvc status is clean" in run(["python", "-m", "stages.pull"], again, env_extra=credentials).stdout
+    assert metrics_files(again) == metrics_files(clone)
+    assert (again / "models/package.tar.gz").read_bytes() == (clone / "models/package.tar.gz").read_bytes()
+    assert nothing_to_do(again)
 
 
 def test_a_queued_dvc_experiment_runs_end_to_end(origin):
