@@ -205,12 +205,6 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float64)
 
 
-def test_data_provenance(metadata: dict) -> dict:
-    """The dataset and the checksums of the test arrays, as metrics.json records them."""
-    return {"dataset": metadata["dataset"],
-            "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}}
-
-
 def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
@@ -225,7 +219,8 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     metrics = {"run": run, **score(y_test, probabilities, class_names)}
     metrics["provenance"] = {
         "config": config,
-        "data": test_data_provenance(metadata),
+        "data": {"dataset": metadata["dataset"],
+                 "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}},
         "versions": package_versions(),
         "git": git_revision("train", "evaluate"),
     }
