@@ -8,13 +8,19 @@ from pathlib import Path
 
 from stages.codedeps import code_files
 
-PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scikit-learn",
-            "pandas", "snakemake", "dvc")
+PACKAGES = ("keras", "numpy", "scikit-learn", "pandas", "snakemake", "dvc")
+# Only the backend that ran is recorded: an installed but unused one (the test
+# extra brings JAX) must not make the same result's metrics.json differ.
+BACKEND_PACKAGES = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"),
+                    "torch": ("torch",)}
 
 
 def package_versions() -> dict[str, str]:
+    """Python's and the packages' versions, with those of the Keras backend in use."""
+    import keras
+
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in (*PACKAGES, *BACKEND_PACKAGES.get(keras.backend.backend(), ())):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -42,7 +42,9 @@ def pull(remote: str | None = None) -> None:
     if changed:
         raise PullError(f"dvc status is not clean after the pull ({', '.join(sorted(changed))}): these results "
                         "are not the committed ones; run the pipeline instead of marking them up to date")
-    _run(["snakemake", "--touch", "--cores", "1", "--quiet", "all"])
+    # --forceall: every job, also those whose outputs already look newer than their
+    # inputs (download), so that every output gets a record.
+    _run(["snakemake", "--touch", "--forceall", "--cores", "1", "--quiet", "all"])
     print("pulled: dvc status is clean and Snakemake's records now agree (snakemake -n has nothing to do)")
 
 

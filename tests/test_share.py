@@ -32,7 +32,9 @@ def metrics_files(project) -> dict[str, bytes]:
 
 
 def nothing_to_do(project) -> bool:
-    return "Nothing to be done" in run(["snakemake", "--dry-run"], project).stdout
+    """Snakemake's dry run plans no job, and has a record of every output."""
+    result = run(["snakemake", "--dry-run"], project)
+    return "Nothing to be done" in result.stdout and "missing metadata" not in result.stdout + result.stderr
 
 
 def dvc_ran(result) -> set[str]:
