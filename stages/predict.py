@@ -17,6 +17,7 @@ classified; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import glob
 import io
@@ -24,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -75,6 +77,15 @@ def open_package(path: Path, scratch: Path) -> Path:
     return folders[0]
 
 
+@contextlib.contextmanager
+def opened_package(path) -> Iterator[Path]:
+    """The package folder (a .tar.gz extracted into a temporary folder), checked against SHA256SUMS."""
+    with tempfile.TemporaryDirectory(prefix="package-") as scratch:
+        folder = open_package(Path(path), Path(scratch))
+        verify_package(folder)
+        yield folder
+
+
 def expand_images(arguments) -> list[Path]:
     """Files as given, folders searched recursively for image files, glob patterns expanded."""
     found = []
@@ -93,9 +104,7 @@ def predict(package: Path, images, top_k: int = 3, invert: bool = False):
     """Classify `images`; return (rows of the CSV, [(image, reason)] for those that failed)."""
     from PIL import UnidentifiedImageError
 
-    with tempfile.TemporaryDirectory(prefix="package-") as scratch:
-        folder = open_package(Path(package), Path(scratch))
-        verify_package(folder)
+    with opened_package(package) as folder:
         contract = read_json(folder / "preprocessing.json")
         class_names = read_json(folder / "class_names.json")
         model = load_model(folder / "model.keras")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
 from stages.files import read_json, sha256_file
 from stages.layers import load_model
-from stages.predict import PackageError, open_package, verify_package
+from stages.predict import PackageError, opened_package
 from stages.prepared import load_split
 
 
@@ -48,18 +47,21 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
     return found
 
 
-def verify(model_path, metrics_path, data_dir, tolerance: float = 0.0) -> list[str]:
-    """Re-evaluate `model_path` on the test split of `data_dir`; the differences from `metrics_path`."""
-    for path in (model_path, metrics_path, Path(data_dir) / "metadata.json"):
+def verify(model_path, recorded: dict, data_dir, tolerance: float = 0.0) -> list[str]:
+    """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded` metrics."""
+    for path in (model_path, Path(data_dir) / "metadata.json"):
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
-    recorded = read_json(metrics_path)
     try:
         data_recorded = recorded["provenance"]["data"]["sha256"]
     except (KeyError, TypeError):
-        raise ValueError(f"{metrics_path}: no provenance.data.sha256; not a metrics.json that evaluate wrote") from None
-    found = [f"data {name}: recorded sha256 {digest[:12]}..., {data_dir} has {sha256_file(Path(data_dir) / name)[:12]}..."
-             for name, digest in sorted(data_recorded.items()) if sha256_file(Path(data_dir) / name) != digest]
+        raise ValueError(f"run {recorded.get('run')!r}: its metrics.json has no provenance.data.sha256; "
+                         "not one that evaluate wrote") from None
+    found = []
+    for name, digest in sorted(data_recorded.items()):
+        actual = sha256_file(Path(data_dir) / name)
+        if actual != digest:
+            found.append(f"data {name}: recorded sha256 {digest[:12]}..., {data_dir} has {actual[:12]}...")
     if found:  # other data: comparing metrics would say nothing about the model
         return found
     x_test, y_test = load_split(data_dir, "test", mmap=False)
@@ -68,14 +70,20 @@ def verify(model_path, metrics_path, data_dir, tolerance: float = 0.0) -> list[s
     return differences(recorded, score(y_test, probabilities, class_names), tolerance)
 
 
-def _report(name: str, metrics_path, found: list[str]) -> bool:
-    if found:
-        for line in found:
-            print(f"{name}: {line}")
-        print(f"{name}: DIFFERS ({len(found)} values)")
-    else:
-        accuracy = read_json(metrics_path)["accuracy"]
-        print(f"{name}: ok, every metric equals the recorded one (accuracy {accuracy})")
+def _check(name: str, model_path, metrics_path, data_dir, tolerance: float) -> bool:
+    """Verify one model against its metrics.json and print the outcome; True when nothing differs.
+
+    `name` may say `{run}`: the run recorded in the metrics (a package's run).
+    """
+    if not Path(metrics_path).is_file():
+        raise FileNotFoundError(f"{metrics_path}: not found (run `dvc pull` or the pipeline first)")
+    recorded = read_json(metrics_path)
+    found = verify(model_path, recorded, data_dir, tolerance)
+    name = name.format(run=recorded["run"])
+    for line in found:
+        print(f"{name}: {line}")
+    print(f"{name}: DIFFERS ({len(found)} values)" if found
+          else f"{name}: ok, every metric equals the recorded one (accuracy {recorded['accuracy']})")
     return not found
 
 
@@ -92,21 +100,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.package:
-            with tempfile.TemporaryDirectory() as scratch:
-                folder = open_package(Path(args.package), Path(scratch))
-                verify_package(folder)
-                metrics = folder / "metrics.json"
-                ok = _report(f"package {read_json(metrics)['run']}", metrics,
-                             verify(folder / "model.keras", metrics, args.data, args.tolerance))
+            with opened_package(args.package) as folder:
+                ok = _check("package {run}", folder / "model.keras", folder / "metrics.json", args.data, args.tolerance)
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:
                 raise FileNotFoundError(f"{args.runs_dir}: no runs with metrics.json")
-            ok = True
-            for run in runs:
-                metrics = Path(args.runs_dir) / run / "metrics.json"
-                found = verify(Path(args.models_dir) / run / "model.keras", metrics, args.data, args.tolerance)
-                ok = _report(run, metrics, found) and ok
+            results = [_check(run, Path(args.models_dir) / run / "model.keras",
+                              Path(args.runs_dir) / run / "metrics.json", args.data, args.tolerance)
+                       for run in runs]
+            ok = all(results)
     except (PackageError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
