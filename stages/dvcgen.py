@@ -35,8 +35,15 @@ REPORT_INPUTS = ["metrics.json", "training.json", "history.csv", *(EVALUATION_FI
 PACKAGE_INPUTS = ["metrics.json", "training.json", EVALUATION_FILES["confusion"], EVALUATION_FILES["heatmap"]]
 
 
-def _nocache(path: str) -> dict:
-    return {path: {"cache": False}}
+def _nocache(path: str, **options) -> dict:
+    return {path: {"cache": False, **options}}
+
+
+def _config(path: str) -> dict:
+    # persist: DVC deletes a stage's outputs before running it; a configure that
+    # refuses bad parameters would leave every config deleted. configure writes
+    # the configs itself, atomically and only when they change.
+    return _nocache(path, persist=True)
 
 
 def dvc_pipeline(params: dict) -> dict:
@@ -49,9 +56,8 @@ def dvc_pipeline(params: dict) -> dict:
             "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
             "params": ["seed", "data", "split", "train", "runs",
                        *(key for key in ("sweeps", "package") if key in params), "report"],
-            "outs": [_nocache("configs/data/download.json"), _nocache("configs/data/prepare.json"),
-                     _nocache("configs/package.json"),
-                     *(_nocache(f"configs/{run}.json") for run in runs)],
+            "outs": [_config("configs/data/download.json"), _config("configs/data/prepare.json"),
+                     _config("configs/package.json"), *(_config(f"configs/{run}.json") for run in runs)],
         },
         "download": {
             "cmd": "python -m stages.download --config configs/data/download.json --out data/raw",
