@@ -60,6 +60,8 @@ def clone(origin):
     """The reviewer's clone, beside the origin: the same default remote."""
     target = origin.parent / "clone"
     run(["git", "clone", "-q", str(origin), str(target)], origin.parent)
+    run(["git", "config", "user.email", "reviewer@example.org"], target)
+    run(["git", "config", "user.name", "reviewer"], target)
     return target
 
 
@@ -116,6 +118,9 @@ def test_verify_names_every_value_that_differs(clone, tmp_path):
     assert lines[0].startswith("mlp: accuracy: recorded 0.5, recomputed ")
     assert lines[1].startswith("mlp: per_class.3.recall: recorded 0.25, recomputed ")
     assert lines[2] == "mlp: DIFFERS (2 values)"
+    tolerant = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs"), "--tolerance", "1"],
+                   clone)
+    assert "mlp: ok, every metric equals the recorded one" in tolerant.stdout
     # Other test data: the checksums recorded in metrics.json say so before any metric is compared.
     y_test = (clone / "data/prepared/y_test.npy").read_bytes()
     try:
@@ -142,6 +147,35 @@ def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clon
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
     assert run(["git", "status", "--porcelain", "--", "reports/runs"], clone).stdout.count("metrics.json") == 0
     assert nothing_to_do(clone), "Snakemake compares the rewritten files by content"
+
+
+def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin, clone):
+    """README: `dvc exp run -S` in the workspace, a run it cannot add, `git checkout` + stages.pull."""
+    params = clone / "params.yaml"
+    params.write_text("# reviewer's note\n" + params.read_text())
+    run(["git", "commit", "-qam", "a note"], clone)
+    run(["dvc", "exp", "run", "-S", "runs.mlp.dropout=0.3"], clone)
+    assert params.read_text().startswith("# reviewer's note\n") and "dropout: 0.3" in params.read_text()
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    assert nothing_to_do(clone)
+    run(["git", "add", "-A"], clone)
+    run(["git", "commit", "-qm", "mlp with dropout 0.3"], clone)
+
+    refused = run(["dvc", "exp", "run", "-S", "+runs.extra.architecture=softmax"], clone, check=False)
+    assert refused.returncode != 0
+    assert "regenerate dvc.yaml with `python -m stages.dvcgen`" in refused.stdout + refused.stderr
+    run(["git", "checkout", "--", "params.yaml"], clone)
+    assert run(["git", "status", "--porcelain"], clone).stdout == "", "the refused run left the configs alone"
+
+    run(["git", "checkout", "-q", "HEAD~1"], clone)  # the pulled results again
+    assert "dvc status is clean" in run(["python", "-m", "stages.pull"], clone).stdout
+    assert metrics_files(clone) == metrics_files(origin)
+    assert nothing_to_do(clone)
+    run(["git", "checkout", "-q", "-"], clone)
+    run(["python", "-m", "stages.pull"], clone)
+    mlp = json.loads((clone / "reports/runs/mlp/metrics.json").read_text())
+    assert mlp["provenance"]["config"]["model"]["dropout"] == 0.3
+    assert nothing_to_do(clone)
 
 
 @pytest.fixture
