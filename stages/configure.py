@@ -19,6 +19,7 @@ from pathlib import Path
 from stages.config import SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_runs
 from stages.dvcgen import is_current
 from stages.files import write_json_if_changed
+from stages.joblog import run_stage
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
@@ -43,14 +44,14 @@ def main(argv=None) -> int:
     parser.add_argument("--schema", default=str(SCHEMA))
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--dvc-yaml", help="refuse to go on if this dvc.yaml is stale")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
+
+    def body():
         paths = write_configs(load_params(args.params, args.schema), args.out_dir, args.dvc_yaml)
-    except ParamsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"configured {len(paths)} runs: {', '.join(paths)}")
-    return 0
+        print(f"configured {len(paths)} runs: {', '.join(paths)}")
+
+    return run_stage(body, args.log, errors=(ParamsError,), code=2)
 
 
 if __name__ == "__main__":

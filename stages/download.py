@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 from stages.datasets import (DataError, FileSpec, Source, base_location, folder_images,
                              get_source, parse_idx_bytes)
 from stages.files import atomic_dir, read_json, sha256_file, write_json
+from stages.joblog import run_stage
 
 CHUNK = 1 << 16
 LARGE = 1 << 20  # files above this size get progress lines
@@ -232,8 +233,10 @@ def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: 
     origin = str(folder) if source.format == "image_folder" else base_location(source, mirror)
     if not origin:
         raise DataError("the folder dataset needs data.folder: a directory with one subfolder per class")
+    # scikit-learn's bundled files lie inside the environment, at a path that differs per checkout.
+    shown_origin = "scikit-learn's bundled data" if source.base == "sklearn" and not mirror else origin
     manifest = {"dataset": source.name, "format": source.format, "description": source.description,
-                "origin": origin, "class_names": list(source.class_names), "files": {}, "ignored": []}
+                "origin": shown_origin, "class_names": list(source.class_names), "files": {}, "ignored": []}
     with atomic_dir(out_dir) as tmp:
         if source.format == "image_folder":
             manifest["class_names"], manifest["ignored"] = _copy_folder(Path(origin), tmp / "images")
@@ -261,14 +264,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="data config (configs/data.json)")
     parser.add_argument("--out", required=True, help="folder for the raw files")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
+
+    def body():
         config = read_json(args.config)
         download(config["dataset"], args.out, mirror=config.get("mirror"), folder=config.get("folder"))
-    except (DataError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_stage(body, args.log, errors=(DataError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@
 
 Writes the files of EVALUATION_FILES into --out-dir:
 
-- metrics.json: accuracy, loss, top-k accuracy, macro and weighted
-  precision/recall/F1, per-class precision/recall/F1/support, and provenance
-  (run config, test-data checksums, package versions, the git revision of
-  the train and evaluate code);
+- metrics.json: the headline numbers only, what `dvc metrics` and `dvc exp show`
+  list: accuracy, loss, top-k accuracy, macro and weighted F1;
+- scores.json: macro and weighted precision and recall, per-class
+  precision/recall/F1/support, the number of test images;
+- provenance.json: the run config, test-data checksums, package versions, the
+  git revision of the train and evaluate code;
 - the confusion matrix as counts and row-normalised CSVs (class names on both
   axes) and a PNG heatmap; predictions.csv (one row per test image: actual,
   predicted, class probabilities) also feeds DVC's `confusion` plot;
@@ -32,7 +34,7 @@ from sklearn.metrics import classification_report, confusion_matrix, precision_r
 
 from stages.figures import pyplot, save_png
 from stages.files import read_json, write_json, write_text
-from stages.layers import load_model
+from stages.joblog import run_stage
 from stages.layout import EVALUATION_FILES
 from stages.prepared import load_split
 from stages.provenance import git_revision, package_versions
@@ -44,6 +46,15 @@ FILTERS_SHOWN = 16
 
 def _rounded(value: float) -> float:
     return round(float(value), 6)
+
+
+HEADLINE = ("accuracy", "loss", *(f"top_{k}_accuracy" for k in TOP_K), "macro_f1", "weighted_f1")
+
+
+def split_scores(scores: dict) -> tuple[dict, dict]:
+    """The headline numbers (metrics.json) and the rest (scores.json) of `score`'s result."""
+    headline = {key: value for key, value in scores.items() if key in HEADLINE}
+    return headline, {key: value for key, value in scores.items() if key not in HEADLINE}
 
 
 def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
@@ -207,6 +218,8 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
 
 def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
+    from stages.layers import load_model  # Keras: imported once the job's log is open
+
     paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
     metadata = read_json(f"{data_dir}/metadata.json")
     class_names = metadata["class_names"]
@@ -216,15 +229,16 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     y_pred = probabilities.argmax(axis=1)
     run = config["run"]
 
-    metrics = {"run": run, **score(y_test, probabilities, class_names)}
-    metrics["provenance"] = {
+    metrics, scores = split_scores(score(y_test, probabilities, class_names))
+    write_json(paths["metrics"], metrics)
+    write_json(paths["scores"], scores)
+    write_json(paths["provenance"], {
         "config": config,
         "data": {"dataset": metadata["dataset"],
                  "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}},
         "versions": package_versions(),
         "git": git_revision("train", "evaluate"),
-    }
-    write_json(paths["metrics"], metrics)
+    })
 
     counts = confusion_table(y_test, y_pred, class_names)
     fractions = confusion_table(y_test, y_pred, class_names, normalize=True)
@@ -255,13 +269,11 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--out-dir", required=True, help="folder for the files of EVALUATION_FILES")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
-        evaluate(read_json(args.config), args.model, args.data, args.out_dir)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    # configs/<run>.json: the console lines of the job start with the run's name.
+    return run_stage(lambda: evaluate(read_json(args.config), args.model, args.data, args.out_dir), args.log,
+                     prefix=Path(args.config).stem, errors=(ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,45 @@
-"""The names of the files that evaluate and report write: one list for the stages and both runners."""
+"""Every file the stages exchange, named once: the rules, the dvc.yaml generator and the tools read this.
 
-# Per run, in reports/runs/<run>/ (the --out-dir of evaluate).
+A path with `{run}` is one per run: Snakemake fills it with its wildcard,
+dvc.yaml's generator with `${item}`, a tool with a run's name (`per_run`).
+"""
+
+CONFIGS = {
+    "download": "configs/data/download.json",
+    "prepare": "configs/data/prepare.json",
+    "package": "configs/package.json",
+    "run": "configs/{run}.json",
+}
+RAW = "data/raw"
+PREPARED = "data/prepared"
+DATA_REPORTS = "reports/data"
+SAMPLES = f"{DATA_REPORTS}/samples.png"
+CLASS_BALANCE = f"{DATA_REPORTS}/class_balance.csv"
+
+MODEL = "models/runs/{run}/model.keras"
+MODELS_DIR = "models/runs"
+RUNS_DIR = "reports/runs"
+RUN_DIR = f"{RUNS_DIR}/{{run}}"
+
+# Per run, in RUN_DIR, written by train. `live/` is dvclive's folder: the per-epoch
+# metrics, updated after every epoch, that `dvc plots` and `dvc exp show` read.
+LIVE_DIR = "live"
+# Keras' name of each logged value -> dvclive's (as dvclive's own Keras callback names them).
+LIVE_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy", "val_loss": "eval/loss",
+                "val_accuracy": "eval/accuracy", "learning_rate": "learning_rate"}
+TRAIN_FILES = {
+    "history": "history.csv",
+    "summary": "training.json",
+    "live_summary": f"{LIVE_DIR}/metrics.json",
+    **{f"live_{name}": f"{LIVE_DIR}/plots/metrics/{name}.tsv" for name in LIVE_METRICS.values()},
+}
+# Per run, in RUN_DIR, written by evaluate. metrics.json holds the headline numbers
+# only (what `dvc metrics` and `dvc exp show` list); the other scores (per class, macro
+# and weighted precision and recall) and the provenance sit beside it.
 EVALUATION_FILES = {
     "metrics": "metrics.json",
+    "scores": "scores.json",
+    "provenance": "provenance.json",
     "confusion": "confusion_matrix.csv",
     "confusion_normalized": "confusion_matrix_normalized.csv",
     "heatmap": "confusion_matrix.png",
@@ -12,7 +49,13 @@ EVALUATION_FILES = {
     "misclassified": "misclassified.png",
     "filters": "filters.png",
 }
-# Across runs, in reports/ (the --out-dir of report).
+# What the report stage reads of each run, and what the package stage reads besides its model.
+REPORT_INPUTS = ("metrics", "provenance", "summary", "history", "heatmap", "misclassified", "filters",
+                 "report_text")
+PACKAGE_INPUTS = ("metrics", "scores", "provenance", "summary", "confusion", "heatmap")
+
+# Across runs, in REPORT_DIR (the --out-dir of report).
+REPORT_DIR = "reports"
 REPORT_FILES = {
     "table_csv": "comparison.csv",
     "table_md": "comparison.md",
@@ -22,3 +65,25 @@ REPORT_FILES = {
     "executed": "report.ipynb",
     "html": "report.html",
 }
+NOTEBOOK = "workflow/notebooks/report.ipynb"
+PACKAGE_DIR = "models/package"
+ARCHIVE = "models/package.tar.gz"
+
+# Not results: each job's whole output, and (Snakemake's `benchmark:`) its time and memory.
+LOGS = "logs"
+LOG = {stage: f"{LOGS}/{stage}.log" for stage in ("configure", "download", "prepare", "report", "package")}
+LOG.update({stage: f"{LOGS}/{stage}/{{run}}.log" for stage in ("train", "evaluate")})
+TIMES = f"{LOGS}/train/{{run}}.times.json"  # train's wall times per epoch, images per second
+BENCHMARK = {stage: f"{LOGS}/{stage}/{{run}}.benchmark.tsv" for stage in ("train", "evaluate")}
+
+
+RUN_FILES = {**TRAIN_FILES, **EVALUATION_FILES}  # name -> file in a run's folder
+
+
+def run_file(name: str, run: str = "{run}") -> str:
+    """The path of a per-run file (a key of RUN_FILES) for `run`."""
+    return f"{RUN_DIR}/{RUN_FILES[name]}".replace("{run}", run)
+
+
+def per_run(path: str, runs) -> list[str]:
+    return [path.replace("{run}", run) for run in runs]

@@ -10,8 +10,8 @@ exports (package.exports: savedmodel, onnx). The best run has the highest
 test metric; ties go to the lower loss, then to the run listed first.
 
 The folder holds model.keras, class_names.json, preprocessing.json (the input
-contract that stages.predict follows), that run's metrics.json,
-training.json, confusion matrix (CSV, PNG) and resolved parameters
+contract that stages.predict follows), that run's metrics.json, scores.json,
+provenance.json, training.json, confusion matrix (CSV, PNG) and resolved parameters
 (params.json), selection.json (the ranking), MODEL_CARD.md, any exports with
 exports.json (each checked against the Keras model on test images), and the
 SHA256SUMS manifest of every file (`sha256sum -c SHA256SUMS`). It is also
@@ -30,12 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
-from stages.layers import load_model
+from stages.joblog import run_stage
+from stages.layout import PACKAGE_INPUTS, RUN_FILES
 from stages.prepared import load_split
 from stages.provenance import git_revision
 
-COPIED = {"metrics.json": "reports", "training.json": "reports", "confusion_matrix.csv": "reports",
-          "confusion_matrix.png": "reports", "model.keras": "models"}
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 EXPORT_TOLERANCE = 1e-4
 
@@ -101,13 +100,14 @@ def _table(header, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
 
 
-def model_card(run: str, selection: dict, metrics: dict, training: dict, metadata: dict,
-               preprocessing: dict, exports: dict, git: dict) -> str:
+def model_card(run: str, selection: dict, metrics: dict, scores: dict, provenance: dict, training: dict,
+               metadata: dict, preprocessing: dict, exports: dict, git: dict) -> str:
     """MODEL_CARD.md: what the model is, what it was trained on, how well it does, how to use it."""
-    config = metrics["provenance"]["config"]
+    config = provenance["config"]
     settings = config["training"]
     classes = metadata["class_names"]
-    per_class = metrics["per_class"]
+    per_class = scores["per_class"]
+    metrics = {**metrics, **scores}
     weakest = sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
     height, width, channels = preprocessing["image_shape"]
     rank = [r["run"] for r in selection["ranking"]].index(run) + 1
@@ -158,7 +158,7 @@ def model_card(run: str, selection: dict, metrics: dict, training: dict, metadat
             ("epochs run", training["epochs_run"]), ("best epoch (weights kept)", training.get("best_epoch", "")),
             ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
             ("augmentation", settings["augment"] or "none"), ("seed", config["seed"]),
-            ("training time", f"{training['training_seconds']:.1f} s on {training.get('backend', '')}"),
+            ("backend", training.get("backend", "")),
         ]),
         "",
         f"## Results on the test split ({metrics['test_images']:,} images)",
@@ -190,7 +190,7 @@ def model_card(run: str, selection: dict, metrics: dict, training: dict, metadat
         "",
         "## Environment",
         "",
-        _table(["package", "version"], sorted(metrics["provenance"]["versions"].items())),
+        _table(["package", "version"], sorted(provenance["versions"].items())),
         "",
         "## How to use",
         "",
@@ -212,7 +212,7 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
     """Package the selected run into `out_dir` and `archive`; return the selection record."""
     runs_dir, models_dir, data_dir = Path(runs_dir), Path(models_dir), Path(data_dir)
     metric = config["metric"]
-    best, ranking = select_best(runs, [runs_dir / r / "metrics.json" for r in runs], metric)
+    best, ranking = select_best(runs, [runs_dir / r / RUN_FILES["metrics"] for r in runs], metric)
     run = config.get("run") or best
     if run not in runs:
         raise ValueError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
@@ -229,23 +229,27 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
         # Which way round the images are: predict's --invert is for the other way.
         "background": "dark" if float(np.mean(x_test)) < 0.5 else "light",
     }
-    metrics = read_json(runs_dir / run / "metrics.json")
+    files = {key: runs_dir / run / RUN_FILES[key] for key in PACKAGE_INPUTS}  # copied into the package
+    metrics, scores, provenance = (read_json(files[key]) for key in ("metrics", "scores", "provenance"))
     with atomic_dir(out_dir) as tmp:
-        for name, root in COPIED.items():
-            shutil.copyfile((models_dir if root == "models" else runs_dir) / run / name, tmp / name)
+        for path in files.values():
+            shutil.copyfile(path, tmp / path.name)
+        shutil.copyfile(models_dir / run / "model.keras", tmp / "model.keras")
         write_json(tmp / "class_names.json", metadata["class_names"])
         write_json(tmp / "preprocessing.json", preprocessing)
-        write_json(tmp / "params.json", {"run": metrics["provenance"]["config"],
+        write_json(tmp / "params.json", {"run": provenance["config"],
                                          "data": {"dataset": metadata["dataset"], **metadata["settings"]}})
         write_json(tmp / "selection.json", selection)
         exports = {}
         if config.get("exports"):
+            from stages.layers import load_model  # Keras: imported once the job's log is open
+
             model = load_model(tmp / "model.keras")
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)
             exports = {kind: export_model(model, kind, tmp, sample) for kind in config["exports"]}
             write_json(tmp / "exports.json", exports)
-        write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, read_json(tmp / "training.json"),
-                                                     metadata, preprocessing, exports,
+        write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, scores, provenance,
+                                                     read_json(files["summary"]), metadata, preprocessing, exports,
                                                      git_revision("train", "evaluate", "package")))
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         write_text(tmp / "SHA256SUMS", "".join(f"{sha256_file(p)}  {p.relative_to(tmp).as_posix()}\n" for p in files))
@@ -264,14 +268,11 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True, help="prepared data folder")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--archive", required=True)
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
-        package(read_json(args.config), args.runs, args.runs_dir, args.models_dir, args.data, args.out_dir,
-                args.archive)
-    except (KeyError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: package(read_json(args.config), args.runs, args.runs_dir, args.models_dir, args.data,
+                                     args.out_dir, args.archive), args.log,
+                     errors=(KeyError, ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

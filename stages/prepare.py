@@ -30,6 +30,7 @@ from sklearn.model_selection import train_test_split
 from stages.datasets import PARSERS, DataError, convert_image
 from stages.figures import pyplot, save_png
 from stages.files import atomic_dir, read_json, sha256_file, write_json, write_text
+from stages.joblog import run_stage
 from stages.prepared import SPLITS, load_split
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int):
@@ -179,13 +180,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="folder for the prepared arrays")
     parser.add_argument("--samples", help="PNG grid of sample images")
     parser.add_argument("--balance", help="CSV of images per class per split")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
-        prepare(args.raw, args.out, read_json(args.config), args.samples, args.balance)
-    except (DataError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: prepare(args.raw, args.out, read_json(args.config), args.samples, args.balance),
+                     args.log, errors=(DataError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ import pandas as pd
 
 from stages.figures import pyplot, save_png
 from stages.files import atomic_path, read_json, write_text
-from stages.layout import REPORT_FILES
+from stages.joblog import run_stage
+from stages.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 
+# Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
 TABLE_COLUMNS = ["run", "architecture", "settings", "optimizer", "learning_rate", "batch_size", "parameters",
-                 "epochs_run", "training_seconds", "images_per_second", "accuracy", "top_3_accuracy",
-                 "macro_f1", "weighted_f1", "loss"]
+                 "epochs_run", "best_epoch", "accuracy", "top_3_accuracy", "macro_f1", "weighted_f1", "loss"]
 
 
 def _settings(model: dict) -> str:
@@ -43,10 +44,10 @@ def comparison_table(runs, runs_dir, metric: str) -> pd.DataFrame:
     (the order in which package.select_best picks the packaged run)."""
     rows = []
     for run in runs:
-        metrics = read_json(Path(runs_dir) / run / "metrics.json")
-        config = metrics["provenance"]["config"]
+        metrics = read_json(Path(runs_dir) / run / EVALUATION_FILES["metrics"])
+        config = read_json(Path(runs_dir) / run / EVALUATION_FILES["provenance"])["config"]
         training = config["training"]
-        rows.append({**read_json(Path(runs_dir) / run / "training.json"), **metrics, "run": run,
+        rows.append({**read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]), **metrics, "run": run,
                      "settings": _settings(config["model"]), "optimizer": training["optimizer"],
                      "learning_rate": training["learning_rate"], "batch_size": training["batch_size"]})
     table = pd.DataFrame(rows)
@@ -65,8 +66,8 @@ def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, flo
     """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
     sweeps: dict[str, list] = {}
     for run in runs:
-        metrics = read_json(Path(runs_dir) / run / "metrics.json")
-        sweep = metrics["provenance"]["config"].get("sweep")
+        metrics = read_json(Path(runs_dir) / run / EVALUATION_FILES["metrics"])
+        sweep = read_json(Path(runs_dir) / run / EVALUATION_FILES["provenance"])["config"].get("sweep")
         if sweep:
             sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
     return sweeps
@@ -77,7 +78,7 @@ def plot_curves(runs, runs_dir, path) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for i, run in enumerate(runs):
-        history = pd.read_csv(Path(runs_dir) / run / "history.csv")
+        history = pd.read_csv(Path(runs_dir) / run / TRAIN_FILES["history"])
         colour = f"C{i % 10}"
         for ax, key in zip(axes, ("loss", "accuracy")):
             ax.plot(history["epoch"], history[f"val_{key}"], color=colour, label=run)
@@ -146,6 +147,17 @@ def _write_kernelspec(folder: str) -> str:
     return spec.name
 
 
+def _without_run_records(notebook) -> None:
+    """Drop what papermill and the kernel record about the execution itself (start and end
+    times, durations, temporary paths, the random id of the injected cell): the executed
+    notebook depends on its inputs only."""
+    notebook.metadata.pop("papermill", None)
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number}"
+        for key in ("papermill", "execution"):
+            cell.metadata.pop(key, None)
+
+
 def execute_notebook(template, executed, html, parameters: dict) -> None:
     import nbformat
     import papermill
@@ -158,6 +170,8 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
                                    kernel_name=_write_kernelspec(kernels), cwd=os.getcwd(),
                                    progress_bar=False)
         notebook = nbformat.read(tmp, as_version=4)
+        _without_run_records(notebook)
+        nbformat.write(notebook, tmp)
     # No MathJax or RequireJS from a CDN: the page must render offline.
     exporter = HTMLExporter(mathjax_url="", require_js_url="", exclude_input=True)
     body, _ = exporter.from_notebook_node(notebook)
@@ -190,13 +204,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", required=True, help="prepare's report files (samples.png, class_balance.csv)")
     parser.add_argument("--notebook", required=True, help="notebook template")
     parser.add_argument("--out-dir", required=True, help="folder for the files of REPORT_FILES")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
-        report(args.runs, args.runs_dir, args.data_dir, args.metric, args.notebook, args.out_dir)
-    except (KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir, args.metric, args.notebook,
+                                    args.out_dir), args.log, errors=(KeyError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -3,14 +3,18 @@
     python -m stages.train --config configs/cnn_intro.json --data data/prepared \
         --model models/runs/cnn_intro/model.keras \
         --history reports/runs/cnn_intro/history.csv \
-        --summary reports/runs/cnn_intro/training.json
+        --summary reports/runs/cnn_intro/training.json \
+        --live reports/runs/cnn_intro/live --times logs/train/cnn_intro.times.json \
+        --log logs/train/cnn_intro.log
 
 The run config (written by the configure stage) holds the architecture, its
 arguments, the training settings and the seed. Early stopping (best weights
 kept), optional reduce-on-plateau and augmentation; a killed run resumes
 after its last finished epoch. Writes the model, the per-epoch history
-(metrics and learning rate), and a summary with the parameter count, epoch
-times, images per second, backend and devices.
+(metrics and learning rate), a summary (parameter count, epochs, backend and
+devices), and dvclive's folder, updated after every epoch. Wall-clock times
+(each epoch's, images per second) go to --times, beside the log: they differ
+on every rerun, so they are kept out of the results that git and DVC track.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ import numpy as np
 
 from stages.devices import claim_gpu, has_gpu
 from stages.files import atomic_path, read_json, write_json, write_text
+from stages.joblog import run_stage
+from stages.layout import LIVE_METRICS
 from stages.prepared import load_split
 
 
@@ -123,6 +129,32 @@ def unfreeze(layer) -> None:
         unfreeze(inner)
 
 
+class LiveLog:
+    """dvclive's folder for one run: a TSV per metric and a summary, written after every epoch.
+
+    dvclive's DVCLiveCallback imports TensorFlow (tf.keras), so it cannot run under the
+    JAX or PyTorch backends: the Checkpoint callback logs each epoch through `Live` instead.
+    The folder is started afresh and a resumed run's saved epochs are logged again first,
+    so it holds the same bytes as an uninterrupted run's; no timestamps, no DVC experiment
+    saved, no dvc.yaml written (the runners declare the folder).
+    """
+
+    def __init__(self, folder, rows: list[dict]):
+        from dvclive import Live
+
+        self.live = Live(str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=False)
+        for row in rows:
+            self.log(row)
+
+    def log(self, row: dict) -> None:
+        for key, name in LIVE_METRICS.items():
+            self.live.log_metric(name, row[key])
+        self.live.next_step()
+
+    def end(self) -> None:
+        self.live.end()
+
+
 class Checkpoint:
     """Resume a killed run: after every epoch the model (with its optimizer state) and the
     per-epoch log (metrics, learning rate, wall time) are written atomically beside the
@@ -139,7 +171,7 @@ class Checkpoint:
         self.resumable = bool(saved and saved["config"] == config and self.model_file.exists())
         self.rows = saved["rows"] if self.resumable else []
 
-    def callback(self, phase: int):
+    def callback(self, phase: int, live: LiveLog | None):
         import keras
 
         checkpoint = self
@@ -157,6 +189,8 @@ class Checkpoint:
                 with atomic_path(checkpoint.model_file, suffix=".keras") as tmp:
                     self.model.save(tmp)
                 write_json(checkpoint.log_file, {"config": checkpoint.config, "rows": checkpoint.rows})
+                if live:
+                    live.log(checkpoint.rows[-1])
 
         return Callback()
 
@@ -165,8 +199,9 @@ class Checkpoint:
         self.log_file.unlink(missing_ok=True)
 
 
-def train(config: dict, data_dir, model_path, history_path, summary_path) -> dict:
-    """Train the run described by `config`; write model, history and summary; return the summary.
+def train(config: dict, data_dir, model_path, history_path, summary_path, live_dir=None, times_path=None) -> dict:
+    """Train the run described by `config`; write model, history, summary (and dvclive's folder
+    and the times where given); return the summary with the times.
 
     A killed run resumes from its last completed epoch when started again with the
     same config (see Checkpoint; its files beside the model are removed at the end).
@@ -208,6 +243,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
     print(f"run {config['run']}: {config['architecture']}, {model.count_params():,} parameters, "
           f"{len(x_train)} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
                                                  if checkpoint.resumable else ""), flush=True)
+    live = LiveLog(live_dir, checkpoint.rows) if live_dir else None
     started = time.perf_counter()
 
     def fit(phase: int, epochs: int):
@@ -215,7 +251,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
         monitor = settings["monitor"]
         stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"],
                                              restore_best_weights=True)
-        callbacks = [stop, checkpoint.callback(phase)]
+        callbacks = [stop, checkpoint.callback(phase, live)]
         if settings["reduce_lr_patience"]:
             callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
@@ -253,15 +289,23 @@ def train(config: dict, data_dir, model_path, history_path, summary_path) -> dic
         "parameters": int(model.count_params()),
         "epochs_run": len(rows),
         "best_epoch": int(stop.best_epoch) + 1,  # its weights are the ones saved
+        **devices,
+    }
+    times = {
         "training_seconds": round(seconds, 3),
         "epoch_seconds": [round(t, 3) for t in timed],
         "images_per_second": round(len(x_train) / float(np.median(steady)), 1),  # median epoch
-        **devices,
     }
     write_json(summary_path, summary)
+    if times_path:
+        write_json(times_path, {"run": config["run"], **times})
+    if live:
+        live.end()
     checkpoint.remove()
     keras.mixed_precision.set_global_policy("float32")
-    return summary
+    print(f"run {config['run']}: {len(rows)} epochs in {seconds:.1f} s, "
+          f"{times['images_per_second']:,.0f} images/s (median epoch)", flush=True)
+    return {**summary, **times}
 
 
 def main(argv=None) -> int:
@@ -270,17 +314,21 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True, help="prepared data folder")
     parser.add_argument("--model", required=True, help="output .keras file")
     parser.add_argument("--history", required=True, help="output per-epoch CSV")
-    parser.add_argument("--summary", required=True, help="output JSON: parameters, time")
+    parser.add_argument("--summary", required=True, help="output JSON: parameters, epochs, backend")
+    parser.add_argument("--live", help="dvclive's folder: per-epoch metrics, updated while training")
+    parser.add_argument("--times", help="output JSON, not a tracked result: wall time per epoch, images/s")
+    parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    try:
+
+    def body():
         gpu = claim_gpu()  # before Keras starts: the job sees only its GPU
         if gpu is not None:
             print(f"training on GPU {gpu} (CUDA_VISIBLE_DEVICES)", flush=True)
-        train(read_json(args.config), args.data, args.model, args.history, args.summary)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        train(read_json(args.config), args.data, args.model, args.history, args.summary, args.live, args.times)
+
+    # configs/<run>.json: the console lines of the job start with the run's name.
+    return run_stage(body, args.log, prefix=Path(args.config).stem,
+                     errors=(ValueError, FileNotFoundError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
 What a reviewer runs after `dvc pull`: each model (models/runs/<run>/model.keras,
 or the package's model.keras) predicts the prepared test split again and every
 metric (accuracy, loss, top-k, precision/recall/F1, per class) is compared with
-the recorded metrics.json (reports/runs/<run>/, or the package's copy). The
-test arrays must be the ones recorded there (SHA-256). Prints one line per
+the recorded metrics.json and scores.json (reports/runs/<run>/, or the
+package's copies). The test arrays must be the ones recorded in provenance.json
+(SHA-256). Prints one line per
 difference and a summary per model; exits 1 when anything differs or is
 missing. Nothing is written.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 from stages.evaluate import predict_probabilities, score
 from stages.files import read_json, sha256_file
 from stages.layers import load_model
+from stages.layout import EVALUATION_FILES
 from stages.predict import PackageError, opened_package
 from stages.prepared import load_split
 
@@ -33,8 +35,8 @@ def _flatten(value, prefix=""):
 
 
 def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> list[str]:
-    """The metrics (provenance aside) whose recorded and recomputed values differ."""
-    old = _flatten({k: v for k, v in recorded.items() if k not in ("run", "provenance")})
+    """The metrics whose recorded and recomputed values differ."""
+    old = _flatten(recorded)
     new = _flatten(recomputed)
     found = []
     for key in sorted(old.keys() | new.keys()):
@@ -47,16 +49,16 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
     return found
 
 
-def verify(model_path, recorded: dict, data_dir, tolerance: float = 0.0) -> list[str]:
-    """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded` metrics."""
+def verify(model_path, recorded: dict, provenance: dict, data_dir, tolerance: float = 0.0) -> list[str]:
+    """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded`
+    metrics and scores (the test data must be the one `provenance` names)."""
     for path in (model_path, Path(data_dir) / "metadata.json"):
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
     try:
-        data_recorded = recorded["provenance"]["data"]["sha256"]
+        data_recorded = provenance["data"]["sha256"]
     except (KeyError, TypeError):
-        raise ValueError(f"run {recorded.get('run')!r}: its metrics.json has no provenance.data.sha256; "
-                         "not one that evaluate wrote") from None
+        raise ValueError("its provenance.json has no data.sha256; not one that evaluate wrote") from None
     found = []
     for name, digest in sorted(data_recorded.items()):
         actual = sha256_file(Path(data_dir) / name)
@@ -70,16 +72,19 @@ def verify(model_path, recorded: dict, data_dir, tolerance: float = 0.0) -> list
     return differences(recorded, score(y_test, probabilities, class_names), tolerance)
 
 
-def _check(name: str, model_path, metrics_path, data_dir, tolerance: float) -> bool:
-    """Verify one model against its metrics.json and print the outcome; True when nothing differs.
+def _check(name: str, model_path, results: Path, data_dir, tolerance: float) -> bool:
+    """Verify one model against the metrics recorded in the folder `results` and print the
+    outcome; True when nothing differs.
 
-    `name` may say `{run}`: the run recorded in the metrics (a package's run).
+    `name` may say `{run}`: the run recorded in the provenance (a package's run).
     """
-    if not Path(metrics_path).is_file():
-        raise FileNotFoundError(f"{metrics_path}: not found (run `dvc pull` or the pipeline first)")
-    recorded = read_json(metrics_path)
-    found = verify(model_path, recorded, data_dir, tolerance)
-    name = name.format(run=recorded["run"])
+    paths = {key: results / EVALUATION_FILES[key] for key in ("metrics", "scores", "provenance")}
+    for path in paths.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
+    recorded, scores, provenance = (read_json(path) for path in paths.values())
+    found = verify(model_path, {**recorded, **scores}, provenance, data_dir, tolerance)
+    name = name.format(run=provenance["config"]["run"])
     for line in found:
         print(f"{name}: {line}")
     print(f"{name}: DIFFERS ({len(found)} values)" if found
@@ -101,13 +106,13 @@ def main(argv=None) -> int:
     try:
         if args.package:
             with opened_package(args.package) as folder:
-                ok = _check("package {run}", folder / "model.keras", folder / "metrics.json", args.data, args.tolerance)
+                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance)
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:
                 raise FileNotFoundError(f"{args.runs_dir}: no runs with metrics.json")
             results = [_check(run, Path(args.models_dir) / run / "model.keras",
-                              Path(args.runs_dir) / run / "metrics.json", args.data, args.tolerance)
+                              Path(args.runs_dir) / run, args.data, args.tolerance)
                        for run in runs]
             ok = all(results)
     except (PackageError, FileNotFoundError, ValueError) as err:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from stages.files import write_json
+from stages.layout import EVALUATION_FILES
 from tests.conftest import BIN, ROOT, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
@@ -246,10 +247,9 @@ def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
 
 def results(project) -> dict[str, bytes]:
     """Every metrics file and model: what must not depend on how the jobs were scheduled."""
-    files = [*project.glob("reports/runs/*/*"), *project.glob("models/runs/*/*")]
-    # training.json holds wall-clock times (so do the comparison table and the package); the rest is
-    # a function of params and data.
-    return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.name != "training.json"}
+    files = [*project.glob("reports/runs/**/*"), *project.glob("models/runs/*/*")]
+    # Wall-clock times are in logs/ only: every result is a function of params and data.
+    return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.is_file()}
 
 
 def overlapping_train_jobs(log: str) -> int:
@@ -277,10 +277,11 @@ def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
             # Each job wrote its own files only: exactly the declared outputs, no leftovers.
             for name in RUNS:
                 assert sorted(p.name for p in (project / "models" / "runs" / name).iterdir()) == ["model.keras"]
-                summary = json.loads((project / "reports" / "runs" / name / "metrics.json").read_text())
-                assert summary["run"] == name and summary["provenance"]["config"]["run"] == name
+                provenance = json.loads((project / "reports" / "runs" / name / "provenance.json").read_text())
+                assert provenance["config"]["run"] == name
             assert not [p for p in project.rglob(".*.tmp*")]
-    assert len(outcomes[1]) == len(RUNS) * 11
+    # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
+    assert len(outcomes[1]) == len(RUNS) * (len(EVALUATION_FILES) + 2 + 6 + 1)
     assert outcomes[1].keys() == outcomes[2].keys()
     assert [name for name in outcomes[1] if outcomes[1][name] != outcomes[2][name]] == []
 

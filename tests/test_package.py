@@ -48,7 +48,8 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     selection, folder = make_package(runs, tiny_data, tmp_path)
     run = selection["run"]
     files = manifest(folder)
-    assert set(files) == {"model.keras", "metrics.json", "training.json", "confusion_matrix.csv",
+    assert set(files) == {"model.keras", "metrics.json", "scores.json", "provenance.json", "training.json",
+                          "confusion_matrix.csv",
                           "confusion_matrix.png", "class_names.json", "preprocessing.json", "params.json",
                           "selection.json", "MODEL_CARD.md"}
     assert all(sha256_file(folder / name) == digest for name, digest in files.items())
@@ -59,7 +60,7 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     card = (folder / "MODEL_CARD.md").read_text()
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
     assert f"| macro_f1 | {metrics['macro_f1']:.4f} |" in card
-    for name, scores in metrics["per_class"].items():
+    for name, scores in read_json(runs / "reports" / run / "scores.json")["per_class"].items():
         assert (f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
                 f"| {scores['support']} |") in card
     assert "Selected as the best of 2 runs by test accuracy" in card

@@ -17,6 +17,12 @@ import pytest
 
 from tests.conftest import BIN, make_project, run, tiny
 
+
+def flatten(value: dict, prefix: str = "") -> dict:
+    """{'eval': {'loss': 1}} -> {'eval.loss': 1}: one entry per column `dvc exp show` makes."""
+    return {k: v for key, item in value.items()
+            for k, v in (flatten(item, f"{prefix}{key}.") if isinstance(item, dict) else {f"{prefix}{key}": item}).items()}
+
 RUNS = ["softmax", "mlp"]
 REMOTE = "imgclf-dvc-storage"  # .dvc/config: ../../imgclf-dvc-storage, i.e. beside the repository
 
@@ -106,12 +112,13 @@ def test_verify_recomputes_the_pulled_and_packaged_models(clone):
 
 
 def test_verify_names_every_value_that_differs(clone, tmp_path):
-    recorded = json.loads((clone / "reports/runs/mlp/metrics.json").read_text())
-    recorded["accuracy"] = 0.5
-    recorded["per_class"]["3"]["recall"] = 0.25
     changed = tmp_path / "runs" / "mlp"
-    changed.mkdir(parents=True)
+    shutil.copytree(clone / "reports/runs/mlp", changed)
+    recorded, scores = (json.loads((changed / name).read_text()) for name in ("metrics.json", "scores.json"))
+    recorded["accuracy"] = 0.5
+    scores["per_class"]["3"]["recall"] = 0.25
     (changed / "metrics.json").write_text(json.dumps(recorded))
+    (changed / "scores.json").write_text(json.dumps(scores))
     result = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs")], clone, check=False)
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
@@ -121,7 +128,7 @@ def test_verify_names_every_value_that_differs(clone, tmp_path):
     tolerant = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs"), "--tolerance", "1"],
                    clone)
     assert "mlp: ok, every metric equals the recorded one" in tolerant.stdout
-    # Other test data: the checksums recorded in metrics.json say so before any metric is compared.
+    # Other test data: the checksums recorded in provenance.json say so before any metric is compared.
     y_test = (clone / "data/prepared/y_test.npy").read_bytes()
     try:
         (clone / "data/prepared/y_test.npy").write_bytes(y_test[:-1] + bytes([y_test[-1] ^ 1]))
@@ -134,9 +141,10 @@ def test_verify_names_every_value_that_differs(clone, tmp_path):
 
 def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clone):
     code_commit = run(["git", "rev-parse", "HEAD~1"], origin).stdout.strip()
-    for run_name, text in metrics_files(origin).items():
+    for run_name in RUNS:
         # The commit that last changed the code, not HEAD (the results commit): rerunnable anywhere.
-        assert json.loads(text)["provenance"]["git"] == {"revision": code_commit, "dirty": False}, run_name
+        provenance = json.loads((origin / "reports/runs" / run_name / "provenance.json").read_text())
+        assert provenance["git"] == {"revision": code_commit, "dirty": False}, run_name
     result = run(["dvc", "repro", "--force"], clone)
     assert {"prepare", "train@mlp", "evaluate@softmax", "package"} <= dvc_ran(result)
     assert metrics_files(clone) == metrics_files(origin)
@@ -173,8 +181,8 @@ def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin,
     assert nothing_to_do(clone)
     run(["git", "checkout", "-q", "-"], clone)
     run(["python", "-m", "stages.pull"], clone)
-    mlp = json.loads((clone / "reports/runs/mlp/metrics.json").read_text())
-    assert mlp["provenance"]["config"]["model"]["dropout"] == 0.3
+    mlp = json.loads((clone / "reports/runs/mlp/provenance.json").read_text())
+    assert mlp["config"]["model"]["dropout"] == 0.3
     assert nothing_to_do(clone)
 
 
@@ -240,8 +248,15 @@ def test_a_queued_dvc_experiment_runs_end_to_end(origin):
              for group in (row.get("experiments") or []) for exp in group["revs"]}
     params = shown["mlp-dropout-0.4"]["data"]["params"]["params.yaml"]["data"]
     assert params["runs"]["mlp"]["dropout"] == 0.4
-    metrics = shown["mlp-dropout-0.4"]["data"]["metrics"]["reports/runs/mlp/metrics.json"]["data"]
-    assert metrics["provenance"]["config"]["model"]["dropout"] == 0.4
+    # `dvc exp show` reads at a glance: per run the headline test numbers and dvclive's last
+    # epoch (with its step), at most 12 metric columns, every one a number.
+    metrics = shown["mlp-dropout-0.4"]["data"]["metrics"]
+    assert {path for path in metrics if "/mlp/" in path} == {"reports/runs/mlp/metrics.json",
+                                                           "reports/runs/mlp/live/metrics.json"}
+    columns = {f"{path}:{key}": value for path in metrics if "/mlp/" in path
+               for key, value in flatten(metrics[path]["data"]).items()}
+    assert len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns.values()), columns
+    assert "reports/runs/mlp/live/metrics.json:step" in columns
 
     diff = json.loads(run(["dvc", "exp", "diff", "HEAD", "softmax-lr-0.01", "--json"], origin).stdout)
     assert diff["params"]["params.yaml"]["runs.softmax.learning_rate"]["new"] == 0.01

@@ -44,6 +44,10 @@ def test_train_writes_model_history_and_summary(trained):
     assert lines[0].split(",") == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"]
     assert len(lines) == 4
     assert summary["training_seconds"] > 0 and summary["backend"] == "tensorflow"
+    # The file holds only what reruns reproduce: the wall times are returned (and go to --times).
+    written = read_json(out / "training.json")
+    assert "training_seconds" not in written and "epoch_seconds" not in written
+    assert written == {key: summary[key] for key in written}
 
 
 def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
@@ -84,9 +88,14 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     paths = {key: tmp_path / name for key, name in EVALUATION_FILES.items()}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EVALUATION_FILES.values())
     assert read_json(paths["metrics"]) == metrics
-    assert metrics["provenance"]["config"] == run_config()
-    assert "keras" in metrics["provenance"]["versions"]
-    assert set(metrics["per_class"]) == {"a", "b", "c"}
+    # What `dvc metrics` lists: the headline numbers, nothing else (no strings, no per-class).
+    assert set(metrics) == {"accuracy", "loss", "macro_f1", "weighted_f1"}  # 3 classes: no top-k
+    assert all(isinstance(v, float) for v in metrics.values())
+    provenance, scores = read_json(paths["provenance"]), read_json(paths["scores"])
+    assert provenance["config"] == run_config()
+    assert "keras" in provenance["versions"]
+    assert set(scores["per_class"]) == {"a", "b", "c"} and scores["test_images"] == 30
+    assert {"macro_precision", "macro_recall", "weighted_precision", "weighted_recall"} <= set(scores)
     confusion = paths["confusion"].read_text().splitlines()
     assert confusion[0] == "actual\\predicted,a,b,c"
     counts = np.array([[int(v) for v in line.split(",")[1:]] for line in confusion[1:]])
@@ -114,10 +123,11 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10):
     config = {"run": run, "architecture": "mlp", "model": {"dropout": 0.2}, "seed": 1,
               "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 16},
               **({"sweep": sweep} if sweep else {})}
-    write_json(folder / run / "metrics.json", {"run": run, "accuracy": accuracy, "loss": loss, "macro_f1": accuracy,
-                                               "weighted_f1": accuracy, "provenance": {"config": config}})
+    write_json(folder / run / "metrics.json", {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy,
+                                               "weighted_f1": accuracy})
+    write_json(folder / run / "provenance.json", {"config": config})
     write_json(folder / run / "training.json", {"run": run, "architecture": "mlp", "parameters": parameters,
-                                                "epochs_run": 2, "training_seconds": 1.0, "images_per_second": 5.0})
+                                                "epochs_run": 2, "best_epoch": 2})
     (folder / run / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.4,1.1\n"
                                               f"2,0.6,0.8,{accuracy},{loss}\n")
     return folder / run / "metrics.json"
@@ -166,6 +176,12 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == 13
     assert "s-2" in html and "macro avg" in html
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
+    # No execution times, kernel timestamps or random ids: a rerun writes the same bytes, so
+    # neither dvc.lock nor git sees a change when nothing did.
+    first = {name: (tmp_path / "out" / name).read_bytes() for name in REPORT_FILES.values()}
+    report(["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb", tmp_path / "out")
+    for name in REPORT_FILES.values():
+        assert (tmp_path / "out" / name).read_bytes() == first[name], name
 
 
 # A 1x1 PNG: the report embeds the per-run figures it is given.
@@ -175,8 +191,8 @@ TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600
 
 def test_code_files_follow_imports():
     assert code_files("train") == ["stages/architectures.py", "stages/codedeps.py", "stages/devices.py", "stages/files.py",
-                                   "stages/layers.py", "stages/prepared.py", "stages/provenance.py",
-                                   "stages/shapes.py", "stages/train.py"]
+                                   "stages/joblog.py", "stages/layers.py", "stages/layout.py", "stages/prepared.py",
+                                   "stages/provenance.py", "stages/shapes.py", "stages/train.py"]
     assert code_files("compare") == ["stages/compare.py"]
 
 

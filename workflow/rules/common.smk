@@ -1,10 +1,11 @@
-# Parameters and helpers shared by the rules.
+# Parameters, paths and helpers shared by the rules (no rules here: `snakemake --lint`).
 #
 # params.yaml is loaded by stages.config rather than `configfile:` so that any
 # error (duplicate key, unknown key, bad value) stops the run with one line.
 # The per-stage and per-run configs are written here, while the workflow is parsed and only
 # when their content changes: a changed run is then one newer input file, and
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
+# Every path comes from stages/layout.py, which dvc.yaml's generator reads too.
 import re
 from pathlib import Path
 import sys
@@ -16,7 +17,17 @@ from stages.codedeps import code_files
 from stages.config import ParamsError, load_params, source_inputs
 from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml
-from stages.layout import EVALUATION_FILES, REPORT_FILES
+from stages import layout
+
+# params.yaml is the one source of settings, read the same way by both runners:
+# values given to Snakemake alone would make its results differ from DVC's.
+if config:
+    sys.exit(
+        "error: snakemake --config/--configfile is not read ("
+        + ", ".join(sorted(map(str, config)))
+        + "): change the value in params.yaml, or try it as a DVC experiment: "
+        "dvc exp run -S 'report.metric=macro_f1'"
+    )
 
 try:
     PARAMS = load_params("params.yaml")
@@ -37,3 +48,35 @@ def per_run(path):
     """One path per run, in params.yaml order (`path` is a rule output with {run})."""
     return expand(path, run=RUNS)
 
+
+def folder_of(kind, name, levels=1):
+    """A param: the folder `levels` up from (the first file of) a rule's input or output
+    `name`, so that a folder passed to a stage is not a second spelling of its files."""
+
+    def folder(wildcards, input, output):
+        files = getattr(input if kind == "input" else output, name)
+        first = files if isinstance(files, str) else files[0]
+        return str(Path(first).parents[levels - 1])
+
+    return folder
+
+
+def run_figure(name, caption):
+    """A per-run file of evaluate, shown in `snakemake --report` under the run's name."""
+    return report(
+        layout.run_file(name),
+        caption=f"../report/{caption}.rst",
+        category="Runs",
+        subcategory="{run}",
+        labels={"file": layout.RUN_FILES[name]},
+    )
+
+
+def comparison(name, caption):
+    """A file of the report stage, shown in `snakemake --report` under "Comparison"."""
+    return report(
+        f"{layout.REPORT_DIR}/{layout.REPORT_FILES[name]}",
+        caption=f"../report/{caption}.rst",
+        category="Comparison",
+        labels={"figure": caption.replace("_", " ")},
+    )

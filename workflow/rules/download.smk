@@ -1,10 +1,12 @@
 rule download:
     input:
-        config="configs/data/download.json",
+        config=layout.CONFIGS["download"],
         # A user's image folder is an input: changing its images reruns download.
         source=source_inputs(PARAMS),
         code=code_files("download"),
     output:
-        raw=directory("data/raw"),
+        raw=directory(layout.RAW),
+    log:
+        layout.LOG["download"],
     shell:
-        "python -m stages.download --config {input.config} --out {output.raw}"
+        "python -m stages.download --config {input.config} --out {output.raw} --log {log}"

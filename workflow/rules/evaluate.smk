@@ -1,28 +1,27 @@
-RUN_REPORT = "reports/runs/{run}"
-
-
-def run_figure(name, caption):
-    """A per-run file of evaluate, shown in `snakemake --report` under the run's name."""
-    return report(f"{RUN_REPORT}/{EVALUATION_FILES[name]}", caption=f"../report/{caption}.rst",
-                  category="Runs", subcategory="{run}", labels={"file": EVALUATION_FILES[name]})
-
-
 rule evaluate:
     input:
-        config="configs/{run}.json",
+        config=layout.CONFIGS["run"],
         model=rules.train.output.model,
         data=rules.prepare.output.data,
         code=code_files("evaluate"),
     output:
-        metrics=f"{RUN_REPORT}/{EVALUATION_FILES['metrics']}",
-        confusion=f"{RUN_REPORT}/{EVALUATION_FILES['confusion']}",
-        confusion_normalized=f"{RUN_REPORT}/{EVALUATION_FILES['confusion_normalized']}",
+        metrics=layout.run_file("metrics"),
+        scores=layout.run_file("scores"),
+        provenance=layout.run_file("provenance"),
+        confusion=layout.run_file("confusion"),
+        confusion_normalized=layout.run_file("confusion_normalized"),
         heatmap=run_figure("heatmap", "confusion_matrix"),
-        report_json=f"{RUN_REPORT}/{EVALUATION_FILES['report_json']}",
+        report_json=layout.run_file("report_json"),
         report_text=run_figure("report_text", "classification_report"),
-        predictions=f"{RUN_REPORT}/{EVALUATION_FILES['predictions']}",
+        predictions=layout.run_file("predictions"),
         misclassified=run_figure("misclassified", "misclassified"),
         filters=run_figure("filters", "filters"),
+    params:
+        out_dir=folder_of("output", "metrics"),
+    log:
+        layout.LOG["evaluate"],
+    benchmark:
+        layout.BENCHMARK["evaluate"]
     shell:
         "python -m stages.evaluate --config {input.config} --model {input.model} --data {input.data}"
-        " --out-dir reports/runs/{wildcards.run}"
+        " --out-dir {params.out_dir} --log {log}"

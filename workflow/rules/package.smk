@@ -1,19 +1,20 @@
 rule package:
     input:
-        config="configs/package.json",
-        metrics=per_run(rules.evaluate.output.metrics),
-        summaries=per_run(rules.train.output.summary),
-        confusions=per_run(rules.evaluate.output.confusion),
-        heatmaps=per_run(rules.evaluate.output.heatmap),
+        config=layout.CONFIGS["package"],
+        per_run=per_run([layout.run_file(key) for key in layout.PACKAGE_INPUTS]),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
         code=code_files("package"),
     output:
-        package=directory("models/package"),
-        archive="models/package.tar.gz",
+        package=directory(layout.PACKAGE_DIR),
+        archive=layout.ARCHIVE,
     params:
         runs=RUNS,
+        runs_dir=folder_of("input", "per_run", levels=2),
+        models_dir=folder_of("input", "models", levels=2),
+    log:
+        layout.LOG["package"],
     shell:
         "python -m stages.package --config {input.config} --runs {params.runs}"
-        " --runs-dir reports/runs --models-dir models/runs --data {input.data}"
-        " --out-dir {output.package} --archive {output.archive}"
+        " --runs-dir {params.runs_dir} --models-dir {params.models_dir}"
+        " --data {input.data} --out-dir {output.package} --archive {output.archive} --log {log}"

@@ -1,12 +1,14 @@
 rule prepare:
     input:
-        config="configs/data/prepare.json",
+        config=layout.CONFIGS["prepare"],
         raw=rules.download.output.raw,
         code=code_files("prepare"),
     output:
-        data=directory("data/prepared"),
-        samples=report("reports/data/samples.png", caption="../report/samples.rst", category="Data"),
-        balance="reports/data/class_balance.csv",
+        data=directory(layout.PREPARED),
+        samples=report(layout.SAMPLES, caption="../report/samples.rst", category="Data"),
+        balance=layout.CLASS_BALANCE,
+    log:
+        layout.LOG["prepare"],
     shell:
         "python -m stages.prepare --config {input.config} --raw {input.raw} --out {output.data}"
-        " --samples {output.samples} --balance {output.balance}"
+        " --samples {output.samples} --balance {output.balance} --log {log}"

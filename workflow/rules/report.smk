@@ -1,33 +1,26 @@
-def comparison(name, caption):
-    """A file of the report stage, shown in `snakemake --report` under "Comparison"."""
-    return report(f"reports/{REPORT_FILES[name]}", caption=f"../report/{caption}.rst", category="Comparison",
-                  labels={"figure": caption.replace("_", " ")})
-
-
 rule report:
     input:
-        metrics=per_run(rules.evaluate.output.metrics),
-        summaries=per_run(rules.train.output.summary),
-        histories=per_run(rules.train.output.history),
-        figures=per_run(rules.evaluate.output.heatmap)
-        + per_run(rules.evaluate.output.misclassified)
-        + per_run(rules.evaluate.output.filters)
-        + per_run(rules.evaluate.output.report_text),
+        per_run=per_run([layout.run_file(key) for key in layout.REPORT_INPUTS]),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
-        notebook="workflow/notebooks/report.ipynb",
+        notebook=layout.NOTEBOOK,
         code=code_files("report"),
     output:
         table_csv=comparison("table_csv", "comparison"),
-        table_md=f"reports/{REPORT_FILES['table_md']}",
+        table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",
         curves=comparison("curves", "curves"),
         parameters=comparison("parameters", "parameters"),
         sweeps=comparison("sweeps", "sweeps"),
-        executed=f"reports/{REPORT_FILES['executed']}",
+        executed=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['executed']}",
         html=comparison("html", "report_notebook"),
     params:
         runs=RUNS,
         metric=config["report"]["metric"],
+        runs_dir=folder_of("input", "per_run", levels=2),
+        data_dir=folder_of("input", "data"),
+        out_dir=folder_of("output", "table_csv"),
+    log:
+        layout.LOG["report"],
     shell:
         "python -m stages.report --runs {params.runs} --metric {params.metric}"
-        " --runs-dir reports/runs --data-dir reports/data"
-        " --notebook {input.notebook} --out-dir reports"
+        " --runs-dir {params.runs_dir} --data-dir {params.data_dir}"
+        " --notebook {input.notebook} --out-dir {params.out_dir} --log {log}"

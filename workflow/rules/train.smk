@@ -1,12 +1,23 @@
 rule train:
     input:
-        config="configs/{run}.json",
+        config=layout.CONFIGS["run"],
         data=rules.prepare.output.data,
         code=code_files("train"),
     output:
-        model="models/runs/{run}/model.keras",
-        history="reports/runs/{run}/history.csv",
-        summary="reports/runs/{run}/training.json",
+        model=layout.MODEL,
+        history=layout.run_file("history"),
+        summary=layout.run_file("summary"),
+        # dvclive's folder, rewritten after every epoch while the run trains.
+        live=[layout.run_file(key) for key in layout.TRAIN_FILES if key.startswith("live_")],
+    params:
+        live=folder_of("output", "live"),
+        times=layout.TIMES,
+    log:
+        layout.LOG["train"],
+    # Wall time and peak memory of each job: measurements, not tracked results.
+    benchmark:
+        layout.BENCHMARK["train"]
     shell:
-        "python -m stages.train --config {input.config} --data {input.data}"
-        " --model {output.model} --history {output.history} --summary {output.summary}"
+        "python -m stages.train --config {input.config} --data {input.data} --model {output.model}"
+        " --history {output.history} --summary {output.summary}"
+        " --live {params.live} --times {params.times} --log {log}"
