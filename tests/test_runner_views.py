@@ -1,0 +1,155 @@
+"""What users and reviewers see through Snakemake's and DVC's own tools.
+
+One small project runs under Snakemake with two cores and is committed; a clone
+at another path reruns it from scratch. The tests read what the runners show:
+the console, the log files, `snakemake --lint`, `dvc metrics`, `dvc plots`,
+`git status` after the rerun.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.joblog import _TF_NATIVE_LOG
+from stages.layout import LIVE_METRICS, LOG
+from tests.conftest import ROOT, make_project, run, set_params, tiny
+
+RUNS = ["softmax", "mlp"]
+PATH_LITERAL = re.compile(r"""["'](?:configs|data|models|reports|logs)/""")
+
+
+def two_runs(params):
+    tiny(params)
+    params["runs"] = {name: params["runs"][name] for name in RUNS}
+    params["sweeps"] = {}
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """The project run by `snakemake --cores 2`, recorded by `dvc commit`, committed to git."""
+    project = make_project(tmp_path_factory.mktemp("views") / "origin", two_runs)
+    result = run(["snakemake", "--cores", "2"], project)
+    (project / "console.txt").write_text(result.stdout + result.stderr)
+    run(["dvc", "commit", "-f", "-q"], project)
+    run(["git", "add", "-A", "--", ":!console.txt"], project)
+    run(["git", "commit", "-qm", "results"], project)
+    return project
+
+
+def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
+    console = (origin / "console.txt").read_text()
+    logs = sorted(p.relative_to(origin).as_posix() for p in (origin / "logs").rglob("*.log"))
+    expected = [LOG[stage] for stage in ("download", "prepare", "report", "package")]
+    expected += [LOG[stage].replace("{run}", run_name) for stage in ("train", "evaluate") for run_name in RUNS]
+    assert logs == sorted(expected)
+    for run_name in RUNS:
+        train_log = (origin / LOG["train"].replace("{run}", run_name)).read_text()
+        assert "Epoch 1/3" in train_log and f"run {run_name}: 3 epochs in" in train_log
+        # On the console, every line of that job starts with the run's name.
+        assert f"[{run_name}] Epoch 1/3" in console
+        assert (origin / f"logs/train/{run_name}.benchmark.tsv").read_text().startswith("s\t")
+        assert json.loads((origin / f"logs/train/{run_name}.times.json").read_text())["images_per_second"] > 0
+    lines_of_jobs = [line for line in console.splitlines() if re.search(r"\bEpoch \d+/3\b", line)]
+    assert lines_of_jobs and all(re.match(r"\[(softmax|mlp)\] ", line) for line in lines_of_jobs)
+    # No TensorFlow C++ log lines (start-up notes) on the console.
+    assert not [line for line in console.splitlines() if _TF_NATIVE_LOG.match(line.encode())]
+    assert "absl::InitializeLog" not in console
+
+
+def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
+    """Same code, params and data: nothing tracked changes, dvc.lock included (no wall-clock
+    time, no absolute path in any result)."""
+    clone = tmp_path / "elsewhere" / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    run(["snakemake", "--cores", "2"], clone)  # no data, no models: everything runs
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+    for path in [*clone.glob("reports/**/*.json"), *clone.glob("data/raw/*.json"), *clone.glob("models/package/*.json")]:
+        assert str(tmp_path) not in path.read_text() and str(origin) not in path.read_text(), path
+
+
+def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin):
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
+    files = shown[""]["data"]
+    assert set(files) == {f"reports/runs/{r}/{name}" for r in RUNS for name in ("metrics.json", "live/metrics.json")}
+    for run_name in RUNS:
+        columns = [value for path, data in files.items() if f"/{run_name}/" in path
+                   for value in _leaves(data["data"])]
+        assert 0 < len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns)
+    headline = files["reports/runs/mlp/metrics.json"]["data"]
+    assert set(headline) == {"accuracy", "loss", "top_3_accuracy", "top_5_accuracy", "macro_f1", "weighted_f1"}
+    live = files["reports/runs/mlp/live/metrics.json"]["data"]
+    assert live["step"] == 2 and set(live) == {"step", "train", "eval", "learning_rate"}
+
+    set_params(origin, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
+    run(["snakemake", "--cores", "2"], origin)
+    run(["dvc", "commit", "-f", "-q"], origin)
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], origin).stdout)
+    assert diff and {path.split("/")[2] for path in diff} == {"softmax"}, diff
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    return [value]
+
+
+def test_dvc_plots_give_each_run_its_colour_and_name(origin):
+    plots = json.loads(run(["dvc", "plots", "show", "--json", "--split"], origin).stdout)
+    curves = {name: plot for name, plot in plots.items() if name.endswith("per epoch")}
+    assert set(curves) == {"validation loss per epoch", "validation accuracy per epoch", "learning rate per epoch"}
+    for name, (plot,) in curves.items():
+        spec = json.dumps(plot["content"])
+        content = plot["content"]
+        assert content["encoding"]["color"]["field"] == "run", name
+        assert {"calculate": "split(datum.filename, '/')[2]", "as": "run"} in content["transform"]
+        data = plot["anchor_definitions"]["<DVC_METRIC_DATA>"] if "anchor_definitions" in plot else content["data"]["values"]
+        # The legend's names: the run folder of each data point's file.
+        assert {point["filename"].split("/")[2] for point in data} == set(RUNS), spec[:300]
+        assert len({point["filename"] for point in data}) == len(RUNS)
+    # dvclive's files of a run: one TSV per metric, one row per epoch.
+    tsv = (origin / "reports/runs/mlp/live/plots/metrics" / f"{LIVE_METRICS['val_loss']}.tsv").read_text()
+    assert tsv.splitlines()[0] == "step\tloss" and len(tsv.splitlines()) == 4
+
+
+def test_snakemake_config_overrides_are_refused_not_ignored(origin):
+    for args in (["--config", "seed=3"], ["--configfile", "params.yaml"]):
+        result = run(["snakemake", "-n", *args], origin, check=False)
+        assert result.returncode != 0
+        error = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")]
+        assert len(error) == 1 and "params.yaml" in error[0] and "dvc exp run -S" in error[0], error
+
+
+def test_lint_finds_only_the_software_environment(origin):
+    result = run(["snakemake", "--lint"], origin, check=False)
+    findings = re.findall(r"^    \* (.+?)[:.]?$", result.stdout + result.stderr, re.M)
+    assert findings and set(findings) == {"Specify a conda environment or container for each rule."}, findings
+
+
+def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin):
+    set_params(origin, lambda p: p["runs"]["mlp"].update(require_gpu=True))
+    try:
+        result = run(["snakemake", "--cores", "2"], origin, check=False)
+        out = result.stdout + result.stderr
+        assert result.returncode != 0 and "logs/train/mlp.log" in out
+        log = (origin / "logs/train/mlp.log").read_text()
+        assert "error: run mlp sets require_gpu" in log and "(log: logs/train/mlp.log)" in log
+        result = run(["dvc", "repro"], origin, check=False)
+        assert result.returncode != 0
+        assert "(log: logs/train/mlp.log)" in result.stdout + result.stderr
+        assert "error: run mlp sets require_gpu" in (origin / "logs/train/mlp.log").read_text()
+    finally:
+        run(["git", "checkout", "-q", "--", "params.yaml"], origin)
+
+
+def test_rules_and_dvc_yaml_generator_spell_no_path():
+    """Each path is written once, in stages/layout.py."""
+    sources = [*(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "stages" / "dvcgen.py"]
+    found = {path.name: PATH_LITERAL.findall(path.read_text()) for path in sources}
+    assert {name: hits for name, hits in found.items() if hits} == {}
+    # The paths DVC sees are the layout's.
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert dvc["stages"]["train"]["do"]["outs"][0] == "models/runs/${item}/model.keras"
+    assert Path(ROOT / "workflow/report/dvc_runs_template.json").is_file()
