@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -130,29 +131,41 @@ def unfreeze(layer) -> None:
 
 
 class LiveLog:
-    """dvclive's folder for one run: a TSV per metric and a summary, written after every epoch.
+    """dvclive's folder for one run, written after every epoch: a TSV per metric
+    (plots/metrics/<name>.tsv: step, value) and the summary metrics.json (the last
+    epoch's values and its step), by dvclive's own writers.
 
-    dvclive's DVCLiveCallback imports TensorFlow (tf.keras), so it cannot run under the
-    JAX or PyTorch backends: the Checkpoint callback logs each epoch through `Live` instead.
-    The folder is started afresh and a resumed run's saved epochs are logged again first,
-    so it holds the same bytes as an uninterrupted run's; no timestamps, no DVC experiment
-    saved, no dvc.yaml written (the runners declare the folder).
+    Not through `dvclive.Live`: in a git repository without commits it stops training
+    with an error, in one without DVC it runs `dvc init`, and its Keras callback imports
+    TensorFlow (no JAX or PyTorch backend). The folder is started afresh and a resumed
+    run's saved epochs are logged again first, so it holds the same bytes as an
+    uninterrupted run's; no timestamps.
     """
 
     def __init__(self, folder, rows: list[dict]):
-        from dvclive import Live
+        from dvclive.plots import Metric
 
-        self.live = Live(str(folder), resume=False, report=None, save_dvc_exp=False, dvcyaml=False)
+        self.folder = Path(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.metrics = {key: Metric(name, str(self.folder / "plots")) for key, name in LIVE_METRICS.items()}
+        self.summary: dict = {}
         for row in rows:
             self.log(row)
 
     def log(self, row: dict) -> None:
-        for key, name in LIVE_METRICS.items():
-            self.live.log_metric(name, row[key])
-        self.live.next_step()
+        from dvclive.serialize import dump_json
 
-    def end(self) -> None:
-        self.live.end()
+        step = self.summary.get("step", -1) + 1
+        for key, metric in self.metrics.items():
+            metric.step = step
+            metric.dump(row[key])
+            *groups, last = metric.name.split("/")
+            node = self.summary
+            for group in groups:
+                node = node.setdefault(group, {})
+            node[last] = row[key]
+        self.summary["step"] = step
+        dump_json(self.summary, self.folder / "metrics.json")
 
 
 class Checkpoint:
@@ -299,8 +312,6 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
     write_json(summary_path, summary)
     if times_path:
         write_json(times_path, {"run": config["run"], **times})
-    if live:
-        live.end()
     checkpoint.remove()
     keras.mixed_precision.set_global_policy("float32")
     print(f"run {config['run']}: {len(rows)} epochs in {seconds:.1f} s, "

@@ -10,13 +10,13 @@ import shutil
 
 import pytest
 
-from stages.layout import EVALUATION_FILES, REPORT_FILES
+from stages.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 from tests.browser import render
 from tests.conftest import make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
 RUNS = ["softmax", "mlp", "cnn_intro", "dropout-0.3"]  # three runs and a one-point sweep
-PER_RUN = [*EVALUATION_FILES.values(), "history.csv", "training.json"]
+PER_RUN = [*EVALUATION_FILES.values(), *TRAIN_FILES.values()]
 TOP = [*(f"reports/{name}" for name in REPORT_FILES.values()),
        "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS",
        "reports/data/samples.png", "reports/data/class_balance.csv"]
@@ -148,7 +148,8 @@ def test_reviewers_diff_metrics_params_and_plots(project, tmp_path):
         if key in softmax:  # dvc lists only what changed
             assert (softmax[key]["old"], softmax[key]["new"]) == (old["softmax"][key], new["softmax"][key])
     assert softmax["loss"]["diff"] == pytest.approx(new["softmax"]["loss"] - old["softmax"]["loss"])
-    assert not any(path.startswith("reports/runs/mlp/") and "/metrics.json" in path for path in metrics)
+    # Only the changed run's numbers: its headline metrics and dvclive's last epoch.
+    assert {path.split("/")[2] for path in metrics} == {"softmax"}, metrics
 
     params = json.loads(run(["dvc", "params", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
     change = params["params.yaml"]["runs.softmax.learning_rate"]
@@ -166,13 +167,17 @@ def test_reviewers_diff_metrics_params_and_plots(project, tmp_path):
     out = project / "plots-diff"
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
     page = (out / "index.html").read_text()
-    for plot in ("loss_per_epoch", "accuracy_per_epoch", "reports_runs_softmax_predictions_csv"):
+    for plot in ("validation_loss_per_epoch", "validation_accuracy_per_epoch", "learning_rate_per_epoch",
+                 "reports_runs_softmax_predictions_csv"):
         assert f"vegaEmbed('#{plot}" in page, plot
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
-    # The page carries Vega itself: every plot (2 curves, a confusion matrix per run) draws offline.
-    plots = 2 + len(RUNS)
+    # The page carries Vega itself: every plot (3 curves, a confusion matrix per run) draws offline.
+    plots = 3 + len(RUNS)
+    # ... and each run has its own colour, named in the curves' legends (Vega computed the run).
+    legend_names = (f"{json.dumps(RUNS)}.every(r => [...document.querySelectorAll('.vega-embed svg text')]"
+                    ".some(t => t.textContent == r))")
     shown = render(out / "index.html", tmp_path / "plots.png",
-                   ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots}"))
+                   ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots} && {legend_names}"))
     assert shown["settled"] and shown["external"] == [] and shown["failed"] == []
     shutil.rmtree(out)
 
