@@ -57,7 +57,8 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     out = tmp_path / "out"
     command = [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"),
                "--data", str(data), "--model", str(out / "model.keras"), "--history", str(out / "history.csv"),
-               "--summary", str(out / "training.json")]
+               "--summary", str(out / "training.json"), "--live", str(out / "live")]
+    live_loss = out / "live" / "plots" / "metrics" / "eval" / "loss.tsv"
     progress = out / "model.keras.progress.json"
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -70,12 +71,20 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert first.returncode == -signal.SIGKILL, "training ended before it could be killed"
     assert not (out / "model.keras").exists() and (out / "model.keras.backup.keras").is_file()
     done_before = len(read_json(progress)["rows"])
+    # dvclive's files follow the training epoch by epoch: the killed run had logged its epochs.
+    assert len(live_loss.read_text().splitlines()) - 1 >= done_before - 1
 
     second = subprocess.run(command, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"resuming after epoch {done_before}" in second.stdout
     epochs = [int(row["epoch"]) for row in history(out / "history.csv")]
     assert epochs == list(range(1, 13))  # every epoch, once, though two processes ran them
+    # The resumed run continued dvclive's log: each epoch once, as steps 0..11, the history's values.
+    rows = [line.split("\t") for line in live_loss.read_text().splitlines()]
+    assert rows[0] == ["step", "loss"]
+    assert [(int(step), float(value)) for step, value in rows[1:]] == [
+        (epoch - 1, float(row["val_loss"])) for epoch, row in zip(epochs, history(out / "history.csv"))]
+    assert read_json(out / "live" / "metrics.json")["step"] == 11
     assert "Epoch 1/12" not in second.stdout  # the second process did not start over
     assert json.loads((out / "training.json").read_text())["epochs_run"] == 12
     assert load_model(out / "model.keras").count_params() > 0
