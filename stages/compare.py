@@ -18,7 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUNS_DIR = "reports/runs"
+from stages.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUNS_DIR
+
+METRICS = EVALUATION_FILES["metrics"]
+TABLE = REPORT_FILES["table_csv"]
+
 DEFAULT_METRICS = ("accuracy", "macro_f1", "loss")
 
 
@@ -47,8 +51,8 @@ def load_metrics(side: str) -> dict[str, dict]:
     folder = Path(side)
     if folder.is_dir():
         runs = folder / "runs" if (folder / "runs").is_dir() else folder
-        found = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob("*/metrics.json"))}
-        table = runs.parent / "comparison.csv"
+        found = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob(f"*/{METRICS}"))}
+        table = runs.parent / TABLE
         listed = _listed_runs(table.read_text(encoding="utf-8")) if table.is_file() else None
     else:
         try:
@@ -56,10 +60,10 @@ def load_metrics(side: str) -> dict[str, dict]:
         except CompareError:
             raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
         paths = [p for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
-                 if p.endswith("/metrics.json")]
+                 if p.endswith(f"/{METRICS}")]
         found = {Path(p).parent.name: json.loads(_git("show", f"{side}:{p}")) for p in paths}
         try:
-            listed = _listed_runs(_git("show", f"{side}:{Path(RUNS_DIR).parent}/comparison.csv"))
+            listed = _listed_runs(_git("show", f"{side}:{REPORT_DIR}/{TABLE}"))
         except CompareError:
             listed = None
     if listed is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from stages.evaluate import predict_probabilities, score
 from stages.files import read_json, sha256_file
 from stages.layers import load_model
-from stages.layout import EVALUATION_FILES
+from stages.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
 from stages.predict import PackageError, opened_package
 from stages.prepared import load_split
 
@@ -96,9 +96,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", help="runs to verify (default: every run in --runs-dir)")
     parser.add_argument("--package", help="verify this package (folder or .tar.gz) instead of runs")
-    parser.add_argument("--data", default="data/prepared", help="prepared data (default data/prepared)")
-    parser.add_argument("--runs-dir", default="reports/runs", help="recorded metrics (default reports/runs)")
-    parser.add_argument("--models-dir", default="models/runs", help="trained models (default models/runs)")
+    parser.add_argument("--data", default=PREPARED, help=f"prepared data (default {PREPARED})")
+    parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"recorded metrics (default {RUNS_DIR})")
+    parser.add_argument("--models-dir", default=MODELS_DIR, help=f"trained models (default {MODELS_DIR})")
     parser.add_argument("--tolerance", type=float, default=0.0,
                         help="largest accepted difference per value (default 0: equal); other hardware "
                              "or backends may need 1e-6")
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:
                 raise FileNotFoundError(f"{args.runs_dir}: no runs with metrics.json")
-            results = [_check(run, Path(args.models_dir) / run / "model.keras",
+            results = [_check(run, Path(args.models_dir) / run / Path(MODEL).name,
                               Path(args.runs_dir) / run, args.data, args.tolerance)
                        for run in runs]
             ok = all(results)
