@@ -69,12 +69,11 @@ NOTEBOOK = "workflow/notebooks/report.ipynb"
 PACKAGE_DIR = "models/package"
 ARCHIVE = "models/package.tar.gz"
 
-# Not results: each job's whole output, and (Snakemake's `benchmark:`) its time and memory.
+# Not results: each job's whole output, and train's wall times and peak memory.
 LOGS = "logs"
 LOG = {stage: f"{LOGS}/{stage}.log" for stage in ("configure", "download", "prepare", "report", "package")}
 LOG.update({stage: f"{LOGS}/{stage}/{{run}}.log" for stage in ("train", "evaluate")})
-TIMES = f"{LOGS}/train/{{run}}.times.json"  # train's wall times per epoch, images per second
-BENCHMARK = {stage: f"{LOGS}/{stage}/{{run}}.benchmark.tsv" for stage in ("train", "evaluate")}
+TIMES = f"{LOGS}/train/{{run}}.times.json"  # seconds per epoch, images per second, peak memory
 
 
 RUN_FILES = {**TRAIN_FILES, **EVALUATION_FILES}  # name -> file in a run's folder

@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -308,6 +309,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
         "training_seconds": round(seconds, 3),
         "epoch_seconds": [round(t, 3) for t in timed],
         "images_per_second": round(len(x_train) / float(np.median(steady)), 1),  # median epoch
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
     }
     write_json(summary_path, summary)
     if times_path:
@@ -315,7 +317,8 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
     checkpoint.remove()
     keras.mixed_precision.set_global_policy("float32")
     print(f"run {config['run']}: {len(rows)} epochs in {seconds:.1f} s, "
-          f"{times['images_per_second']:,.0f} images/s (median epoch)", flush=True)
+          f"{times['images_per_second']:,.0f} images/s (median epoch), peak memory {times['peak_memory_mb']:,.0f} MB",
+          flush=True)
     return {**summary, **times}
 
 

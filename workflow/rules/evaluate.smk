@@ -20,8 +20,6 @@ rule evaluate:
         out_dir=folder_of("output", "metrics"),
     log:
         layout.LOG["evaluate"],
-    benchmark:
-        layout.BENCHMARK["evaluate"]
     shell:
         "python -m stages.evaluate --config {input.config} --model {input.model} --data {input.data}"
         " --out-dir {params.out_dir} --log {log}"

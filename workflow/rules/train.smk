@@ -14,9 +14,6 @@ rule train:
         times=layout.TIMES,
     log:
         layout.LOG["train"],
-    # Wall time and peak memory of each job: measurements, not tracked results.
-    benchmark:
-        layout.BENCHMARK["train"]
     shell:
         "python -m stages.train --config {input.config} --data {input.data} --model {output.model}"
         " --history {output.history} --summary {output.summary}"
