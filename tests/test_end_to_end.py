@@ -84,7 +84,8 @@ def test_both_html_reports_render_offline_in_chromium(project, tmp_path):
                        (CLICK.format("Runs"), "document.body.innerText.includes('dropout-0.3')"),
                        (CLICK.format("dropout-0.3"), "document.body.innerText.includes('misclassified.png')"),
                        (SHOW.format("misclassified.png"), "Array.from(document.images).some(i => i.naturalWidth > 300)"))
-    assert snakemake["settled"] and snakemake["external"] == [] and snakemake["failed"] == []
+    assert snakemake["settled"] and snakemake["external"] == [] and snakemake["failed"] == [], {
+        key: snakemake[key] for key in ("settled", "condition", "external", "failed")}
     assert all(image["loaded"] for image in snakemake["images"])
     for shot in ("report.png", "snakemake.png"):
         assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / shot).stat().st_size > 10_000
