@@ -321,15 +321,17 @@ def test_code_loads_no_pickles_and_runs_no_shell():
 
 
 def test_rule_commands_interpolate_only_paths_and_validated_values():
-    """Shell commands hold files, run names (validated by the schema's pattern) and the metric (an enum)."""
-    allowed = re.compile(r"^(input|output)\.\w+$|^wildcards\.run$|^params\.(runs|metric)$")
+    """Shell commands hold files, folders and log paths (stages/layout.py's, with run names validated
+    by the schema's pattern), run names and the metric (an enum)."""
+    allowed = re.compile(r"^(input|output)\.\w+$|^log$|^params\.(runs|metric|live|times|out_dir|runs_dir|data_dir"
+                         r"|models_dir)$")
     seen = set()
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         for command in re.findall(r'shell:\n((?:\s+".*"\n)+)', path.read_text()):
             for field in re.findall(r"\{([^}]*)\}", command):
                 assert allowed.match(field), f"{path.name}: {{{field}}} in a shell command"
                 seen.add(field)
-    assert {"wildcards.run", "params.runs", "params.metric", "input.config"} <= seen
+    assert {"log", "params.runs", "params.metric", "params.times", "input.config"} <= seen
 
 
 def test_an_npy_of_python_objects_is_refused_not_unpickled(tmp_path):

@@ -163,8 +163,8 @@ def test_a_failed_cluster_job_is_reported_and_only_it_reruns(project):
     failed = [log for log in logs if "sets require_gpu but the tensorflow backend sees no GPU" in Path(log).read_text()]
     assert len(set(failed)) == 1, logs
     # The other run's jobs finished on the cluster all the same.
-    metrics = (project / "reports/runs/cnn_intro/metrics.json").read_text()
-    assert '"learning_rate": 0.003' in metrics, output[-4000:]
+    provenance = (project / "reports/runs/cnn_intro/provenance.json").read_text()
+    assert '"learning_rate": 0.003' in provenance, output[-4000:]
 
     set_params(project, lambda p: p["runs"]["softmax"].pop("require_gpu"))
     plan = run(["snakemake", "--profile", "workflow/profiles/slurm", "--dry-run"], project).stdout
