@@ -8,9 +8,11 @@ page renders offline with its images.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -86,9 +88,11 @@ def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float
     """Load `page`, then for each (action, condition) of `steps` run the JavaScript `action`
     (may be empty) and wait until `condition` holds; save a PNG screenshot; return what happened."""
     binary = chromium()
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still write into the profile for a moment after the
+    # browser dies: the whole process group is killed, and a late file does not fail the test.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             tools = DevTools(_debugger_url(Path(profile), process))
             tools.call("Network.enable")
@@ -115,7 +119,8 @@ def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float
             screenshot.write_bytes(base64.b64decode(shot["data"]))
             tools.socket.close()
         finally:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     events = tools.events
     requested = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
