@@ -20,6 +20,7 @@ from stages.config import SCHEMA, ParamsError, load_params, resolve_data, resolv
 from stages.dvcgen import is_current
 from stages.files import write_json_if_changed
 from stages.joblog import run_stage
+from stages.layout import CONFIG_FILES
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
@@ -29,11 +30,11 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
         raise ParamsError(f"{dvc_yaml} does not match the runs or data of params.yaml; "
                           "regenerate dvc.yaml with `python -m stages.dvcgen`")
     for stage, config in resolve_data(params).items():
-        write_json_if_changed(Path(out_dir) / "data" / f"{stage}.json", config)
-    write_json_if_changed(Path(out_dir) / "package.json", resolve_package(params))
+        write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config)
+    write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params))
     paths = {}
     for name, config in runs.items():
-        paths[name] = Path(out_dir) / f"{name}.json"
+        paths[name] = Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name)
         write_json_if_changed(paths[name], config)
     return paths
 

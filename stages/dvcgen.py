@@ -20,7 +20,7 @@ import yaml
 from stages.codedeps import code_files
 from stages.config import ParamsError, load_params, resolve_runs, source_inputs
 from stages.files import write_text_if_changed
-from stages.layout import (ARCHIVE, CLASS_BALANCE, CONFIGS, DATA_REPORTS, EVALUATION_FILES, LIVE_DIR, LOG,
+from stages.layout import (ARCHIVE, CLASS_BALANCE, CONFIG_DIR, CONFIGS, DATA_REPORTS, EVALUATION_FILES, LIVE_DIR, LOG,
                            MODEL, MODELS_DIR, NOTEBOOK, PACKAGE_DIR, PACKAGE_INPUTS, PREPARED, RAW, REPORT_DIR,
                            REPORT_FILES, REPORT_INPUTS, RUN_DIR, RUNS_DIR, SAMPLES, TIMES, TRAIN_FILES, per_run,
                            run_file)
@@ -65,7 +65,7 @@ def dvc_pipeline(params: dict) -> dict:
     stages = {
         "configure": {
             "cmd": "python -m stages.configure --params params.yaml"
-                   f" --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml"
+                   f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
                    f" --log {LOG['configure']}",
             "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
             "params": ["seed", "data", "split", "train", "runs",

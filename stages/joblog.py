@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 # absl's format: severity letter, month and day, time, thread, file:line] message.
-_TF_NATIVE_LOG = re.compile(rb"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)")
+TF_NATIVE_LOG = re.compile(rb"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)")
 
 
 def _pump(source: int, console: int, log, lock: threading.Lock, prefix: bytes) -> None:
@@ -39,7 +39,7 @@ def _emit(lines: list[bytes], console: int, log, lock: threading.Lock, prefix: b
     with lock:
         log.write(b"".join(lines))
         log.flush()
-    shown = b"".join(prefix + line for line in lines if not _TF_NATIVE_LOG.match(line))
+    shown = b"".join(prefix + line for line in lines if not TF_NATIVE_LOG.match(line))
     if shown:
         os.write(console, shown)
 

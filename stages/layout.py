@@ -4,12 +4,11 @@ A path with `{run}` is one per run: Snakemake fills it with its wildcard,
 dvc.yaml's generator with `${item}`, a tool with a run's name (`per_run`).
 """
 
-CONFIGS = {
-    "download": "configs/data/download.json",
-    "prepare": "configs/data/prepare.json",
-    "package": "configs/package.json",
-    "run": "configs/{run}.json",
-}
+CONFIG_DIR = "configs"
+# In CONFIG_DIR, written by configure (and by the Snakefile while it is parsed).
+CONFIG_FILES = {"download": "data/download.json", "prepare": "data/prepare.json", "package": "package.json",
+                "run": "{run}.json"}
+CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
 RAW = "data/raw"
 PREPARED = "data/prepared"
 DATA_REPORTS = "reports/data"

@@ -31,7 +31,7 @@ import numpy as np
 
 from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.joblog import run_stage
-from stages.layout import PACKAGE_INPUTS, RUN_FILES
+from stages.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
 from stages.prepared import load_split
 from stages.provenance import git_revision
 
@@ -229,12 +229,13 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
         # Which way round the images are: predict's --invert is for the other way.
         "background": "dark" if float(np.mean(x_test)) < 0.5 else "light",
     }
-    files = {key: runs_dir / run / RUN_FILES[key] for key in PACKAGE_INPUTS}  # copied into the package
-    metrics, scores, provenance = (read_json(files[key]) for key in ("metrics", "scores", "provenance"))
+    # The selected run's files, copied into the package: its results and its model.
+    inputs = {key: runs_dir / run / RUN_FILES[key] for key in PACKAGE_INPUTS}
+    inputs["model"] = models_dir / run / Path(MODEL).name
+    metrics, scores, provenance = (read_json(inputs[key]) for key in ("metrics", "scores", "provenance"))
     with atomic_dir(out_dir) as tmp:
-        for path in files.values():
+        for path in inputs.values():
             shutil.copyfile(path, tmp / path.name)
-        shutil.copyfile(models_dir / run / "model.keras", tmp / "model.keras")
         write_json(tmp / "class_names.json", metadata["class_names"])
         write_json(tmp / "preprocessing.json", preprocessing)
         write_json(tmp / "params.json", {"run": provenance["config"],
@@ -244,12 +245,12 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
         if config.get("exports"):
             from stages.layers import load_model  # Keras: imported once the job's log is open
 
-            model = load_model(tmp / "model.keras")
+            model = load_model(tmp / inputs["model"].name)
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)
             exports = {kind: export_model(model, kind, tmp, sample) for kind in config["exports"]}
             write_json(tmp / "exports.json", exports)
         write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, scores, provenance,
-                                                     read_json(files["summary"]), metadata, preprocessing, exports,
+                                                     read_json(inputs["summary"]), metadata, preprocessing, exports,
                                                      git_revision("train", "evaluate", "package")))
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         write_text(tmp / "SHA256SUMS", "".join(f"{sha256_file(p)}  {p.relative_to(tmp).as_posix()}\n" for p in files))

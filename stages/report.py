@@ -39,13 +39,19 @@ def _settings(model: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in model.items()) or "-"
 
 
+def _run_results(runs_dir, run: str) -> tuple[dict, dict]:
+    """A run's test metrics and its resolved config (from evaluate's provenance.json)."""
+    folder = Path(runs_dir) / run
+    return (read_json(folder / EVALUATION_FILES["metrics"]),
+            read_json(folder / EVALUATION_FILES["provenance"])["config"])
+
+
 def comparison_table(runs, runs_dir, metric: str) -> pd.DataFrame:
     """One row per run, best first by `metric`, then lowest loss, then params.yaml order
     (the order in which package.select_best picks the packaged run)."""
     rows = []
     for run in runs:
-        metrics = read_json(Path(runs_dir) / run / EVALUATION_FILES["metrics"])
-        config = read_json(Path(runs_dir) / run / EVALUATION_FILES["provenance"])["config"]
+        metrics, config = _run_results(runs_dir, run)
         training = config["training"]
         rows.append({**read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]), **metrics, "run": run,
                      "settings": _settings(config["model"]), "optimizer": training["optimizer"],
@@ -66,8 +72,8 @@ def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, flo
     """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
     sweeps: dict[str, list] = {}
     for run in runs:
-        metrics = read_json(Path(runs_dir) / run / EVALUATION_FILES["metrics"])
-        sweep = read_json(Path(runs_dir) / run / EVALUATION_FILES["provenance"])["config"].get("sweep")
+        metrics, config = _run_results(runs_dir, run)
+        sweep = config.get("sweep")
         if sweep:
             sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
     return sweeps

@@ -13,8 +13,9 @@ kept), optional reduce-on-plateau and augmentation; a killed run resumes
 after its last finished epoch. Writes the model, the per-epoch history
 (metrics and learning rate), a summary (parameter count, epochs, backend and
 devices), and dvclive's folder, updated after every epoch. Wall-clock times
-(each epoch's, images per second) go to --times, beside the log: they differ
-on every rerun, so they are kept out of the results that git and DVC track.
+(each epoch's, the total, images per second) and the peak memory go to
+--times, beside the log: they differ on every rerun, so they are kept out of
+the results that git and DVC track.
 """
 from __future__ import annotations
 
@@ -145,7 +146,9 @@ class LiveLog:
 
     def __init__(self, folder, rows: list[dict]):
         from dvclive.plots import Metric
+        from dvclive.serialize import dump_json
 
+        self.dump_json = dump_json
         self.folder = Path(folder)
         shutil.rmtree(self.folder, ignore_errors=True)
         self.metrics = {key: Metric(name, str(self.folder / "plots")) for key, name in LIVE_METRICS.items()}
@@ -154,19 +157,15 @@ class LiveLog:
             self.log(row)
 
     def log(self, row: dict) -> None:
-        from dvclive.serialize import dump_json
+        from funcy import set_in  # as dvclive.Live fills its summary
 
         step = self.summary.get("step", -1) + 1
         for key, metric in self.metrics.items():
             metric.step = step
             metric.dump(row[key])
-            *groups, last = metric.name.split("/")
-            node = self.summary
-            for group in groups:
-                node = node.setdefault(group, {})
-            node[last] = row[key]
+            self.summary = set_in(self.summary, metric.summary_keys, row[key])
         self.summary["step"] = step
-        dump_json(self.summary, self.folder / "metrics.json")
+        self.dump_json(self.summary, self.folder / "metrics.json")
 
 
 class Checkpoint:

@@ -49,18 +49,14 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
     return found
 
 
-def verify(model_path, recorded: dict, provenance: dict, data_dir, tolerance: float = 0.0) -> list[str]:
+def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: float = 0.0) -> list[str]:
     """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded`
-    metrics and scores (the test data must be the one `provenance` names)."""
+    metrics and scores (the test arrays must have the checksums `test_sha256`)."""
     for path in (model_path, Path(data_dir) / "metadata.json"):
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
-    try:
-        data_recorded = provenance["data"]["sha256"]
-    except (KeyError, TypeError):
-        raise ValueError("its provenance.json has no data.sha256; not one that evaluate wrote") from None
     found = []
-    for name, digest in sorted(data_recorded.items()):
+    for name, digest in sorted(test_sha256.items()):
         actual = sha256_file(Path(data_dir) / name)
         if actual != digest:
             found.append(f"data {name}: recorded sha256 {digest[:12]}..., {data_dir} has {actual[:12]}...")
@@ -83,8 +79,12 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float) -> 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
     recorded, scores, provenance = (read_json(path) for path in paths.values())
-    found = verify(model_path, {**recorded, **scores}, provenance, data_dir, tolerance)
-    name = name.format(run=provenance["config"]["run"])
+    try:
+        test_sha256, run = provenance["data"]["sha256"], provenance["config"]["run"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{paths['provenance']}: no data.sha256 or config.run; not a file evaluate wrote") from None
+    found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance)
+    name = name.format(run=run)
     for line in found:
         print(f"{name}: {line}")
     print(f"{name}: DIFFERS ({len(found)} values)" if found

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.joblog import _TF_NATIVE_LOG
+from stages.joblog import TF_NATIVE_LOG
 from stages.layout import LIVE_METRICS, LOG
 from tests.conftest import ROOT, make_project, run, set_params, tiny
 
@@ -56,7 +56,7 @@ def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
     lines_of_jobs = [line for line in console.splitlines() if re.search(r"\bEpoch \d+/3\b", line)]
     assert lines_of_jobs and all(re.match(r"\[(softmax|mlp)\] ", line) for line in lines_of_jobs)
     # No TensorFlow C++ log lines (start-up notes) on the console.
-    assert not [line for line in console.splitlines() if _TF_NATIVE_LOG.match(line.encode())]
+    assert not [line for line in console.splitlines() if TF_NATIVE_LOG.match(line.encode())]
     assert "absl::InitializeLog" not in console
 
 
@@ -153,6 +153,8 @@ def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin):
         assert result.returncode != 0
         assert "(log: logs/train/mlp.log)" in result.stdout + result.stderr
         assert "error: run mlp sets require_gpu" in (origin / "logs/train/mlp.log").read_text()
+        # DVC's first stage logs too (Snakemake resolves params.yaml while it parses the workflow).
+        assert "configured 2 runs: softmax, mlp" in (origin / LOG["configure"]).read_text()
     finally:
         run(["git", "checkout", "-q", "--", "params.yaml"], origin)
 

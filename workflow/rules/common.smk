@@ -31,7 +31,7 @@ if config:
 
 try:
     PARAMS = load_params("params.yaml")
-    RUNS = list(write_configs(PARAMS, "configs"))
+    RUNS = list(write_configs(PARAMS, layout.CONFIG_DIR))
 except ParamsError as err:
     sys.exit(f"error: {err}")
 

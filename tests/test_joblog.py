@@ -1,0 +1,63 @@
+"""A job's log (stages/joblog.py): what a stage prints goes to its log and, run-named, to the console."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = """
+import os, sys
+from stages.joblog import run_stage
+
+def body():
+    print("from python", flush=True)
+    # As TensorFlow's C++ code writes: straight to the file descriptors, in absl's format.
+    os.write(2, b"I0000 00:00:1795468239.709333    9349 port.cc:153] oneDNN custom operations are on.\\n")
+    os.write(1, b"from the C level\\n")
+    if sys.argv[1] == "bad-input":
+        raise ValueError("bad input")
+    if sys.argv[1] == "bug":
+        raise RuntimeError("a bug")
+
+sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp", errors=(ValueError,)))
+"""
+
+
+def stage(*args):
+    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_log_has_everything_and_the_console_names_the_run(tmp_path):
+    log = tmp_path / "logs" / "train" / "mlp.log"
+    result = stage("ok", log)
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == ["[mlp] from python", "[mlp] from the C level"]
+    assert result.stderr == ""  # TensorFlow's C++ line stays off the console ...
+    assert sorted(log.read_text().splitlines()) == sorted([  # ... and is kept in the log
+        "from python", "from the C level",
+        "I0000 00:00:1795468239.709333    9349 port.cc:153] oneDNN custom operations are on."])
+
+
+@pytest.mark.parametrize("case, last_line", [
+    ("bad-input", "error: bad input (log: {log})"),
+    ("bug", "error: unexpected failure (log: {log})"),
+])
+def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line):
+    log = tmp_path / "mlp.log"
+    result = stage(case, log)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "[mlp] " + last_line.format(log=log)
+    text = log.read_text()
+    # (stdout and stderr reach the log through two pipes: their lines may interleave either way)
+    assert last_line.format(log=log) in text.splitlines()
+    # A user's mistake is one line; a bug shows its traceback, in the log as well.
+    assert ("Traceback" in text and "RuntimeError: a bug" in text) == (case == "bug")
+    assert ("Traceback" in result.stderr) == (case == "bug")
+
+
+def test_without_a_log_the_output_is_left_alone():
+    result = stage("bad-input")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["from python", "from the C level"]
+    assert result.stderr.splitlines()[-1] == "error: bad input"
