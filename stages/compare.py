@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ class CompareError(ValueError):
 
 
 def _git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    # errors="replace": a file that is not UTF-8 then fails as "not valid JSON", by name.
+    result = subprocess.run(["git", *args], capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise CompareError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "git failed")
     return result.stdout
@@ -42,16 +44,50 @@ def _listed_runs(table: str) -> list[str]:
     return [line.split(",")[0] for line in table.splitlines()[1:] if line]
 
 
-def load_metrics(side: str) -> dict[str, dict]:
+def _refuse_constant(name: str):
+    raise ValueError(f"holds {name}")  # json reads NaN and Infinity, which are not JSON
+
+
+def _parse(text: str, where: str, metrics) -> dict:
+    """A metrics.json (`where`: its path, or <rev>:<path>) whose `metrics` are finite numbers where present."""
+    try:
+        found = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as err:  # JSONDecodeError, NaN/Infinity
+        raise CompareError(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(found, dict):
+        raise CompareError(f"{where}: a JSON {type(found).__name__}, not an object of metrics")
+    for name in metrics:
+        value = found.get(name)
+        # 1e999 parses as infinity; a string or true would be shown as missing.
+        if name in found and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value)):
+            raise CompareError(f"{where}: {name} is {value!r}, not a finite number")
+    return found
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CompareError(f"{path}: not a text file (not UTF-8)") from None
+    except OSError as err:
+        raise CompareError(f"{path}: unreadable ({err.strerror})") from None
+
+
+def load_metrics(side: str, metrics=()) -> dict[str, dict]:
     """Run name -> its metrics.json, from a report folder or a git revision.
 
     Where the side has a comparison.csv, only its runs count (best first): a
-    run removed from params.yaml may leave its folder behind.
+    run removed from params.yaml may leave its folder behind. The `metrics`
+    must be finite numbers where a metrics.json has them.
     """
     folder = Path(side)
     if folder.is_dir():
         runs = folder / "runs" if (folder / "runs").is_dir() else folder
-        found = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(runs.glob(f"*/{METRICS}"))}
+        files = {p.parent.name: p for p in sorted(runs.glob(f"*/{METRICS}"))}
+
+        def read(run):
+            return _parse(_read_text(files[run]), str(files[run]), metrics)
         table = runs.parent / TABLE
         listed = _listed_runs(table.read_text(encoding="utf-8")) if table.is_file() else None
     else:
@@ -61,13 +97,16 @@ def load_metrics(side: str) -> dict[str, dict]:
             raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
         paths = [p for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
                  if p.endswith(f"/{METRICS}")]
-        found = {Path(p).parent.name: json.loads(_git("show", f"{side}:{p}")) for p in paths}
+        files = {Path(p).parent.name: p for p in paths}
+
+        def read(run):
+            return _parse(_git("show", f"{side}:{files[run]}"), f"{side}:{files[run]}", metrics)
         try:
             listed = _listed_runs(_git("show", f"{side}:{REPORT_DIR}/{TABLE}"))
         except CompareError:
             listed = None
-    if listed is not None:
-        found = {run: found[run] for run in listed if run in found}
+    # Only the listed runs are read: a stale run's folder is not this version's result.
+    found = {run: read(run) for run in (files if listed is None else [r for r in listed if r in files])}
     if not found:
         raise CompareError(f"{side!r} holds no runs/<run>/metrics.json")
     return found
@@ -85,9 +124,21 @@ def _delta(old: float | None, new: float | None) -> str:
     return "0" if abs(change) < 5e-5 else f"{change:+.4f}"
 
 
+def known_metrics(*sides: dict[str, dict]) -> set[str]:
+    """The numeric keys of the metrics.json of any run of the `sides`."""
+    return {name for side in sides for run in side.values() for name, value in run.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
 def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
             labels=("A", "B")) -> str:
     """A Markdown table of each metric of each run on both sides, and its change."""
+    # A misspelt metric would be a column of dashes that looks like a result.
+    known = known_metrics(old, new)
+    unknown = [metric for metric in metrics if metric not in known]
+    if unknown:
+        raise CompareError(f"no run on either side has the metric {unknown[0]!r}; "
+                           f"known metrics: {', '.join(sorted(known))}")
     columns = ["run"]
     for metric in metrics:
         columns += [metric, f"Δ {metric}"]
@@ -118,11 +169,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="report folder or git revision (A)")
     parser.add_argument("new", help="report folder or git revision (B)")
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metrics.json keys to show")
+    parser.add_argument("--metrics", nargs="+",
+                        help=f"metrics.json keys to show (default: those of {' '.join(DEFAULT_METRICS)} that "
+                             "the runs have)")
     args = parser.parse_args(argv)
     try:
-        table = compare(load_metrics(args.old), load_metrics(args.new), args.metrics, (args.old, args.new))
-    except (CompareError, json.JSONDecodeError) as err:
+        old, new = (load_metrics(side, args.metrics or DEFAULT_METRICS) for side in (args.old, args.new))
+        # Named metrics must exist; of the defaults, those of older versions may be missing.
+        metrics = args.metrics or [m for m in DEFAULT_METRICS if m in known_metrics(old, new)] or DEFAULT_METRICS
+        table = compare(old, new, metrics, (args.old, args.new))
+    except CompareError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(table, end="")

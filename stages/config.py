@@ -9,12 +9,17 @@ the key and the value, e.g.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import Path
 
 import jsonschema
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import YAMLError
 
+from stages.datasets import MAX_IMAGE_PIXELS
 from stages.shapes import check_input, input_shape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,25 +31,18 @@ TRAINING_DEFAULTS = {"monitor": "val_loss", "reduce_lr_patience": 0, "reduce_lr_
 TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", *TRAINING_DEFAULTS)
 
 
+# The published datasets: classes, images that prepare splits, and whether those are the training
+# images of an official train/test split (else all images). A folder's are counted by prepare.
+DATASET_SIZES = {"digits": (10, 1797, False), "mnist": (10, 60_000, True), "fashion_mnist": (10, 60_000, True),
+                 "cifar10": (10, 50_000, True), "cifar100": (100, 50_000, True)}
+
+
 class ParamsError(ValueError):
     """params.yaml is unreadable or invalid; the message is one line."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicate keys (PyYAML keeps the last silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ParamsError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _key_path(path) -> str:
-    return ".".join(str(part) for part in path) or "(top level)"
+    return ".".join(str(part) if len(str(part)) <= 40 else f"{str(part)[:30]}..." for part in path) or "(top level)"
 
 
 def _describe(error: jsonschema.ValidationError, params: dict) -> str:
@@ -58,23 +56,60 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         allowed = error.schema.get("enum")
         if arch and allowed:
             return f"{where}: unknown key {error.instance!r} for architecture {arch!r} (allowed: {', '.join(allowed)})"
-        return f"{where}: invalid name {error.instance!r}: {error.message}"
+        return f"{where}: invalid name {_shown(error.instance)}: {error.schema.get('description') or error.message}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
-    if error.validator == "unevaluatedProperties":  # message: "... ('key', ... were unexpected)"
-        key = re.search(r"'([^']*)'", error.message)[1]
-        return f"{where}: unknown key {key!r}"
+    if error.validator == "unevaluatedProperties":  # message: "... ('key', 5 were unexpected)"
+        keys = re.search(r"\((.+?) (?:was|were) unexpected\)", error.message)
+        return f"{where}: unknown key {keys[1].split(', ')[0] if keys else error.message}"
     if error.validator == "required":
         return f"{where}: {error.message}"
     if {"then", "else"} & set(error.schema_path) and "description" in error.schema:
-        return f"{where}: {error.instance!r} is invalid: {error.schema['description']}"
-    return f"{where}: {error.instance!r} is invalid: {error.message}"
+        return f"{where}: {_shown(error.instance)} is invalid: {error.schema['description']}"
+    if error.validator == "type" and isinstance(error.instance, float) and error.instance.is_integer():
+        hint = f" (write {int(error.instance)})" if abs(error.instance) < 1e15 else ""
+        return f"{where}: {error.instance!r} is invalid: an integer is needed{hint}"
+    message = error.message.replace(repr(error.instance), "it") if len(repr(error.instance)) > 60 else error.message
+    if error.validator in ("maxItems", "maxLength"):
+        message += f" (at most {error.validator_value} {'entries' if error.validator == 'maxItems' else 'characters'})"
+    return f"{where}: {_shown(error.instance)} is invalid: {message}"
+
+
+def _shown(value) -> str:
+    """The repr of a value, cut short: a message stays one readable line."""
+    text = repr(value)
+    if len(text) <= 60:
+        return text
+    size = f" ({len(value)} {'characters' if isinstance(value, str) else 'entries'})" if hasattr(value, "__len__") else ""
+    return f"{text[:50]}...{size}"
+
+
+def _strict_validator(schema: dict):
+    """The schema's validator class, with `integer` meaning a whole number written as one:
+    JSON Schema's integer accepts 2.0, which Keras then refuses as an epoch count."""
+    base = jsonschema.validators.validator_for(schema)
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+def check_finite(value, path=()) -> None:
+    """Refuse NaN and infinity anywhere (`.nan`, `.inf` in YAML): JSON Schema's bounds let them through."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_finite(item, (*path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ParamsError(f"{_key_path(path)}: {value} is invalid: not a finite number (NaN or infinity)")
 
 
 def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator_cls = jsonschema.validators.validator_for(schema)
+    schema = _schema(schema_path)
+    validator_cls = _strict_validator(schema)
+    check_finite(params)
     errors = list(validator_cls(schema).iter_errors(params))
     if errors:
         # The deepest error is the most specific one (an if/then branch, not its parent).
@@ -89,9 +124,13 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
     if sweep_errors:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
-    if "package" in runs:  # configs/package.json is the package stage's
-        raise ParamsError("runs.package: the name 'package' is reserved for the package stage's config; rename the run")
+    for stage in ("package", "report"):  # configs/<stage>.json is that stage's config
+        if stage in runs:
+            raise ParamsError(f"runs.{stage}: the name {stage!r} is reserved for the {stage} stage's config;"
+                              " rename the run")
     check_input_sizes(params["data"], runs)
+    if params["data"]["dataset"] in DATASET_SIZES:
+        check_split_sizes(params["data"], params["split"])
     chosen = (params.get("package") or {}).get("run")
     if chosen is not None and chosen not in runs:
         raise ParamsError(f"package.run: {chosen!r} is not a run; the runs are {', '.join(runs)}")
@@ -128,6 +167,27 @@ def all_runs(params: dict) -> dict[str, dict]:
     return runs
 
 
+def check_split_sizes(data: dict, split: dict) -> None:
+    """Refuse fractions that leave a split of a published dataset without an image of every class
+    (scikit-learn's rules for a stratified split: each part holds at least one image per class)."""
+    classes, images, official_test = DATASET_SIZES[data["dataset"]]
+    parts = [("val_fraction", split["val_fraction"], images, "validation")]
+    if not official_test:  # the test split comes first, validation from the rest
+        test = math.ceil(split["test_fraction"] * images)
+        parts = [("test_fraction", split["test_fraction"], images, "test"),
+                 ("val_fraction", split["val_fraction"] / (1 - split["test_fraction"]), images - test, "validation")]
+    for key, fraction, pool, name in parts:
+        taken = math.ceil(fraction * pool)
+        for count, what in ((taken, f"{name} images"), (pool - taken, "images for the rest")):
+            if count < classes:
+                raise ParamsError(f"split.{key}: {split[key]} is invalid: of the {images:,} images of {data['dataset']}"
+                                  f" it leaves {count:,} {what}, fewer than its {classes} classes")
+    subsample = data.get("train_subsample")
+    if subsample is not None and subsample < classes:
+        raise ParamsError(f"data.train_subsample: {subsample} is invalid: a stratified subsample keeps"
+                          f" at least one image of each of the {classes} classes of {data['dataset']}")
+
+
 def check_input_sizes(data: dict, runs: dict) -> None:
     """Refuse a run whose network would shrink the dataset's images to nothing."""
     shape = input_shape(data)
@@ -138,20 +198,32 @@ def check_input_sizes(data: dict, runs: dict) -> None:
             raise ParamsError(f"runs.{name}: {err}") from None
 
 
-def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHEMA) -> dict:
-    """Read and validate params.yaml; raise ParamsError with a one-line message."""
-    path = Path(path)
+def read_yaml(path: Path):
+    """params.yaml as DVC reads it: YAML 1.2 (ruamel.yaml's safe loader, as dvc.utils.serialize),
+    so both runners see the same values (`1e-3` is 0.001, `yes` a string); duplicate keys refused."""
     try:
-        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
-    except ParamsError as err:
-        raise ParamsError(f"{path}: {err}") from None
-    except yaml.YAMLError as err:
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a text file (not UTF-8)") from None
+    except DuplicateKeyError as err:
+        key = re.search(r'duplicate key "(.*)" with value', err.problem)
+        raise ParamsError(f"{path}: line {err.problem_mark.line + 1}: duplicate key "
+                          f"{(key[1] if key else err.problem)!r}") from None
+    except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ParamsError(f"{path}: YAML syntax error at {where}{problem}") from None
+
+
+def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHEMA) -> dict:
+    """Read and validate params.yaml; raise ParamsError with a one-line message."""
+    path = Path(path)
+    params = read_yaml(path)
+    if params is None:
+        raise ParamsError(f"{path}: empty; it needs the keys seed, data, split, train, runs and report")
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of keys, got {type(params).__name__}")
     try:
@@ -162,7 +234,7 @@ def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHE
 
 
 DATA_DEFAULTS = {"mirror": None, "folder": None, "image_size": None, "color_mode": None,
-                 "skip_unreadable": False, "train_subsample": None}
+                 "skip_unreadable": False, "train_subsample": None, "max_image_pixels": MAX_IMAGE_PIXELS}
 
 
 def resolve_data(params: dict) -> dict[str, dict]:
@@ -176,8 +248,13 @@ def resolve_data(params: dict) -> dict[str, dict]:
         "download": {key: data[key] for key in ("dataset", "mirror", "folder")},
         "prepare": {"seed": params["seed"], **params["split"],
                     **{key: data[key] for key in ("image_size", "color_mode", "skip_unreadable",
-                                                  "train_subsample")}},
+                                                  "train_subsample", "max_image_pixels")}},
     }
+
+
+def resolve_report(params: dict) -> dict:
+    """The report stage's settings: the metric that sorts the runs."""
+    return {"metric": params["report"]["metric"]}
 
 
 def resolve_package(params: dict) -> dict:
@@ -192,11 +269,34 @@ def source_inputs(params: dict) -> list[str]:
     return [data["folder"]] if data["dataset"] == "folder" and data.get("folder") else []
 
 
+def _schema(path: str | Path = SCHEMA) -> dict:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def as_floats(value, schema: dict, root: dict):
+    """`value` with every integer where `schema` says number made a float: a learning rate
+    of 1 is accepted, and Keras, which refuses an integer learning rate, is given 1.0."""
+    if "$ref" in schema:  # "#/$defs/...": the referenced schema, with the keys beside $ref
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    kinds = schema.get("type", [])
+    if "number" in ([kinds] if isinstance(kinds, str) else kinds):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {key: as_floats(item, properties.get(key, {}), root) for key, item in value.items()}
+    return value
+
+
 def resolve_runs(params: dict) -> dict[str, dict]:
     """Expand the named runs into complete, self-contained run configurations."""
     resolved = {}
+    schema = _schema()
+    defaults = as_floats({**TRAINING_DEFAULTS, **params["train"]}, schema["$defs"]["training"], schema)
     for name, run in all_runs(params).items():
-        defaults = {**TRAINING_DEFAULTS, **params["train"]}
+        run = as_floats(run, schema["$defs"]["run"], schema)
         training = {key: run.get(key, defaults[key]) for key in TRAINING_KEYS}
         model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
         resolved[name] = {

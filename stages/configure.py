@@ -3,7 +3,7 @@
     python -m stages.configure --params params.yaml \
         --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml
 
-Writes configs/data/{download,prepare}.json, configs/package.json and configs/<run>.json. A file is
+Writes configs/data/{download,prepare}.json, configs/{package,report}.json and configs/<run>.json. A file is
 rewritten only when its content changes, so both runners see a changed
 parameter as exactly one changed input: that run's train job, or the data
 stage it belongs to. The Snakefile calls `write_configs` while it is parsed;
@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from stages.config import SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_runs
+from stages.config import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
+                           resolve_runs)
 from stages.dvcgen import is_current
 from stages.files import write_json_if_changed
 from stages.joblog import run_stage
@@ -32,6 +33,7 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
     for stage, config in resolve_data(params).items():
         write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config)
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params))
+    write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params))
     paths = {}
     for name, config in runs.items():
         paths[name] = Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name)

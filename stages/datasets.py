@@ -7,8 +7,8 @@ binary version, scikit-learn's digits CSV, image folders): nothing is
 unpickled and `keras.datasets` is not used.
 
 A parser returns a `Parsed`: the dataset's official splits, {"train": (x, y),
-"test": (x, y)} or {"all": (x, y)} when it has none, with x as uint8
-N x H x W x C and y as int64, the class names and the pixel maximum.
+"test": (x, y)}, with "val" where an image folder has one, or {"all": (x, y)}
+when it has none, with x as uint8 N x H x W x C and y as int64, the class names and the pixel maximum.
 """
 from __future__ import annotations
 
@@ -23,6 +23,19 @@ import numpy as np
 
 class DataError(ValueError):
     """A data file is missing, corrupt or in the wrong format; one-line message."""
+
+
+# Pillow's own default: images above it are refused before decoding (decompression bombs).
+MAX_IMAGE_PIXELS = 89_478_485
+
+
+class ImageTooLarge(DataError):
+    """An image whose header promises more pixels than the limit; raised before decoding."""
+
+    def __init__(self, path, width: int, height: int, limit: int):
+        super().__init__(f"{path}: {width}x{height} pixels is above the limit of {limit:,}"
+                         " (data.max_image_pixels; it guards against decompression bombs)")
+        self.width, self.height, self.limit = width, height, limit
 
 
 @dataclass(frozen=True)
@@ -172,6 +185,11 @@ def parse_digits_csv(raw_dir: Path, manifest: dict):
 # ---------------------------------------------------------------- image folders
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # as Keras' image_dataset_from_directory
+SPLIT_FOLDERS = ({"train", "test"}, {"train", "test", "val"})  # how pre-split datasets are published
+
+
+def _subfolders(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[Path]]:
@@ -179,7 +197,7 @@ def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[P
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: image folder not found")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = _subfolders(root)
     if len(classes) < 2:
         raise DataError(f"{root}: needs one subfolder per class, found {len(classes)}")
     images, ignored = [], []
@@ -190,6 +208,37 @@ def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[P
         for path in files:
             (images.append((path, label)) if path.suffix.lower() in IMAGE_SUFFIXES else ignored.append(path))
     return classes, images, ignored
+
+
+def folder_splits(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]], list[Path]]:
+    """Class names, {split: (image path, label) pairs} and ignored non-image files of an image folder.
+
+    A folder whose subfolders are exactly train/ and test/ (and val/), each holding
+    class folders, is a pre-split dataset: {"train": ..., "test": ..., "val": ...},
+    and every split must have the same classes. Any other folder has a subfolder per
+    class and one split, "all".
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: image folder not found")
+    names = set(_subfolders(root))
+    # Split folders without a class folder anywhere are classes that happen to be called so.
+    if names not in SPLIT_FOLDERS or not any(_subfolders(root / name) for name in names):
+        classes, images, ignored = folder_images(root)
+        return classes, {"all": images}, ignored
+    classes, train, ignored = folder_images(root / "train")
+    splits = {"train": train}
+    for split in ("test", "val"):
+        if split not in names:
+            continue
+        found, splits[split], more = folder_images(root / split)
+        if found != classes:
+            missing = ", ".join(repr(c) for c in classes if c not in found)
+            extra = ", ".join(repr(c) for c in found if c not in classes)
+            differ = ", ".join(p for p in (missing and f"missing {missing}", extra and f"extra {extra}") if p)
+            raise DataError(f"{root / split}: classes differ from train/: {differ}")
+        ignored += more
+    return classes, splits, ignored
 
 
 def convert_image(image, size=None, color_mode=None) -> np.ndarray:
@@ -213,34 +262,76 @@ def convert_image(image, size=None, color_mode=None) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def load_image(path: Path, size, color_mode) -> np.ndarray:
-    """Decode one image file and convert it (see `convert_image`)."""
+def load_image(path: Path, size, color_mode, max_pixels: int | None = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode one image file and convert it (see `convert_image`).
+
+    An image above `max_pixels` pixels (None: no limit) is refused from its header,
+    before it is decoded, with `ImageTooLarge`.
+    """
     from PIL import Image
 
-    with Image.open(path) as image:
-        return convert_image(image, size, color_mode)
+    # Our limit replaces Pillow's (a warning above its MAX_IMAGE_PIXELS, an error above twice
+    # that): the user sees one message naming the setting, whatever limit they chose.
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLarge(path, width, height, max_pixels)
+            return convert_image(image, size, color_mode)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
 
 
-def parse_folder(raw_dir: Path, manifest: dict, image_size=None, color_mode=None, skip_unreadable=False):
-    """Decode every image of an image folder; unreadable ones fail together or are skipped."""
+def _unreadable_reason(err: Exception) -> str:
+    """Why an image could not be read, in a few words."""
     from PIL import UnidentifiedImageError
 
+    if isinstance(err, ImageTooLarge):
+        return f"{err.width}x{err.height} pixels, above data.max_image_pixels {err.limit:,}"
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image"  # Pillow's message repeats the path
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def parse_folder(raw_dir: Path, manifest: dict, image_size=None, color_mode=None, skip_unreadable=False,
+                 max_pixels: int | None = MAX_IMAGE_PIXELS):
+    """Decode every image of an image folder; unreadable ones fail together or are skipped.
+
+    Images above `max_pixels` pixels count as unreadable. A class left without a
+    readable image (in any split) is refused: the model would have an output for it
+    that nothing trains.
+    """
     if not image_size or not color_mode:
         raise DataError("a folder dataset needs data.image_size and data.color_mode")
-    classes, files, _ = folder_images(raw_dir / "images")
-    images, labels, unreadable = [], [], []
-    for path, label in files:
-        try:
-            images.append(load_image(path, image_size, color_mode))
-            labels.append(label)
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-            unreadable.append(path.relative_to(raw_dir / "images").as_posix())
+    root = raw_dir / "images"
+    classes, files, _ = folder_splits(root)
+    splits, unreadable, reasons = {}, [], []
+    for split, pairs in files.items():
+        images, labels, lost = [], [], {}
+        for path, label in pairs:
+            try:
+                images.append(load_image(path, image_size, color_mode, max_pixels))
+                labels.append(label)
+            except (OSError, ValueError, SyntaxError) as err:  # DataError, UnidentifiedImageError among them
+                name = path.relative_to(root).as_posix()
+                unreadable.append(name)
+                reasons.append(f"{name} ({_unreadable_reason(err)})")
+                lost.setdefault(label, []).append(name)
+        if unreadable and not skip_unreadable:
+            continue  # all of them are named together below
+        found = set(labels)
+        for label, name in enumerate(classes):
+            if label not in found:
+                where = "" if split == "all" else f" in {split}/"
+                shown = ", ".join(lost[label][:3]) + (", ..." if len(lost[label]) > 3 else "")
+                raise DataError(f"class {name!r} has no readable images{where} "
+                                f"({len(lost[label])} unreadable skipped: {shown})")
+        splits[split] = (np.stack(images), np.array(labels, dtype=np.int64))
     if unreadable and not skip_unreadable:
-        raise DataError(f"{len(unreadable)} unreadable image(s): {', '.join(unreadable)}"
-                        " (set data.skip_unreadable: true to skip them)")
-    if not images:
-        raise DataError(f"{raw_dir / 'images'}: no readable images")
-    return Parsed({"all": (np.stack(images), np.array(labels, dtype=np.int64))}, classes, skipped=unreadable)
+        raise DataError(f"{len(unreadable)} unreadable image(s): {', '.join(reasons)}"
+                        "; set data.skip_unreadable: true to skip them")
+    return Parsed(splits, classes, skipped=unreadable)
 
 
 PARSERS: dict[str, Callable] = {

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from stages.datasets import (DataError, FileSpec, Source, base_location, folder_images,
+from stages.datasets import (DataError, FileSpec, Source, base_location, folder_splits,
                              get_source, parse_idx_bytes)
 from stages.files import atomic_dir, read_json, sha256_file, write_json
 from stages.joblog import run_stage
@@ -214,16 +214,19 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
     return sorted(m.name for m in members if m.isfile())
 
 
-def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str]]:
-    """Copy an image folder's images (verbatim) under `target`; return class names and ignored files."""
-    classes, images, ignored = folder_images(folder)
-    for path, _ in images:
+def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str], list[str]]:
+    """Copy an image folder's images (verbatim, at the same relative paths, so train/ test/ val/
+    survive) under `target`; return class names, ignored files and the splits found."""
+    classes, splits, ignored = folder_splits(folder)
+    images = [path for pairs in splits.values() for path, _ in pairs]
+    for path in images:
         dest = target / path.relative_to(folder)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
-    print(f"copied {len(images):,} images in {len(classes)} classes from {folder}"
+    given = "" if "all" in splits else f" ({', '.join(f'{s} {len(p):,}' for s, p in splits.items())})"
+    print(f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
           + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""), flush=True)
-    return classes, [p.relative_to(folder).as_posix() for p in ignored]
+    return classes, [p.relative_to(folder).as_posix() for p in ignored], list(splits)
 
 
 def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: str | None = None,
@@ -239,7 +242,9 @@ def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: 
                 "origin": shown_origin, "class_names": list(source.class_names), "files": {}, "ignored": []}
     with atomic_dir(out_dir) as tmp:
         if source.format == "image_folder":
-            manifest["class_names"], manifest["ignored"] = _copy_folder(Path(origin), tmp / "images")
+            manifest["class_names"], manifest["ignored"], splits = _copy_folder(Path(origin), tmp / "images")
+            if "all" not in splits:  # a pre-split folder: prepare keeps its splits
+                manifest["splits"] = splits
         for name, spec in source.files.items():
             target = tmp / name
             print(f"fetching {name} from {origin}", flush=True)

@@ -71,6 +71,7 @@ def dvc_pipeline(params: dict) -> dict:
             "params": ["seed", "data", "split", "train", "runs",
                        *(key for key in ("sweeps", "package") if key in params), "report"],
             "outs": [_config(CONFIGS["download"]), _config(CONFIGS["prepare"]), _config(CONFIGS["package"]),
+                     _config(CONFIGS["report"]),
                      *(_config(path) for path in per_run(CONFIGS["run"], runs))],
         },
         "download": {
@@ -107,11 +108,13 @@ def dvc_pipeline(params: dict) -> dict:
             },
         },
         "report": {
-            "cmd": f"python -m stages.report --runs {' '.join(runs)} --metric ${{report.metric}}"
+            # The metric comes from a config file, not `${report.metric}`: DVC would then refuse a
+            # missing or empty params.yaml as "Could not find 'report.metric'" before configure says why.
+            "cmd": f"python -m stages.report --config {CONFIGS['report']} --runs {' '.join(runs)}"
                    f" --runs-dir {RUNS_DIR} --data-dir {DATA_REPORTS} --notebook {NOTEBOOK} --out-dir {REPORT_DIR}"
                    f" --log {LOG['report']}",
-            "deps": [*_run_files(REPORT_INPUTS, runs), SAMPLES, CLASS_BALANCE, NOTEBOOK, *code_files("report")],
-            "params": ["report.metric"],
+            "deps": [CONFIGS["report"], *_run_files(REPORT_INPUTS, runs), SAMPLES, CLASS_BALANCE, NOTEBOOK,
+                     *code_files("report")],
             # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
             "outs": [path if key in ("executed", "html") else _nocache(path)
                      for key, path in ((k, f"{REPORT_DIR}/{name}") for k, name in REPORT_FILES.items())],

@@ -228,6 +228,10 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     probabilities = predict_probabilities(model, x_test)
     y_pred = probabilities.argmax(axis=1)
     run = config["run"]
+    broken = ~np.isfinite(probabilities).all(axis=1)
+    if broken.any():  # NaN probabilities would still give an accuracy and a top-k score
+        raise ValueError(f"run {run}: {model_path} gives non-finite probabilities for {broken.sum()} of "
+                         f"{len(broken)} test images (did training diverge?); nothing is written")
 
     metrics, scores = split_scores(score(y_test, probabilities, class_names))
     write_json(paths["metrics"], metrics)

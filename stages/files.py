@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -44,8 +45,26 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def dumps_json(obj) -> str:
+    """The project's JSON: sorted keys, and no NaN or Infinity (a result that holds one is wrong)."""
+    try:
+        return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError(f"refusing to write a non-finite number: {_first_non_finite(obj)}") from None
+
+
+def _first_non_finite(obj, where="") -> str:
+    if isinstance(obj, dict):
+        found = (_first_non_finite(v, f"{where}.{k}" if where else str(k)) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        found = (_first_non_finite(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    else:
+        return f"{where or 'value'} = {obj}" if isinstance(obj, float) and not math.isfinite(obj) else ""
+    return next((text for text in found if text), "")
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_text(path, dumps_json(obj))
 
 
 def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
@@ -58,11 +77,25 @@ def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
 
 
 def write_json_if_changed(path: str | os.PathLike, obj) -> bool:
-    return write_text_if_changed(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    return write_text_if_changed(path, dumps_json(obj))
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"non-finite number {name}")
 
 
 def read_json(path: str | os.PathLike):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Parse a JSON file; ValueError in one line naming it when it is not JSON or holds
+    NaN or Infinity (Python's json reads those, and they would pass on as results)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (not UTF-8)") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 @contextlib.contextmanager

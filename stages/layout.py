@@ -7,7 +7,7 @@ dvc.yaml's generator with `${item}`, a tool with a run's name (`per_run`).
 CONFIG_DIR = "configs"
 # In CONFIG_DIR, written by configure (and by the Snakefile while it is parsed).
 CONFIG_FILES = {"download": "data/download.json", "prepare": "data/prepare.json", "package": "package.json",
-                "run": "{run}.json"}
+                "report": "report.json", "run": "{run}.json"}
 CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
 RAW = "data/raw"
 PREPARED = "data/prepared"

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.util
+import json
+import math
 import shutil
 import sys
 import tarfile
@@ -41,10 +43,23 @@ EXPORT_TOLERANCE = 1e-4
 
 def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
     """Rank runs by `metric` (higher first), then loss (lower first), then listed order."""
-    scored = [read_json(p) | {"run": r} for r, p in zip(runs, metrics_paths, strict=True)]
-    for entry in scored:
-        if metric not in entry:
-            raise KeyError(f"metric {metric!r} missing from the metrics of run {entry['run']!r}")
+    scored = []
+    for run, path in zip(runs, metrics_paths, strict=True):
+        try:
+            metrics = read_json(path)  # refuses text that is not JSON, and NaN/Infinity
+        except ValueError as err:
+            raise ValueError(f"run {run!r}: {err}") from None
+        if not isinstance(metrics, dict):
+            raise ValueError(f"run {run!r}: {path} is a JSON {type(metrics).__name__}, not an object of metrics")
+        for key in (metric, "loss"):
+            if key not in metrics:
+                raise ValueError(f"run {run!r}: {key} missing from {path}")
+            value = metrics[key]
+            # A diverged run (NaN loss; 1e999 reads as infinity) or a string would sort anywhere.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"run {run!r}: metrics.json has {key} {json.dumps(value)}; "
+                                 "only runs with finite metrics can be ranked and packaged")
+        scored.append(metrics | {"run": run})
     order = sorted(range(len(scored)), key=lambda i: (-scored[i][metric], scored[i]["loss"], i))
     ranking = [{"run": scored[i]["run"], metric: scored[i][metric], "loss": scored[i]["loss"]} for i in order]
     return ranking[0]["run"], ranking

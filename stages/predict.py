@@ -12,7 +12,8 @@ mode; pixels scaled to [0, 1]); the model is loaded in Keras' safe mode.
 Writes a CSV (standard output, or --out): file, predicted class and its
 probability, then the next classes of the top k with theirs. An unreadable
 image is reported by name on standard error and the others are still
-classified; the exit status is then 1.
+classified; the exit status is then 1. So is an image of more than --max-pixels
+pixels (a decompression bomb would exhaust the memory).
 """
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ import io
 import sys
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from stages.datasets import IMAGE_SUFFIXES, load_image
+from stages.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
 from stages.files import read_json, sha256_file, write_text
 from stages.layers import load_model
 
@@ -38,42 +40,55 @@ class PackageError(ValueError):
     """The package is missing, incomplete or does not match its manifest."""
 
 
-def verify_package(folder: Path) -> None:
-    """Every file listed in SHA256SUMS has its checksum, and every file is listed."""
+def verify_package(folder: Path, label=None) -> None:
+    """Every file listed in SHA256SUMS has its checksum, and every file is listed.
+
+    Errors name `label` (the package as the user gave it), not the temporary folder
+    an archive was extracted into.
+    """
+    label = label or folder
     manifest = folder / "SHA256SUMS"
     if not manifest.is_file():
-        raise PackageError(f"{folder}: no SHA256SUMS manifest; not a package")
+        raise PackageError(f"{label}: no SHA256SUMS manifest; not a package")
     listed = {}
-    for line in manifest.read_text(encoding="utf-8").splitlines():
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise PackageError(f"{label}: SHA256SUMS is not a text file; not a package") from None
+    for line in lines:
         digest, _, name = line.partition("  ")
+        if not name:
+            raise PackageError(f"{label}: SHA256SUMS has a line that is not '<sha256>  <file>'")
         listed[name] = digest
     # Snakemake marks a directory() output with .snakemake_timestamp after the stage wrote the manifest.
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
         "SHA256SUMS", ".snakemake_timestamp"}
     if present - set(listed):
-        raise PackageError(f"{folder}: {sorted(present - set(listed))[0]} is not in SHA256SUMS")
+        raise PackageError(f"{label}: {sorted(present - set(listed))[0]} is not in SHA256SUMS")
     for name, digest in listed.items():
         if name not in present:
-            raise PackageError(f"{folder}: {name} is listed in SHA256SUMS but missing")
+            raise PackageError(f"{label}: {name} is listed in SHA256SUMS but missing")
         if sha256_file(folder / name) != digest:
-            raise PackageError(f"{folder}: {name} does not match its SHA-256 in SHA256SUMS")
+            raise PackageError(f"{label}: {name} does not match its SHA-256 in SHA256SUMS")
 
 
 def open_package(path: Path, scratch: Path) -> Path:
     """The package folder: `path` itself, or the folder inside a .tar.gz extracted into `scratch`."""
-    path = Path(path)
+    label, path = str(path), Path(path)  # errors name the package as the user typed it
     if path.is_dir():
         return path
     if not path.is_file():
-        raise PackageError(f"{path}: no such package (a folder or a .tar.gz)")
+        raise PackageError(f"{label}: no such package (a folder or a .tar.gz)")
     try:
         with tarfile.open(path, "r:gz") as tar:
             tar.extractall(scratch, filter="data")  # refuses links and paths outside `scratch`
-    except (tarfile.TarError, OSError) as err:
-        raise PackageError(f"{path}: not a readable package archive ({err})") from None
+    # A cut or damaged archive: EOFError (gzip stream ends early), zlib.error, BadGzipFile (an OSError).
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PackageError(f"{label}: not a readable package archive, truncated or damaged ({reason})") from None
     folders = [p for p in scratch.iterdir() if p.is_dir()]
     if len(folders) != 1:
-        raise PackageError(f"{path}: expected one package folder in the archive")
+        raise PackageError(f"{label}: expected one package folder in the archive")
     return folders[0]
 
 
@@ -81,9 +96,33 @@ def open_package(path: Path, scratch: Path) -> Path:
 def opened_package(path) -> Iterator[Path]:
     """The package folder (a .tar.gz extracted into a temporary folder), checked against SHA256SUMS."""
     with tempfile.TemporaryDirectory(prefix="package-") as scratch:
-        folder = open_package(Path(path), Path(scratch))
-        verify_package(folder)
+        folder = open_package(path, Path(scratch))
+        verify_package(folder, str(path))
         yield folder
+
+
+def package_json(folder: Path, name: str, label):
+    """A JSON file of the package; errors name the package `label`, not the temporary folder."""
+    if not (folder / name).is_file():
+        raise PackageError(f"{label}: no {name}; not a complete package")
+    try:
+        return read_json(folder / name)
+    except ValueError:  # not JSON, or NaN/Infinity in it
+        raise PackageError(f"{label}: {name} is not valid JSON") from None
+
+
+def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
+    """The image shape [height, width, channels] and the class names: checked, since a package
+    made elsewhere may hold anything that has its checksum."""
+    contract = package_json(folder, "preprocessing.json", label)
+    shape = contract.get("image_shape") if isinstance(contract, dict) else None
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and n > 0 for n in shape)
+            and shape[2] in (1, 3)):
+        raise PackageError(f"{label}: preprocessing.json has no image_shape [height, width, 1 or 3]")
+    class_names = package_json(folder, "class_names.json", label)
+    if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):
+        raise PackageError(f"{label}: class_names.json is not a list of class names")
+    return shape, class_names
 
 
 def expand_images(arguments) -> list[Path]:
@@ -100,21 +139,31 @@ def expand_images(arguments) -> list[Path]:
     return found
 
 
-def predict(package: Path, images, top_k: int = 3, invert: bool = False):
+def predict(package, images, top_k: int = 3, invert: bool = False, max_pixels: int = MAX_IMAGE_PIXELS):
     """Classify `images`; return (rows of the CSV, [(image, reason)] for those that failed)."""
     from PIL import UnidentifiedImageError
 
     with opened_package(package) as folder:
-        contract = read_json(folder / "preprocessing.json")
-        class_names = read_json(folder / "class_names.json")
-        model = load_model(folder / "model.keras")
-    height, width, channels = contract["image_shape"]
+        (height, width, channels), class_names = read_contract(folder, package)
+        if not (folder / "model.keras").is_file():
+            raise PackageError(f"{package}: no model.keras; not a complete package")
+        try:
+            model = load_model(folder / "model.keras")
+        except (ValueError, OSError):  # Keras' message names the temporary folder
+            raise PackageError(f"{package}: model.keras does not load as a Keras model") from None
+    expected = model.input_shape[1:]
+    if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, (height, width, channels))):
+        raise PackageError(f"{package}: the model takes {expected} inputs, preprocessing.json "
+                           f"says {[height, width, channels]}")
     color_mode = "grayscale" if channels == 1 else "rgb"
     batch, names, failed = [], [], []
     for path in images:
         try:
-            pixels = load_image(path, (height, width), color_mode).astype(np.float32) / 255.0
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+            pixels = load_image(path, (height, width), color_mode, max_pixels=max_pixels).astype(np.float32) / 255.0
+        except ImageTooLarge as err:  # its own message names params.yaml's setting, not --max-pixels
+            failed.append((path, f"{err.width}x{err.height} pixels, above --max-pixels {err.limit}"))
+            continue
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:  # DataError is a ValueError
             failed.append((path, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue
         batch.append(1.0 - pixels if invert else pixels)
@@ -122,6 +171,12 @@ def predict(package: Path, images, top_k: int = 3, invert: bool = False):
     rows = []
     if batch:
         probabilities = np.asarray(model.predict(np.stack(batch), verbose=0), dtype=np.float64)
+        if probabilities.shape != (len(batch), len(class_names)):
+            raise PackageError(f"{package}: the model gives {probabilities.shape[1:]} outputs per image, "
+                               f"class_names.json names {len(class_names)} classes")
+        if not np.isfinite(probabilities).all():  # NaN sorts anywhere: the "best" class would be arbitrary
+            raise PackageError(f"{package}: the model gives non-finite probabilities (NaN or infinity); "
+                               "was it trained with a diverging run?")
         k = min(top_k, len(class_names))
         for path, p in zip(names, probabilities):
             best = np.argsort(-p, kind="stable")[:k]
@@ -143,6 +198,16 @@ def to_csv(rows) -> str:
     return out.getvalue()
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("package", help="package folder or .tar.gz (models/package.tar.gz)")
@@ -151,6 +216,8 @@ def main(argv=None) -> int:
     parser.add_argument("--invert", action="store_true",
                         help="invert the pixels first: dark drawings on light paper, for light-on-dark data")
     parser.add_argument("--out", help="write the CSV here instead of printing it")
+    parser.add_argument("--max-pixels", type=_positive_int, default=MAX_IMAGE_PIXELS,
+                        help=f"refuse images with more pixels than this (default {MAX_IMAGE_PIXELS})")
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
@@ -159,7 +226,7 @@ def main(argv=None) -> int:
         print("error: no image files found in " + " ".join(args.images), file=sys.stderr)
         return 2
     try:
-        rows, failed = predict(Path(args.package), images, args.top_k, args.invert)
+        rows, failed = predict(args.package, images, args.top_k, args.invert, args.max_pixels)
     except (PackageError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

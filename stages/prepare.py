@@ -4,8 +4,10 @@
         --out data/prepared --samples reports/data/samples.png \
         --balance reports/data/class_balance.csv
 
-A dataset with an official test split keeps it, and validation is split from
-its training images; one without (digits, image folders) is split three ways.
+A dataset with an official test split (MNIST, CIFAR, an image folder published
+as train/ and test/) keeps it, and validation is its val/ folder where it has one,
+else split from its training images; one without (digits, image folders of class
+folders) is split three ways.
 Both splits are stratified by class and seeded. The training split may be
 subsampled (stratified) to `train_subsample` images, and every image may be
 resized and converted (`image_size`, `color_mode`; required for folders).
@@ -21,40 +23,82 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.datasets import PARSERS, DataError, convert_image
+from stages.datasets import MAX_IMAGE_PIXELS, PARSERS, DataError, convert_image
 from stages.figures import pyplot, save_png
 from stages.files import atomic_dir, read_json, sha256_file, write_json, write_text
 from stages.joblog import run_stage
 from stages.prepared import SPLITS, load_split
 
-def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int):
+def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
+                     class_names=None):
     """Return index arrays (train, val, test), stratified by label and seeded."""
     if val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
+        raise DataError(f"split.val_fraction {val_fraction} + split.test_fraction {test_fraction} must be below 1")
     index = np.arange(len(labels))
-    rest, test = _split(index, labels, test_fraction, seed, "test_fraction")
+    rest, test = _split(index, labels, test_fraction, seed, "test_fraction", class_names)
     val_share = val_fraction / (1 - test_fraction)
-    train, val = _split(rest, labels[rest], val_share, seed, "val_fraction")
+    # Of the images left after the test split: errors name the user's val_fraction, not val_share.
+    train, val = _split(rest, labels[rest], val_share, seed, "val_fraction", class_names,
+                        shown=val_fraction, total=len(index), pool=" outside the test split")
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def _split(index, labels, fraction, seed, name):
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _split(index, labels, fraction, seed, name, class_names=None, shown=None, total=None, pool=""):
+    """train_test_split by class, checked first against sklearn's rules so that a failure names
+    the class and the user's setting (`shown`: the value as written; `total`: the images it is
+    a fraction of)."""
+    shown, total = fraction if shown is None else shown, len(index) if total is None else total
+    key = f"split.{name} {shown}"
+    part = "test" if name == "test_fraction" else "validation"
+    rest = "training and validation" if name == "test_fraction" else "training"
+    classes, counts = np.unique(labels, return_counts=True)
+    for label, count in zip(classes, counts):
+        if count < 2:  # the least populated class needs one image on each side
+            class_name = class_names[label] if class_names is not None else str(label)
+            raise DataError(f"class {class_name!r} has {_plural(int(count), 'image')}{pool}; "
+                            f"{key} by class needs at least 2 per class")
+    n_part = math.ceil(fraction * len(index))  # as sklearn counts them
+    if n_part < len(classes):
+        raise DataError(f"{key} of {_plural(total, 'image')} gives {_plural(n_part, part + ' image')}, "
+                        f"fewer than the {len(classes)} classes")
+    if len(index) - n_part < len(classes):
+        raise DataError(f"{key} of {_plural(total, 'image')} leaves "
+                        f"{_plural(len(index) - n_part, rest + ' image')}, fewer than the {len(classes)} classes")
     try:
         return train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
-    except ValueError as err:  # too few images of some class for a stratified split
-        raise DataError(f"cannot split off {name} {fraction:g} by class from {len(index)} images: {err}") from None
+    except ValueError as err:  # a rule not checked above
+        raise DataError(f"cannot split off {key} by class from {_plural(total, 'image')}: {err}") from None
 
 
-def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class_names=None) -> np.ndarray:
     """A stratified, seeded subset of `size` entries of `index` (all of them if fewer)."""
     if size >= len(index):
         return index
+    present, counts = np.unique(labels[index], return_counts=True)
+    if counts.min() < 2:  # sklearn cannot stratify a class of one
+        label = present[np.argmin(counts)]
+        class_name = class_names[label] if class_names is not None else str(label)
+        raise DataError(f"data.train_subsample {size}: class {class_name!r} has 1 training image; "
+                        "a stratified subsample needs at least 2 per class")
+    surplus = len(index) - size
+    if surplus < len(present):
+        # sklearn wants at least one left-out image per class: drop one (seeded) from each of
+        # the `surplus` largest classes instead, which keeps the class shares as close.
+        rng = np.random.default_rng(seed)
+        largest = present[np.argsort(-counts, kind="stable")[:surplus]]
+        dropped = [rng.choice(index[labels[index] == label]) for label in largest]
+        return np.setdiff1d(index, dropped)
     kept, _ = train_test_split(index, train_size=size, stratify=labels[index], random_state=seed)
     return np.sort(kept)
 
@@ -77,7 +121,8 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
     manifest = check_raw(raw_dir)
     parse = PARSERS[manifest["format"]]
     if manifest["format"] == "image_folder":
-        parsed = parse(raw_dir, manifest, config["image_size"], config["color_mode"], config["skip_unreadable"])
+        parsed = parse(raw_dir, manifest, config["image_size"], config["color_mode"], config["skip_unreadable"],
+                       config.get("max_image_pixels", MAX_IMAGE_PIXELS))
     else:
         parsed = parse(raw_dir, manifest)
     num_classes = len(parsed.class_names)
@@ -85,19 +130,26 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
         if y.min() < 0 or y.max() >= num_classes:
             raise DataError(f"{manifest['dataset']} {split}: labels outside 0..{num_classes - 1}")
 
-    seed = config["seed"]
-    if "test" in parsed.splits:  # keep the official test split; validation comes from training
+    seed, names = config["seed"], parsed.class_names
+    if "val" in parsed.splits:  # a folder published with train/, val/ and test/: all three kept
+        arrays = {split: (*parsed.splits[split], np.arange(len(parsed.splits[split][1]))) for split in SPLITS}
+        print("validation: the folder's val/ images (split.val_fraction is not used)", flush=True)
+    elif "test" in parsed.splits:  # keep the official test split; validation comes from training
         images, labels = parsed.splits["train"]
-        train, val = _split(np.arange(len(labels)), labels, config["val_fraction"], seed, "val_fraction")
+        train, val = _split(np.arange(len(labels)), labels, config["val_fraction"], seed, "val_fraction",
+                            names, pool=" for training")
         arrays = {"train": (images, labels, np.sort(train)), "val": (images, labels, np.sort(val)),
                   "test": (*parsed.splits["test"], np.arange(len(parsed.splits["test"][1])))}
     else:
         images, labels = parsed.splits["all"]
-        index = split_stratified(labels, config["val_fraction"], config["test_fraction"], seed)
+        index = split_stratified(labels, config["val_fraction"], config["test_fraction"], seed, names)
         arrays = {split: (images, labels, idx) for split, idx in zip(SPLITS, index)}
     if config.get("train_subsample"):
+        if config["train_subsample"] < num_classes:  # a stratified subsample keeps every class
+            raise DataError(f"data.train_subsample {config['train_subsample']} is fewer than the "
+                            f"{num_classes} classes; keep at least one image per class")
         images, labels, idx = arrays["train"]
-        arrays["train"] = (images, labels, subsample(idx, labels, config["train_subsample"], seed))
+        arrays["train"] = (images, labels, subsample(idx, labels, config["train_subsample"], seed, names))
 
     size, mode = config.get("image_size"), config.get("color_mode")
     metadata = {

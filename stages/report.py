@@ -1,6 +1,6 @@
 """Report stage: compare all runs in a table, figures and an executed notebook.
 
-    python -m stages.report --runs softmax mlp cnn_intro --metric accuracy \
+    python -m stages.report --config configs/report.json --runs softmax mlp cnn_intro \
         --runs-dir reports/runs --data-dir reports/data \
         --notebook workflow/notebooks/report.ipynb --out-dir reports
 
@@ -205,15 +205,15 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir) -> pd.DataF
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", required=True)
-    parser.add_argument("--metric", required=True)
+    parser.add_argument("--config", required=True, help="report config (configs/report.json): the metric")
     parser.add_argument("--runs-dir", required=True, help="folder with one folder of results per run")
     parser.add_argument("--data-dir", required=True, help="prepare's report files (samples.png, class_balance.csv)")
     parser.add_argument("--notebook", required=True, help="notebook template")
     parser.add_argument("--out-dir", required=True, help="folder for the files of REPORT_FILES")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir, args.metric, args.notebook,
-                                    args.out_dir), args.log, errors=(KeyError, FileNotFoundError))
+    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir, read_json(args.config)["metric"],
+                                    args.notebook, args.out_dir), args.log, errors=(KeyError, ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import resource
 import shutil
@@ -168,6 +169,28 @@ class LiveLog:
         self.dump_json(self.summary, self.folder / "metrics.json")
 
 
+class Diverged(ValueError):
+    """Training produced a non-finite loss: the run's results would be meaningless."""
+
+
+def divergence_guard(run: str):
+    """A callback that stops training after the first epoch whose loss or val_loss is NaN or
+    infinite, naming the run and the epoch. It runs before the checkpoint, so no diverged
+    epoch is saved or logged."""
+    import keras
+
+    class Callback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            bad = [f"{key} {float(value)}" for key, value in (logs or {}).items()
+                   if key in ("loss", "val_loss") and not math.isfinite(float(value))]
+            if bad:
+                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                raise Diverged(f"run {run} diverged in epoch {epoch + 1}: {', '.join(bad)} at learning rate "
+                               f"{rate:g}; lower the learning rate and run it again")
+
+    return Callback()
+
+
 class Checkpoint:
     """Resume a killed run: after every epoch the model (with its optimizer state) and the
     per-epoch log (metrics, learning rate, wall time) are written atomically beside the
@@ -264,9 +287,9 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
         monitor = settings["monitor"]
         stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"],
                                              restore_best_weights=True)
-        callbacks = [stop, checkpoint.callback(phase, live)]
+        callbacks = [divergence_guard(config["run"]), stop, checkpoint.callback(phase, live)]
         if settings["reduce_lr_patience"]:
-            callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(
+            callbacks.insert(2, keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
         model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
                   batch_size=settings["batch_size"], callbacks=callbacks, initial_epoch=len(checkpoint.rows),

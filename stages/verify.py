@@ -16,6 +16,7 @@ missing. Nothing is written.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            if abs(a - b) > tolerance:
+            # NaN - x > tolerance is False: a NaN or infinity would pass, so it always differs.
+            if not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) > tolerance:
                 found.append(f"{key}: recorded {a}, recomputed {b}")
         elif a != b:
             found.append(f"{key}: recorded {a!r}, recomputed {b!r}")
@@ -68,21 +70,43 @@ def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: f
     return differences(recorded, score(y_test, probabilities, class_names), tolerance)
 
 
-def _check(name: str, model_path, results: Path, data_dir, tolerance: float) -> bool:
+def _recorded(path: Path, shown: str) -> dict:
+    """A JSON object that evaluate wrote; errors name it as `shown` (a package's file: not its temporary path)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{shown}: not found (run `dvc pull` or the pipeline first)")
+    try:
+        value = read_json(path)
+    except ValueError as err:  # not JSON, or NaN/Infinity in it
+        message = str(err).replace(str(path), shown)
+        raise ValueError(message if shown in message else f"{shown}: {message}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{shown}: a JSON {type(value).__name__}, not an object; not a file evaluate wrote")
+    return value
+
+
+def _check(name: str, model_path, results: Path, data_dir, tolerance: float, package=None) -> bool:
     """Verify one model against the metrics recorded in the folder `results` and print the
     outcome; True when nothing differs.
 
-    `name` may say `{run}`: the run recorded in the provenance (a package's run).
+    `name` may say `{run}`: the run recorded in the provenance (a package's run). Errors
+    name the files of a `package` as `<package>: <file>`.
     """
+    def shown(path: Path) -> str:
+        return f"{package}: {path.name}" if package else str(path)
+
+    if not Path(model_path).is_file():
+        raise FileNotFoundError(f"{shown(Path(model_path))}: not found (run `dvc pull` or the pipeline first)")
     paths = {key: results / EVALUATION_FILES[key] for key in ("metrics", "scores", "provenance")}
-    for path in paths.values():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
-    recorded, scores, provenance = (read_json(path) for path in paths.values())
+    recorded, scores, provenance = (_recorded(path, shown(path)) for path in paths.values())
+    if "accuracy" not in recorded:
+        raise ValueError(f"{shown(paths['metrics'])}: no accuracy; not a file evaluate wrote")
     try:
         test_sha256, run = provenance["data"]["sha256"], provenance["config"]["run"]
+        if not isinstance(test_sha256, dict):
+            raise TypeError
     except (KeyError, TypeError):
-        raise ValueError(f"{paths['provenance']}: no data.sha256 or config.run; not a file evaluate wrote") from None
+        raise ValueError(f"{shown(paths['provenance'])}: no data.sha256 or config.run; "
+                         "not a file evaluate wrote") from None
     found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance)
     name = name.format(run=run)
     for line in found:
@@ -92,6 +116,17 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float) -> 
     return not found
 
 
+def _tolerance(text: str) -> float:
+    """A finite, non-negative number: with NaN every comparison would pass."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", help="runs to verify (default: every run in --runs-dir)")
@@ -99,14 +134,15 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=PREPARED, help=f"prepared data (default {PREPARED})")
     parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"recorded metrics (default {RUNS_DIR})")
     parser.add_argument("--models-dir", default=MODELS_DIR, help=f"trained models (default {MODELS_DIR})")
-    parser.add_argument("--tolerance", type=float, default=0.0,
+    parser.add_argument("--tolerance", type=_tolerance, default=0.0,
                         help="largest accepted difference per value (default 0: equal); other hardware "
                              "or backends may need 1e-6")
     args = parser.parse_args(argv)
     try:
         if args.package:
             with opened_package(args.package) as folder:
-                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance)
+                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance,
+                            args.package)
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:

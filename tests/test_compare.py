@@ -47,3 +47,54 @@ def test_a_report_folder_counts_only_the_runs_of_its_comparison_table(tmp_path):
     folder = _runs(tmp_path / "reports", a=0.5, b=0.9, stale=0.1)
     (folder / "comparison.csv").write_text("run,accuracy\nb,0.9\na,0.5\n")
     assert list(load_metrics(str(folder))) == ["b", "a"]  # best first; a removed run's folder ignored
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[0.5, 0.6]", "a JSON list, not an object of metrics"),
+    ('{"accuracy": 0.5', "not valid JSON (Expecting ',' delimiter: line 1 column 17 (char 16))"),
+    ('{"accuracy": NaN}', "not valid JSON (holds NaN)"),
+    ('{"accuracy": "0.5"}', "accuracy is '0.5', not a finite number"),
+    ('{"accuracy": 1e999}', "accuracy is inf, not a finite number"),
+])
+def test_a_report_folder_with_a_malformed_metrics_file_is_named(tmp_path, capsys, text, message):
+    _runs(tmp_path / "new", a=0.5)
+    (tmp_path / "old" / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "old" / "runs" / "a" / "metrics.json").write_text(text)
+    assert main([str(tmp_path / "old"), str(tmp_path / "new"), "--metrics", "accuracy"]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'old' / 'runs' / 'a' / 'metrics.json'}: {message}\n"
+
+
+def test_a_git_revision_with_a_malformed_metrics_file_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run(["git", "init", "-q"], tmp_path)
+    run(["git", "config", "user.email", "test@example.org"], tmp_path)
+    run(["git", "config", "user.name", "test"], tmp_path)
+    _runs(tmp_path / "reports", a=0.5, b=0.6)
+    (tmp_path / "reports" / "runs" / "b" / "metrics.json").write_text('{"accuracy": 0.6, "loss": 1e999}')
+    run(["git", "add", "reports"], tmp_path)
+    run(["git", "commit", "-q", "-m", "runs"], tmp_path)
+    assert main(["HEAD", "reports", "--metrics", "accuracy", "loss"]) == 1
+    assert capsys.readouterr().err == "error: HEAD:reports/runs/b/metrics.json: loss is inf, not a finite number\n"
+    (tmp_path / "reports" / "runs" / "b" / "metrics.json").write_text("[1]")
+    run(["git", "commit", "-q", "-a", "-m", "list"], tmp_path)
+    assert main(["HEAD~1", "HEAD", "--metrics", "accuracy"]) == 1
+    assert capsys.readouterr().err == "error: HEAD:reports/runs/b/metrics.json: a JSON list, not an object of metrics\n"
+
+
+def test_an_unknown_metric_is_refused_with_the_known_ones(tmp_path, capsys):
+    _runs(tmp_path / "old", a=0.5)
+    _runs(tmp_path / "new", a=0.75)
+    assert main([str(tmp_path / "old"), str(tmp_path / "new"), "--metrics", "acuracy", "loss"]) == 1
+    assert capsys.readouterr().err == ("error: no run on either side has the metric 'acuracy'; "
+                                       "known metrics: accuracy, loss\n")
+    # Of the default metrics, those no run has (older versions) are left out.
+    assert main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
+    assert "| run | accuracy | Δ accuracy | loss | Δ loss |" in capsys.readouterr().out
+
+
+def test_a_run_left_out_of_the_comparison_table_is_not_read(tmp_path):
+    folder = _runs(tmp_path / "reports", a=0.5)
+    (folder / "runs" / "stale").mkdir()
+    (folder / "runs" / "stale" / "metrics.json").write_text("not JSON: a run removed from params.yaml")
+    (folder / "comparison.csv").write_text("run,accuracy\na,0.5\n")
+    assert list(load_metrics(str(folder), ["accuracy"])) == ["a"]

@@ -478,7 +478,7 @@ def test_image_folder_with_bad_file_fails_naming_it_or_skips_it(tmp_path):
     manifest = download("folder", tmp_path / "raw", folder=str(tmp_path / "images"))
     assert manifest["class_names"] == ["cat", "dog", "emu"] and manifest["ignored"] == ["emu/notes.txt"]
     config = {**PREPARE, "image_size": [16, 16], "color_mode": "grayscale", "val_fraction": 0.2, "test_fraction": 0.2}
-    with pytest.raises(DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(set data.skip_unreadable"):
+    with pytest.raises(DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(not an image\); set data.skip_unr"):
         prepare(tmp_path / "raw", tmp_path / "prepared", config)
     assert not (tmp_path / "prepared").exists()
 

@@ -62,6 +62,29 @@ BAD_PARAMS = {
                    "params.yaml: runs.mlp.activation: 'swish2' is invalid"),
     "sweep-key": (replace("sweeps: null", "sweeps:\n  s:\n    run: {architecture: mlp}\n    grid: {colour: [1]}"),
                   "params.yaml: runs.s-1: unknown key 'colour' for architecture 'mlp'"),
+    # Values the schema alone let through and a stage then refused, after the runner had
+    # deleted that job's earlier results (issue 17).
+    "float-epochs": (replace("  epochs: 3", "  epochs: 3.0"),
+                     "params.yaml: train.epochs: 3.0 is invalid: an integer is needed (write 3)"),
+    "float-batch": (replace("  batch_size: 64", "  batch_size: 64.0"),
+                    "params.yaml: train.batch_size: 64.0 is invalid: an integer is needed (write 64)"),
+    "nan-rate": (replace("  learning_rate: 0.001", "  learning_rate: .nan"),
+                 "params.yaml: train.learning_rate: nan is invalid: not a finite number"),
+    "inf-fraction": (replace("  val_fraction: 0.15", "  val_fraction: .inf"),
+                     "params.yaml: split.val_fraction: inf is invalid: not a finite number"),
+    "huge-seed": (replace("seed: 42", "seed: 99999999999"),
+                  "params.yaml: seed: 99999999999 is invalid: 99999999999 is greater than the maximum of 4294967295"),
+    "integer-run-name": (replace("  softmax:", "  1:"), "params.yaml: runs: invalid name 1: a run name is text"),
+    "long-run-name": (replace("  softmax:", f"  {'x' * 300}:"), "params.yaml: runs: invalid name 'xxxxxxxxxx"),
+    "reserved-run-name": (replace("  softmax:", "  report:"),
+                          "params.yaml: runs.report: the name 'report' is reserved for the report stage's config"),
+    "units-list": (lambda t: re.sub(r"    units:\n(    - \d+\n)+", "    units: [" + ", ".join(["8"] * 1000) + "]\n", t),
+                   "params.yaml: runs.mlp.units: [8, 8, 8"),
+    "subsample": (replace("  dataset: digits", "  dataset: digits\n  train_subsample: 1"),
+                  "params.yaml: data.train_subsample: 1 is invalid: a stratified subsample keeps at least one image of"
+                  " each of the 10 classes of digits"),
+    "yaml-1.1-boolean": (replace("  mixed_precision: false", "  mixed_precision: no"),
+                         "params.yaml: train.mixed_precision: 'no' is invalid: 'no' is not of type 'boolean'"),
 }
 
 
@@ -322,8 +345,8 @@ def test_code_loads_no_pickles_and_runs_no_shell():
 
 def test_rule_commands_interpolate_only_paths_and_validated_values():
     """Shell commands hold files, folders and log paths (stages/layout.py's, with run names validated
-    by the schema's pattern), run names and the metric (an enum)."""
-    allowed = re.compile(r"^(input|output)\.\w+$|^log$|^params\.(runs|metric|live|times|out_dir|runs_dir|data_dir"
+    by the schema's pattern) and run names; every other value reaches a stage in a config file."""
+    allowed = re.compile(r"^(input|output)\.\w+$|^log$|^params\.(runs|live|times|out_dir|runs_dir|data_dir"
                          r"|models_dir)$")
     seen = set()
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
@@ -331,7 +354,7 @@ def test_rule_commands_interpolate_only_paths_and_validated_values():
             for field in re.findall(r"\{([^}]*)\}", command):
                 assert allowed.match(field), f"{path.name}: {{{field}}} in a shell command"
                 seen.add(field)
-    assert {"log", "params.runs", "params.metric", "params.times", "input.config"} <= seen
+    assert {"log", "params.runs", "params.times", "input.config"} <= seen
 
 
 def test_an_npy_of_python_objects_is_refused_not_unpickled(tmp_path):

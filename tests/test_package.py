@@ -1,4 +1,5 @@
 """The package stage and the predict command, on a tiny trained run."""
+import gzip
 import re
 import shutil
 import tarfile
@@ -9,8 +10,9 @@ from PIL import Image
 
 from stages.evaluate import evaluate
 from stages.files import read_json, sha256_file
-from stages.package import package
+from stages.package import package, write_archive
 from stages.predict import main as predict_main
+from stages.verify import main as verify_main
 from stages.prepared import load_split
 from stages.train import train
 from tests.conftest import run_config
@@ -143,3 +145,119 @@ def test_an_unreadable_image_is_named_and_the_others_classified(runs, tiny_data,
     assert "classified 3 of 5 images" in err
     rows = read_csv_rows((tmp_path / "out.csv").read_text())
     assert [r["file"] for r in rows] == [str(p) for p in images]
+
+
+def rewrite_manifest(folder):
+    """SHA256SUMS made anew: a package that was changed by hand but is consistent, as one made elsewhere."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    (folder / "SHA256SUMS").write_text("".join(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n"
+                                               for p in files))
+
+
+def test_a_damaged_archive_is_named_as_typed_in_one_line(runs, tiny_data, tmp_path, capsys, monkeypatch):
+    make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    monkeypatch.chdir(tmp_path)
+    whole = (tmp_path / "package.tar.gz").read_bytes()
+    damaged = {"half.tar.gz": whole[:len(whole) // 2], "ten.tar.gz": whole[:10], "empty.tar.gz": b"",
+               "random.tar.gz": np.random.default_rng(0).bytes(4096),
+               "flipped.tar.gz": whole[:100] + bytes(b ^ 0xFF for b in whole[100:120]) + whole[120:],
+               "gzip-not-tar.tar.gz": gzip.compress(b"hello, not a tar file\n" * 10)}
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+    capsys.readouterr()
+    for name in damaged:
+        for command in (predict_main, verify_main):
+            args = [f"./{name}", str(image)] if command is predict_main else ["--package", f"./{name}"]
+            assert command(args) != 0
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: ./{name}: not a readable package archive, truncated or damaged (")
+            assert err.count("\n") == 1 and "Traceback" not in err and "/tmp" not in err
+
+
+def test_a_tampered_archive_is_named_not_its_temporary_folder(runs, tiny_data, tmp_path, capsys):
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    (folder / "class_names.json").write_text('["c", "b", "a"]\n')
+    archive = tmp_path / "tampered.tar.gz"
+    write_archive(folder, archive)
+    capsys.readouterr()
+    assert predict_main([str(archive), str(image)]) == 2
+    assert capsys.readouterr().err == f"error: {archive}: class_names.json does not match its SHA-256 in SHA256SUMS\n"
+    assert verify_main(["--package", str(archive), "--data", str(tiny_data)]) == 1
+    assert capsys.readouterr().err == f"error: {archive}: class_names.json does not match its SHA-256 in SHA256SUMS\n"
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("preprocessing.json", None, "no preprocessing.json; not a complete package"),
+    ("preprocessing.json", "{image_shape: [8, 8, 1]}", "preprocessing.json is not valid JSON"),
+    ("preprocessing.json", '[8, 8, 1]', "preprocessing.json has no image_shape [height, width, 1 or 3]"),
+    ("preprocessing.json", '{"image_shape": ["8", 8, 1]}',
+     "preprocessing.json has no image_shape [height, width, 1 or 3]"),
+    ("class_names.json", None, "no class_names.json; not a complete package"),
+    ("class_names.json", '{"a": 0}', "class_names.json is not a list of class names"),
+    ("class_names.json", '["a", "b"]', "the model gives (3,) outputs per image, class_names.json names 2 classes"),
+    ("model.keras", "not a zip", "model.keras does not load as a Keras model"),
+])
+def test_a_package_with_a_missing_or_malformed_contract_is_named(runs, tiny_data, tmp_path, capsys, name, text,
+                                                                  message):
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    if text is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_text(text)
+    rewrite_manifest(folder)
+    archive = tmp_path / "made-elsewhere.tar.gz"
+    write_archive(folder, archive)
+    capsys.readouterr()
+    assert predict_main([str(archive), str(image), "--out", str(tmp_path / "out.csv")]) == 2
+    assert capsys.readouterr().err == f"error: {archive}: {message}\n"
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[0.5]", "metrics.json: a JSON list, not an object; not a file evaluate wrote"),
+    ('{"loss": 0.5}', "metrics.json: no accuracy; not a file evaluate wrote"),
+    ('{"accuracy": NaN}', "metrics.json: "),  # then what stages.files.read_json says
+])
+def test_verify_names_the_archive_of_a_malformed_packaged_metrics_file(runs, tiny_data, tmp_path, capsys, text,
+                                                                       message):
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    (folder / "metrics.json").write_text(text)
+    rewrite_manifest(folder)
+    archive = tmp_path / "made-elsewhere.tar.gz"
+    write_archive(folder, archive)
+    capsys.readouterr()
+    assert verify_main(["--package", str(archive), "--data", str(tiny_data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {archive}: {message}") and err.count("\n") == 1 and "/package-" not in err
+
+
+def test_a_model_that_gives_nan_is_refused(runs, tiny_data, tmp_path, capsys):
+    from stages.layers import load_model
+
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    model = load_model(folder / "model.keras")
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])  # as after a diverging run
+    (folder / "model.keras").unlink()
+    model.save(folder / "model.keras")
+    rewrite_manifest(folder)
+    capsys.readouterr()
+    assert predict_main([str(folder), str(image), "--out", str(tmp_path / "out.csv")]) == 2
+    assert capsys.readouterr().err == (f"error: {folder}: the model gives non-finite probabilities (NaN or infinity); "
+                                       "was it trained with a diverging run?\n")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_oversized_image_is_named_and_the_others_classified(runs, tiny_data, tmp_path, capsys):
+    make_package(runs, tiny_data, tmp_path)
+    images = save_test_images(tiny_data, tmp_path / "images", count=2)
+    Image.new("L", (20, 10)).save(tmp_path / "images" / "large.png")  # 200 pixels; the others 64
+    capsys.readouterr()
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(tmp_path / "images"), "--max-pixels", "64",
+                         "--out", str(tmp_path / "out.csv")]) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'images' / 'large.png'}: cannot read the image "
+                                       "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images\n")
+    assert [r["file"] for r in read_csv_rows((tmp_path / "out.csv").read_text())] == [str(p) for p in images]

@@ -81,3 +81,63 @@ def test_stale_dvc_yaml_is_refused_by_configure(tmp_path):
     # Parsing the Snakefile regenerates it, as the README promises.
     run(["snakemake", "--dry-run"], project)
     assert "train@extra" in {s["stage"] for s in dvc_stages(project).values()}
+
+
+# ------------------------------------------------------------------ one reading of params.yaml
+
+# The line of params.yaml as the user writes it -> the value both runners must see, or the one-line
+# error both must stop with. DVC reads YAML 1.2 (ruamel.yaml); so does stages.config.
+TRICKY = {
+    "exponent": ("  learning_rate: 0.001", "  learning_rate: 1e-3", ("train", "learning_rate"), 0.001),
+    "leading-dot": ("  val_fraction: 0.15", "  val_fraction: .5", ("split", "val_fraction"), 0.5),
+    "integer-rate": ("  learning_rate: 0.001", "  learning_rate: 1", ("train", "learning_rate"), 1.0),
+    "float-seed": ("seed: 42", "seed: 42.0", None, "params.yaml: seed: 42.0 is invalid: an integer is needed"),
+    "yes": ("  mixed_precision: false", "  mixed_precision: yes", None,
+            "params.yaml: train.mixed_precision: 'yes' is invalid: 'yes' is not of type 'boolean'"),
+    "null": ("  epochs: 60", "  epochs: null", None,
+             "params.yaml: train.epochs: None is invalid: None is not of type 'integer'"),
+}
+
+
+@pytest.fixture(scope="module")
+def unstarted(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("yaml") / "project")
+
+
+def dvc_param(project, path):
+    """The value DVC reads for a param (what `dvc params diff` and `dvc exp show` report)."""
+    with Repo(str(project)) as repo:
+        value = repo.params.show()[""]["data"]["params.yaml"]["data"]
+    for key in path:
+        value = value[key]
+    return value
+
+
+@pytest.mark.parametrize("case", TRICKY)
+def test_both_runners_read_the_same_values_from_params_yaml(unstarted, case):
+    from stages.files import read_json
+
+    old, new, path, expected = TRICKY[case]
+    params = unstarted / "params.yaml"
+    good = params.read_text()
+    assert good.count(old + " ") == 1 or good.count(old + "\n") == 1, old
+    params.write_text(good.replace(old, new, 1))
+    try:
+        snakemake = run(["snakemake", "--dry-run", "--cores", "1"], unstarted, check=False)
+        configs = {key: read_json(unstarted / "configs" / name)
+                   for key, name in (("softmax", "softmax.json"), ("prepare", "data/prepare.json"))}
+        dvc = run(["dvc", "repro", "configure"], unstarted, check=False)
+        if path:
+            seen_by_dvc = dvc_param(unstarted, path)
+    finally:
+        params.write_text(good)
+    if path is None:  # both refuse it, in the same words
+        for result in (snakemake, dvc):
+            lines = [line for line in (result.stdout + result.stderr).splitlines() if "params.yaml:" in line]
+            assert result.returncode != 0 and len(lines) == 1 and expected in lines[0], result.stdout + result.stderr
+        return
+    assert snakemake.returncode == 0 and dvc.returncode == 0, snakemake.stderr[-2000:] + dvc.stderr[-2000:]
+    section, key = path
+    written = configs["softmax"]["training"][key] if section == "train" else configs["prepare"][key]
+    assert seen_by_dvc == expected and written == expected, (seen_by_dvc, written)
+    assert type(written) is float  # what Keras is given: a float learning rate, never an int

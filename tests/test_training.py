@@ -144,3 +144,39 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
     assert [row["phase"] for row in rows] == ["1.0", "1.0", "2.0"]
     assert float(rows[2]["learning_rate"]) == pytest.approx(1e-5)
     assert not all(np.array_equal(a, b) for a, b in zip(initial, tuned)), "fine-tuning left the backbone alone"
+
+
+def test_a_diverging_run_stops_in_one_line_naming_the_run_and_the_epoch(tiny_data, tmp_path):
+    """A NaN loss is an error, not a result: nothing is written for the run but its log."""
+    config = run_config("mlp", {"optimizer": "sgd", "learning_rate": 1e30}, units=[32])
+    write_json(tmp_path / "run.json", config)
+    model = tmp_path / "model.keras"
+    result = subprocess.run(
+        [BIN / "python", "-m", "stages.train", "--config", tmp_path / "run.json", "--data", tiny_data,
+         "--model", model, "--history", tmp_path / "history.csv", "--summary", tmp_path / "training.json",
+         "--live", tmp_path / "live", "--log", tmp_path / "train.log"],
+        capture_output=True, text=True)
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-3000:]
+    assert ("error: run tiny_mlp diverged in epoch 1: loss nan, val_loss nan at learning rate 1e+30; "
+            "lower the learning rate and run it again") in errors[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not model.exists() and not (tmp_path / "history.csv").exists() and not (tmp_path / "training.json").exists()
+    assert not list((tmp_path / "live").rglob("*.tsv"))  # no diverged epoch logged
+
+
+def test_evaluate_refuses_a_model_that_gives_nan(tiny_data, tmp_path):
+    """A model with NaN weights (a diverged run saved by other means) gets no metrics.json."""
+    import keras
+
+    from stages.architectures import build
+    from stages.evaluate import evaluate
+
+    model = build("softmax", (8, 8, 1), 3)
+    model.set_weights([np.full(w.shape, np.nan, dtype=np.float32) for w in model.get_weights()])
+    model.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match=r"run tiny_softmax: .*model.keras gives non-finite probabilities for 30 of 30 "
+                                         r"test images \(did training diverge\?\); nothing is written"):
+        evaluate(run_config("softmax"), tmp_path / "model.keras", tiny_data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    keras.backend.clear_session()

@@ -1,5 +1,6 @@
 rule report:
     input:
+        config=layout.CONFIGS["report"],
         per_run=per_run([layout.run_file(key) for key in layout.REPORT_INPUTS]),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
         notebook=layout.NOTEBOOK,
@@ -14,13 +15,12 @@ rule report:
         html=comparison("html", "report_notebook"),
     params:
         runs=RUNS,
-        metric=config["report"]["metric"],
         runs_dir=folder_of("input", "per_run", levels=2),
         data_dir=folder_of("input", "data"),
         out_dir=folder_of("output", "table_csv"),
     log:
         layout.LOG["report"],
     shell:
-        "python -m stages.report --runs {params.runs} --metric {params.metric}"
+        "python -m stages.report --config {input.config} --runs {params.runs}"
         " --runs-dir {params.runs_dir} --data-dir {params.data_dir}"
         " --notebook {input.notebook} --out-dir {params.out_dir} --log {log}"
