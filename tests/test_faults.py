@@ -80,7 +80,7 @@ BAD_PARAMS = {
                           "params.yaml: runs.report: the name 'report' is reserved for the report stage's config"),
     "units-list": (lambda t: re.sub(r"    units:\n(    - \d+\n)+", "    units: [" + ", ".join(["8"] * 1000) + "]\n", t),
                    "params.yaml: runs.mlp.units: [8, 8, 8"),
-    "subsample": (replace("  dataset: digits", "  dataset: digits\n  train_subsample: 1"),
+    "subsample": (replace("  train_subsample: null", "  train_subsample: 1"),
                   "params.yaml: data.train_subsample: 1 is invalid: a stratified subsample keeps at least one image of"
                   " each of the 10 classes of digits"),
     "yaml-1.1-boolean": (replace("  mixed_precision: false", "  mixed_precision: no"),
@@ -121,6 +121,31 @@ def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
         lines = [line for line in output.splitlines() if "params.yaml:" in line]
         assert len(lines) == 1 and expected in lines[0], output[-3000:]
     assert "Traceback" not in output
+    assert not (unstarted / "data").exists() and not (unstarted / "models").exists()
+
+
+@pytest.mark.parametrize("runner", ["snakemake", "dvc"])
+@pytest.mark.parametrize("content", [None, "", "# nothing yet\n"])
+def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content, runner):
+    """Not DVC's "Could not find 'report.metric'": dvc.yaml interpolates no parameter."""
+    path = unstarted / "params.yaml"
+    good = path.read_text()
+    path.unlink() if content is None else path.write_text(content)
+    try:
+        args = ["snakemake", "--cores", "1"] if runner == "snakemake" else ["dvc", "repro"]
+        result = run(args, unstarted, check=False)
+    finally:
+        path.write_text(good)
+    output = result.stdout + result.stderr
+    lines = [line for line in output.splitlines() if "params.yaml" in line]
+    assert result.returncode != 0 and len(lines) == 1, output[-3000:]
+    if runner == "dvc":  # DVC checks the stage's params before configure runs
+        assert re.fullmatch(r"ERROR: failed to reproduce 'configure': Parameters '.*' are missing from 'params.yaml'\.",
+                            lines[0]), output
+    else:
+        assert lines[0] == ("error: params.yaml: file not found" if content is None else
+                            "error: params.yaml: empty; it needs the keys seed, data, split, train, runs and report")
+    assert "Traceback" not in output and "report.metric" not in output
     assert not (unstarted / "data").exists() and not (unstarted / "models").exists()
 
 
