@@ -42,7 +42,10 @@ class ParamsError(ValueError):
 
 
 def _key_path(path) -> str:
-    return ".".join(str(part) if len(str(part)) <= 40 else f"{str(part)[:30]}..." for part in path) or "(top level)"
+    """runs.mlp.units: each key as written, or its repr where it has unprintable characters; long ones cut."""
+    parts = (part if isinstance(part, str) and part.isprintable() else repr(part) if isinstance(part, str)
+             else str(part) for part in path)
+    return ".".join(part if len(part) <= 40 else f"{part[:30]}..." for part in parts) or "(top level)"
 
 
 def _describe(error: jsonschema.ValidationError, params: dict) -> str:
@@ -55,14 +58,14 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         arch = parent.get("architecture") if where.startswith("runs.") else None
         allowed = error.schema.get("enum")
         if arch and allowed:
-            return f"{where}: unknown key {error.instance!r} for architecture {arch!r} (allowed: {', '.join(allowed)})"
+            return f"{where}: unknown key {_shown(error.instance)} for architecture {arch!r} (allowed: {', '.join(allowed)})"
         return f"{where}: invalid name {_shown(error.instance)}: {error.schema.get('description') or error.message}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"{where}: unknown key {extra[0]!r}" if extra else f"{where}: {error.message}"
+        return f"{where}: unknown key {_shown(extra[0])}" if extra else f"{where}: {error.message}"
     if error.validator == "unevaluatedProperties":  # message: "... ('key', 5 were unexpected)"
-        keys = re.search(r"\((.+?) (?:was|were) unexpected\)", error.message)
-        return f"{where}: unknown key {keys[1].split(', ')[0] if keys else error.message}"
+        extra = [key for key in error.instance if repr(key) in error.message]
+        return f"{where}: unknown key {_shown(extra[0])}" if extra else f"{where}: {error.message}"
     if error.validator == "required":
         return f"{where}: {error.message}"
     if {"then", "else"} & set(error.schema_path) and "description" in error.schema:
