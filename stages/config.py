@@ -8,6 +8,7 @@ the key and the value, e.g.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -20,6 +21,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
 from stages.datasets import MAX_IMAGE_PIXELS
+from stages.files import first_non_finite
 from stages.shapes import check_input, input_shape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,22 +99,12 @@ def _strict_validator(schema: dict):
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
-def check_finite(value, path=()) -> None:
-    """Refuse NaN and infinity anywhere (`.nan`, `.inf` in YAML): JSON Schema's bounds let them through."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            check_finite(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_finite(item, (*path, index))
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ParamsError(f"{_key_path(path)}: {value} is invalid: not a finite number (NaN or infinity)")
-
-
 def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     schema = _schema(schema_path)
     validator_cls = _strict_validator(schema)
-    check_finite(params)
+    # NaN and infinity (`.nan`, `.inf` in YAML) pass JSON Schema's bounds: refused anywhere.
+    if (found := first_non_finite(params)) is not None:
+        raise ParamsError(f"{_key_path(found[0])}: {found[1]} is invalid: not a finite number (NaN or infinity)")
     errors = list(validator_cls(schema).iter_errors(params))
     if errors:
         # The deepest error is the most specific one (an if/then branch, not its parent).
@@ -272,7 +264,9 @@ def source_inputs(params: dict) -> list[str]:
     return [data["folder"]] if data["dataset"] == "folder" and data.get("folder") else []
 
 
+@functools.cache
 def _schema(path: str | Path = SCHEMA) -> dict:
+    """The schema, read once per process (validation and resolving both need it; nothing changes it)."""
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 

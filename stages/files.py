@@ -47,20 +47,22 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def dumps_json(obj) -> str:
     """The project's JSON: sorted keys, and no NaN or Infinity (a result that holds one is wrong)."""
-    try:
-        return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    except ValueError:
-        raise ValueError(f"refusing to write a non-finite number: {_first_non_finite(obj)}") from None
+    found = first_non_finite(obj)
+    if found is not None:
+        where = ".".join(map(str, found[0])) or "value"
+        raise ValueError(f"refusing to write a non-finite number: {where} = {found[1]}")
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
 
 
-def _first_non_finite(obj, where="") -> str:
+def first_non_finite(obj, path=()) -> tuple[tuple, float] | None:
+    """(key path, value) of the first NaN or infinity in nested dicts and lists, or None."""
     if isinstance(obj, dict):
-        found = (_first_non_finite(v, f"{where}.{k}" if where else str(k)) for k, v in obj.items())
+        items = obj.items()
     elif isinstance(obj, (list, tuple)):
-        found = (_first_non_finite(v, f"{where}[{i}]") for i, v in enumerate(obj))
+        items = enumerate(obj)
     else:
-        return f"{where or 'value'} = {obj}" if isinstance(obj, float) and not math.isfinite(obj) else ""
-    return next((text for text in found if text), "")
+        return (path, obj) if isinstance(obj, float) and not math.isfinite(obj) else None
+    return next((found for key, item in items if (found := first_non_finite(item, (*path, key)))), None)
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
@@ -84,18 +86,20 @@ def _refuse_constant(name: str):
     raise ValueError(f"non-finite number {name}")
 
 
-def read_json(path: str | os.PathLike):
-    """Parse a JSON file; ValueError in one line naming it when it is not JSON or holds
-    NaN or Infinity (Python's json reads those, and they would pass on as results)."""
+def read_json(path: str | os.PathLike, shown: str | None = None):
+    """Parse a JSON file; ValueError in one line naming it (as `shown`, e.g. a file inside an
+    archive the user gave) when it is not JSON or holds NaN or Infinity (Python's json reads
+    those, and they would pass on as results)."""
     path = Path(path)
+    shown = shown or str(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file (not UTF-8)") from None
+        raise ValueError(f"{shown}: not a text file (not UTF-8)") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise ValueError(f"{shown}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        raise ValueError(f"{shown}: {err}") from None
 
 
 @contextlib.contextmanager

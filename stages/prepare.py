@@ -103,6 +103,34 @@ def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class
     return np.sort(kept)
 
 
+def split_indices(labels: dict[str, np.ndarray], config: dict, class_names) -> dict[str, tuple[str, np.ndarray]]:
+    """Where train, val and test come from: split -> (the parsed split, indices into it).
+
+    `labels` holds the parsed splits' labels: "all" (split three ways), or "train" and
+    "test" (validation comes from training), or "train", "val" and "test" (all kept).
+    The training split is then subsampled to `train_subsample` images if set.
+    """
+    seed = config["seed"]
+    if "val" in labels:  # a folder published with train/, val/ and test/
+        plan = {split: (split, np.arange(len(labels[split]))) for split in SPLITS}
+    elif "test" in labels:  # keep the official test split
+        train, val = _split(np.arange(len(labels["train"])), labels["train"], config["val_fraction"], seed,
+                            "val_fraction", class_names, pool=" for training")
+        plan = {"train": ("train", np.sort(train)), "val": ("train", np.sort(val)),
+                "test": ("test", np.arange(len(labels["test"])))}
+    else:
+        index = split_stratified(labels["all"], config["val_fraction"], config["test_fraction"], seed, class_names)
+        plan = {split: ("all", idx) for split, idx in zip(SPLITS, index)}
+    size = config.get("train_subsample")
+    if size:
+        if size < len(class_names):  # a stratified subsample keeps every class
+            raise DataError(f"data.train_subsample {size} is fewer than the "
+                            f"{len(class_names)} classes; keep at least one image per class")
+        source, index = plan["train"]
+        plan["train"] = (source, subsample(index, labels[source], size, seed, class_names))
+    return plan
+
+
 def check_raw(raw_dir: Path) -> dict:
     """Read the download manifest and check that every raw file is still what was fetched."""
     manifest = read_json(raw_dir / "manifest.json")
@@ -130,26 +158,10 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
         if y.min() < 0 or y.max() >= num_classes:
             raise DataError(f"{manifest['dataset']} {split}: labels outside 0..{num_classes - 1}")
 
-    seed, names = config["seed"], parsed.class_names
-    if "val" in parsed.splits:  # a folder published with train/, val/ and test/: all three kept
-        arrays = {split: (*parsed.splits[split], np.arange(len(parsed.splits[split][1]))) for split in SPLITS}
+    if "val" in parsed.splits:
         print("validation: the folder's val/ images (split.val_fraction is not used)", flush=True)
-    elif "test" in parsed.splits:  # keep the official test split; validation comes from training
-        images, labels = parsed.splits["train"]
-        train, val = _split(np.arange(len(labels)), labels, config["val_fraction"], seed, "val_fraction",
-                            names, pool=" for training")
-        arrays = {"train": (images, labels, np.sort(train)), "val": (images, labels, np.sort(val)),
-                  "test": (*parsed.splits["test"], np.arange(len(parsed.splits["test"][1])))}
-    else:
-        images, labels = parsed.splits["all"]
-        index = split_stratified(labels, config["val_fraction"], config["test_fraction"], seed, names)
-        arrays = {split: (images, labels, idx) for split, idx in zip(SPLITS, index)}
-    if config.get("train_subsample"):
-        if config["train_subsample"] < num_classes:  # a stratified subsample keeps every class
-            raise DataError(f"data.train_subsample {config['train_subsample']} is fewer than the "
-                            f"{num_classes} classes; keep at least one image per class")
-        images, labels, idx = arrays["train"]
-        arrays["train"] = (images, labels, subsample(idx, labels, config["train_subsample"], seed, names))
+    arrays = {split: (*parsed.splits[source], index) for split, (source, index)
+              in split_indices({name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names).items()}
 
     size, mode = config.get("image_size"), config.get("color_mode")
     metadata = {

@@ -287,10 +287,11 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
         monitor = settings["monitor"]
         stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"],
                                              restore_best_weights=True)
-        callbacks = [divergence_guard(config["run"]), stop, checkpoint.callback(phase, live)]
-        if settings["reduce_lr_patience"]:
-            callbacks.insert(2, keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"]))
+        plateau = [keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"])
+        ] if settings["reduce_lr_patience"] else []
+        # The guard first: a diverged epoch stops training before anything saves or logs it.
+        callbacks = [divergence_guard(config["run"]), stop, *plateau, checkpoint.callback(phase, live)]
         model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
                   batch_size=settings["batch_size"], callbacks=callbacks, initial_epoch=len(checkpoint.rows),
                   verbose=2)  # one line per epoch: readable in a log file

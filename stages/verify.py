@@ -74,11 +74,7 @@ def _recorded(path: Path, shown: str) -> dict:
     """A JSON object that evaluate wrote; errors name it as `shown` (a package's file: not its temporary path)."""
     if not path.is_file():
         raise FileNotFoundError(f"{shown}: not found (run `dvc pull` or the pipeline first)")
-    try:
-        value = read_json(path)
-    except ValueError as err:  # not JSON, or NaN/Infinity in it
-        message = str(err).replace(str(path), shown)
-        raise ValueError(message if shown in message else f"{shown}: {message}") from None
+    value = read_json(path, shown)  # refuses text that is not JSON, and NaN/Infinity
     if not isinstance(value, dict):
         raise ValueError(f"{shown}: a JSON {type(value).__name__}, not an object; not a file evaluate wrote")
     return value

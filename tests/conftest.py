@@ -1,6 +1,7 @@
 """Shared fixtures: a throw-away copy of the project in which both runners can run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,6 +54,25 @@ def set_params(project: Path, edit) -> None:
     params = yaml.safe_load(path.read_text())
     edit(params)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@contextlib.contextmanager
+def edited_params(project: Path, edit):
+    """params.yaml's text as `edit(text)` returns it (None: no params.yaml) inside the block;
+    the original text again after it."""
+    path = project / "params.yaml"
+    good = path.read_text()
+    changed = edit(good)
+    assert changed != good, "the edit changed nothing"
+    path.unlink() if changed is None else path.write_text(changed)
+    try:
+        yield
+    finally:
+        path.write_text(good)
+
+
+# What runs the whole pipeline, per runner.
+RUNNER_COMMANDS = {"snakemake": ["snakemake", "--cores", "1"], "dvc": ["dvc", "repro"]}
 
 
 def tiny(params: dict) -> None:

@@ -144,3 +144,23 @@ def test_sweep_run_names_must_not_collide():
                                p.update(sweeps={"s": {"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5]}}})))
     with pytest.raises(ParamsError, match="sweeps.s: run name 's-0.5' is taken already"):
         validate_params(params)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda p: p["split"].update(val_fraction=0.001),
+     "split.val_fraction: 0.001 is invalid: of the 1,797 images of digits it leaves 2 validation images, "
+     "fewer than its 10 classes"),
+    (lambda p: p["split"].update(test_fraction=0.004),
+     "split.test_fraction: 0.004 is invalid: of the 1,797 images of digits it leaves 8 test images"),
+    (lambda p: p["data"].update(dataset="cifar100") or p["split"].update(val_fraction=0.001),
+     "split.val_fraction: 0.001 is invalid: of the 50,000 images of cifar100 it leaves 50 validation images, "
+     "fewer than its 100 classes"),
+])
+def test_fractions_that_leave_a_published_datasets_split_without_every_class_are_refused(edit, expected):
+    with pytest.raises(ParamsError) as caught:
+        validate_params(broken(edit))
+    assert str(caught.value).startswith(expected)
+
+
+def test_fractions_that_keep_every_class_in_every_split_are_accepted():
+    validate_params(broken(lambda p: p["split"].update(val_fraction=0.006, test_fraction=0.006)))

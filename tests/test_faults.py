@@ -21,7 +21,7 @@ import pytest
 
 from stages.files import write_json
 from stages.layout import EVALUATION_FILES
-from tests.conftest import BIN, ROOT, make_project, run, set_params, tiny
+from tests.conftest import BIN, RUNNER_COMMANDS, ROOT, edited_params, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
 
@@ -102,15 +102,8 @@ def unstarted(tmp_path_factory):
 @pytest.mark.parametrize("case", BAD_PARAMS)
 def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
     edit, expected = BAD_PARAMS[case]
-    path = unstarted / "params.yaml"
-    good = path.read_text()
-    path.write_text(edit(good))
-    assert path.read_text() != good, f"the edit for {case} changed nothing"
-    try:
-        args = ["snakemake", "--cores", "1"] if runner == "snakemake" else ["dvc", "repro"]
-        result = run(args, unstarted, check=False)
-    finally:
-        path.write_text(good)
+    with edited_params(unstarted, edit):
+        result = run(RUNNER_COMMANDS[runner], unstarted, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     if runner == "dvc" and case in DVC_READS_FIRST:
@@ -128,14 +121,8 @@ def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
 @pytest.mark.parametrize("content", [None, "", "# nothing yet\n"])
 def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content, runner):
     """Not DVC's "Could not find 'report.metric'": dvc.yaml interpolates no parameter."""
-    path = unstarted / "params.yaml"
-    good = path.read_text()
-    path.unlink() if content is None else path.write_text(content)
-    try:
-        args = ["snakemake", "--cores", "1"] if runner == "snakemake" else ["dvc", "repro"]
-        result = run(args, unstarted, check=False)
-    finally:
-        path.write_text(good)
+    with edited_params(unstarted, lambda _: content):
+        result = run(RUNNER_COMMANDS[runner], unstarted, check=False)
     output = result.stdout + result.stderr
     lines = [line for line in output.splitlines() if "params.yaml" in line]
     assert result.returncode != 0 and len(lines) == 1, output[-3000:]

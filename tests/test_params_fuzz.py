@@ -5,7 +5,7 @@ Hypothesis mutates one value of the default params (types, NaN and infinity, hug
 numbers, odd names, missing and extra keys), writes the result as YAML and loads it the way
 both runners do (stages.config.load_params). An accepted mutation must then resolve into the
 stage configs (no NaN in them), build every run's model, optimizer and augmentation, and
-split and subsample the dataset's labels as prepare would. 500 examples, derandomized: CI
+split and subsample the dataset's labels with prepare's own function. 500 examples, derandomized: CI
 runs the same ones every time (set HYPOTHESIS_EXAMPLES for a longer hunt).
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ def similar(value):
 def stage_checks(params: dict) -> None:
     """What the stages do with accepted params, short of training: configs, models, the split."""
     from stages.architectures import build
-    from stages.prepare import _split, split_stratified, subsample
+    from stages.prepare import split_indices
     from stages.train import augmentation, make_optimizer
 
     runs = resolve_runs(params)
@@ -137,13 +137,10 @@ def stage_checks(params: dict) -> None:
             augmentation(training["augment"], config["seed"])
     if images is None:  # an image folder: prepare counts its images and checks the split
         return
-    labels, split, seed = np.arange(images) % classes, params["split"], params["seed"]
-    if official_test:  # as prepare: validation comes out of the official training images
-        train, _ = _split(np.arange(images), labels, split["val_fraction"], seed, "val_fraction")
-    else:
-        train, _, _ = split_stratified(labels, split["val_fraction"], split["test_fraction"], seed)
-    if data.get("train_subsample"):
-        subsample(np.sort(train), labels, data["train_subsample"], seed)
+    labels = np.arange(images) % classes  # the training images, or all where there is no official test split
+    split_indices({"train": labels, "test": labels[:classes]} if official_test else {"all": labels},
+                  resolve_data(params)["prepare"],  # configs/data/prepare.json
+                  [str(c) for c in range(classes)])
 
 
 BUILT: set = set()

@@ -6,7 +6,7 @@ import pytest
 from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
-from tests.conftest import ROOT, make_project, run
+from tests.conftest import ROOT, edited_params, make_project, run
 from tests.test_datasets import make_image_folder
 
 
@@ -118,19 +118,14 @@ def test_both_runners_read_the_same_values_from_params_yaml(unstarted, case):
     from stages.files import read_json
 
     old, new, path, expected = TRICKY[case]
-    params = unstarted / "params.yaml"
-    good = params.read_text()
-    assert good.count(old + " ") == 1 or good.count(old + "\n") == 1, old
-    params.write_text(good.replace(old, new, 1))
-    try:
+    assert (unstarted / "params.yaml").read_text().count(old) == 1, old
+    with edited_params(unstarted, lambda text: text.replace(old, new)):
         snakemake = run(["snakemake", "--dry-run", "--cores", "1"], unstarted, check=False)
         configs = {key: read_json(unstarted / "configs" / name)
                    for key, name in (("softmax", "softmax.json"), ("prepare", "data/prepare.json"))}
         dvc = run(["dvc", "repro", "configure"], unstarted, check=False)
         if path:
             seen_by_dvc = dvc_param(unstarted, path)
-    finally:
-        params.write_text(good)
     if path is None:  # both refuse it, in the same words
         for result in (snakemake, dvc):
             lines = [line for line in (result.stdout + result.stderr).splitlines() if "params.yaml:" in line]

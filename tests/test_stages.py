@@ -204,3 +204,17 @@ def test_architectures_course_parameter_counts():
     assert build("cnn_intro", (32, 32, 3), 10).count_params() == 79530
     with pytest.raises(ValueError, match="input 8x8 is too small"):
         build("cnn_intro", (8, 8, 1), 10)
+
+
+def test_json_with_nan_or_infinity_is_neither_read_nor_written(tmp_path):
+    """The stages' one JSON reader and writer: a NaN result is refused by name, never passed on."""
+    from stages.files import read_json, write_json
+
+    for text, reason in (('{"loss": NaN}', "non-finite number NaN"), ('{"loss": -Infinity}', "non-finite number -Infinity"),
+                         ('{"loss": ', "not valid JSON (line 1, column 10: Expecting value)")):
+        (tmp_path / "m.json").write_text(text)
+        with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'm.json'}: {reason}")):
+            read_json(tmp_path / "m.json")
+    with pytest.raises(ValueError, match=re.escape("refusing to write a non-finite number: runs.mlp.loss = nan")):
+        write_json(tmp_path / "out.json", {"runs": {"mlp": {"loss": float("nan"), "accuracy": 0.9}}})
+    assert not (tmp_path / "out.json").exists()
