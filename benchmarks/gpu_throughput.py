@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stages.config import TRAINING_DEFAULTS  # noqa: E402
-from stages.files import write_json  # noqa: E402
-from stages.provenance import backend_devices, package_versions  # noqa: E402
+from stages.lib.params import TRAINING_DEFAULTS  # noqa: E402
+from stages.lib.files import write_json  # noqa: E402
+from stages.lib.provenance import backend_devices, package_versions  # noqa: E402
 from stages.train import train  # noqa: E402
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.files import write_json  # noqa: E402
-from stages.provenance import package_versions  # noqa: E402
+from stages.lib.files import write_json  # noqa: E402
+from stages.lib.provenance import package_versions  # noqa: E402
 
 
 def stage(args: list[str], cwd: Path) -> tuple[float, float]:

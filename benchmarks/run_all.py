@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.files import read_json, write_json, write_text  # noqa: E402
+from stages.lib.files import read_json, write_json, write_text  # noqa: E402
 
 BENCHMARKS = ["runner_overhead", "prepare_fashion", "train_throughput"]
 RESULTS = ROOT / "benchmarks" / "results"

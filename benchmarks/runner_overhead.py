@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.files import write_json  # noqa: E402
-from stages.provenance import package_versions  # noqa: E402
+from stages.lib.files import write_json  # noqa: E402
+from stages.lib.provenance import package_versions  # noqa: E402
 from tests.conftest import make_project, run, tiny  # noqa: E402
 
 NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycache__")

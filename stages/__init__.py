@@ -1,7 +1,7 @@
 """The pipeline's stages: one module per stage, each `python -m stages.<name> ...`.
 
 Stage modules get every path and value as command-line arguments; only
-`stages.config` (used by the Snakefile and by the `configure` stage) reads
+`stages.lib.params` (used by the Snakefile and by the `configure` stage) reads
 params.yaml.
 """
 

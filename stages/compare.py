@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUNS_DIR
+from stages.lib.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUNS_DIR
 
 METRICS = EVALUATION_FILES["metrics"]
 TABLE = REPORT_FILES["table_csv"]

@@ -16,12 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from stages.config import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
+from stages.lib.params import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
                            resolve_runs)
 from stages.dvcgen import is_current
-from stages.files import write_json_if_changed
-from stages.joblog import run_stage
-from stages.layout import CONFIG_FILES
+from stages.lib.files import write_json_if_changed
+from stages.lib.joblog import run_stage
+from stages.lib.layout import CONFIG_FILES
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:

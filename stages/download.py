@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from stages.datasets import (DataError, FileSpec, Source, base_location, folder_splits,
+from stages.lib.datasets import (DataError, FileSpec, Source, base_location, folder_splits,
                              get_source, parse_idx_bytes)
-from stages.files import atomic_dir, read_json, sha256_file, write_json
-from stages.joblog import run_stage
+from stages.lib.files import atomic_dir, read_json, sha256_file, write_json
+from stages.lib.joblog import run_stage
 
 CHUNK = 1 << 16
 LARGE = 1 << 20  # files above this size get progress lines

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from stages.codedeps import code_files
-from stages.config import ParamsError, load_params, resolve_runs, source_inputs
-from stages.files import write_text_if_changed
-from stages.layout import (ARCHIVE, CLASS_BALANCE, CONFIG_DIR, CONFIGS, DATA_REPORTS, EVALUATION_FILES, LIVE_DIR, LOG,
+from stages.lib.codedeps import code_files
+from stages.lib.params import ParamsError, load_params, resolve_runs, source_inputs
+from stages.lib.files import write_text_if_changed
+from stages.lib.layout import (ARCHIVE, CLASS_BALANCE, CONFIG_DIR, CONFIGS, DATA_REPORTS, EVALUATION_FILES, LIVE_DIR, LOG,
                            MODEL, MODELS_DIR, NOTEBOOK, PACKAGE_DIR, PACKAGE_INPUTS, PREPARED, RAW, REPORT_DIR,
                            REPORT_FILES, REPORT_INPUTS, RUN_DIR, RUNS_DIR, SAMPLES, TIMES, TRAIN_FILES, per_run,
                            run_file)
@@ -36,7 +36,7 @@ RUNS_TEMPLATE = "workflow/report/dvc_runs_template.json"
 
 
 def _each(path: str) -> str:
-    """A per-run path of stages.layout, as a `foreach` stage of dvc.yaml spells it."""
+    """A per-run path of stages.lib.layout, as a `foreach` stage of dvc.yaml spells it."""
     return path.replace("{run}", ITEM)
 
 

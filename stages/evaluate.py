@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
-from stages.figures import pyplot, save_png
-from stages.files import read_json, write_json, write_text
-from stages.joblog import run_stage
-from stages.layout import EVALUATION_FILES
-from stages.prepared import load_split
-from stages.provenance import git_revision, package_versions
+from stages.lib.figures import pyplot, save_png
+from stages.lib.files import read_json, write_json, write_text
+from stages.lib.joblog import run_stage
+from stages.lib.layout import EVALUATION_FILES
+from stages.lib.splits import load_split
+from stages.lib.provenance import git_revision, package_versions
 
 TOP_K = (3, 5)  # reported where there are more classes than k
 MISCLASSIFIED_SHOWN = 16
@@ -218,7 +218,7 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
 
 def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
-    from stages.layers import load_model  # Keras: imported once the job's log is open
+    from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
     paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
     metadata = read_json(f"{data_dir}/metadata.json")

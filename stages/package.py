@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
-from stages.joblog import run_stage
-from stages.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
-from stages.prepared import load_split
-from stages.provenance import git_revision
+from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
+from stages.lib.joblog import run_stage
+from stages.lib.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
+from stages.lib.splits import load_split
+from stages.lib.provenance import git_revision
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 EXPORT_TOLERANCE = 1e-4
@@ -214,7 +214,7 @@ def model_card(run: str, selection: dict, metrics: dict, scores: dict, provenanc
         "```",
         "",
         "```python",
-        "from stages.layers import load_model   # Keras safe mode, with the morphological layers registered",
+        "from stages.lib.layers import load_model   # Keras safe mode, with the morphological layers registered",
         "model = load_model(\"model.keras\")        # input: float32 batch of shape (n, "
         f"{height}, {width}, {channels}) in [0, 1]",
         "```",
@@ -258,7 +258,7 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
         write_json(tmp / "selection.json", selection)
         exports = {}
         if config.get("exports"):
-            from stages.layers import load_model  # Keras: imported once the job's log is open
+            from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
             model = load_model(tmp / inputs["model"].name)
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stages.files import write_text_if_changed
+from stages.lib.files import write_text_if_changed
 
 PAGE = """<!DOCTYPE html>
 <html>

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.datasets import MAX_IMAGE_PIXELS, PARSERS, DataError, convert_image
-from stages.figures import pyplot, save_png
-from stages.files import atomic_dir, read_json, sha256_file, write_json, write_text
-from stages.joblog import run_stage
-from stages.prepared import SPLITS, load_split
+from stages.lib.datasets import MAX_IMAGE_PIXELS, PARSERS, DataError, convert_image
+from stages.lib.figures import pyplot, save_png
+from stages.lib.files import atomic_dir, read_json, sha256_file, write_json, write_text
+from stages.lib.joblog import run_stage
+from stages.lib.splits import SPLITS, load_split
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
                      class_names=None):

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.figures import pyplot, save_png
-from stages.files import atomic_path, read_json, write_text
-from stages.joblog import run_stage
-from stages.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.figures import pyplot, save_png
+from stages.lib.files import atomic_path, read_json, write_text
+from stages.lib.joblog import run_stage
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
 TABLE_COLUMNS = ["run", "architecture", "settings", "optimizer", "learning_rate", "batch_size", "parameters",

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.devices import claim_gpu, has_gpu
-from stages.files import atomic_path, read_json, write_json, write_text
-from stages.joblog import run_stage
-from stages.layout import LIVE_METRICS
-from stages.prepared import load_split
+from stages.lib.devices import claim_gpu, has_gpu
+from stages.lib.files import atomic_path, read_json, write_json, write_text
+from stages.lib.joblog import run_stage
+from stages.lib.layout import LIVE_METRICS
+from stages.lib.splits import load_split
 
 
 def make_deterministic(seed: int) -> None:
@@ -244,8 +244,8 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
     """
     import keras
 
-    from stages.architectures import build
-    from stages.provenance import backend_devices
+    from stages.lib.architectures import build
+    from stages.lib.provenance import backend_devices
 
     make_deterministic(config["seed"])
     settings = config["training"]
@@ -262,7 +262,7 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
 
     checkpoint = Checkpoint(model_path, config)
     if checkpoint.resumable:
-        from stages.layers import load_model
+        from stages.lib.layers import load_model
 
         model = load_model(checkpoint.model_file)  # compiled, with the optimizer's state
     else:

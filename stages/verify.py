@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
-from stages.files import read_json, sha256_file
-from stages.layers import load_model
-from stages.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
-from stages.predict import PackageError, opened_package
-from stages.prepared import load_split
+from stages.lib.files import read_json, sha256_file
+from stages.lib.layers import load_model
+from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
+from stages.lib.archive import PackageError, opened_package
+from stages.lib.splits import load_split
 
 
 def _flatten(value, prefix=""):

@@ -87,7 +87,7 @@ def project(tmp_path) -> Path:
 
 def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30))) -> Path:
     """A prepared-data folder of 8x8 images of 3 classes: the class is the bright row block."""
-    from stages.files import sha256_file, write_json
+    from stages.lib.files import sha256_file, write_json
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -115,7 +115,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 def run_config(architecture="cnn_intro", training=None, **model) -> dict:
     """A resolved run config as `configure` writes it, with short training."""
-    from stages.config import TRAINING_DEFAULTS
+    from stages.lib.params import TRAINING_DEFAULTS
 
     model = model or ({"padding": "same"} if architecture == "cnn_intro" else {})
     return {"run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,

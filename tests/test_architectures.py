@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from stages.architectures import ARCHITECTURES, build
-from stages.config import ParamsError, load_params, validate_params
-from stages.layers import Dilation2D, Erosion2D
-from stages.shapes import NATIVE_SHAPES
+from stages.lib.architectures import ARCHITECTURES, build
+from stages.lib.params import ParamsError, load_params, validate_params
+from stages.lib.layers import Dilation2D, Erosion2D
+from stages.lib.shapes import NATIVE_SHAPES
 from tests.conftest import ROOT
 
 MNIST, CIFAR = (28, 28, 1), (32, 32, 3)

@@ -2,7 +2,7 @@
 import pytest
 
 from stages.compare import CompareError, compare, load_metrics, main
-from stages.files import write_json
+from stages.lib.files import write_json
 from tests.conftest import run
 
 

@@ -5,7 +5,7 @@ import inspect
 import pytest
 import yaml
 
-from stages.config import SCHEMA, ParamsError, load_params, resolve_runs, validate_params
+from stages.lib.params import SCHEMA, ParamsError, load_params, resolve_runs, validate_params
 from tests.conftest import ROOT, run
 
 PARAMS = load_params(ROOT / "params.yaml")
@@ -84,8 +84,8 @@ def test_default_params_have_three_architectures():
 
 def test_schema_arguments_match_builders():
     """The keys the schema accepts per architecture are exactly its builder's arguments."""
-    from stages.architectures import ARCHITECTURES
-    from stages.config import TRAINING_KEYS
+    from stages.lib.architectures import ARCHITECTURES
+    from stages.lib.params import TRAINING_KEYS
 
     schema = yaml.safe_load(SCHEMA.read_text())
     allowed = {rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])

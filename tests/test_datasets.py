@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages import datasets
-from stages.datasets import DataError, FileSpec, Source, read_idx
+from stages.lib import datasets
+from stages.lib.datasets import DataError, FileSpec, Source, read_idx
 from stages.download import HttpOptions, download
-from stages.files import read_json, sha256_file
+from stages.lib.files import read_json, sha256_file
 from stages.prepare import prepare
-from stages.prepared import load_split
+from stages.lib.splits import load_split
 
 FAST = HttpOptions(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01)
 PREPARE = {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.2, "train_subsample": None,

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from stages.devices import claim_gpu, has_gpu
+from stages.lib.devices import claim_gpu, has_gpu
 from stages.train import train
 from tests.conftest import ROOT, run_config
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from stages.devices import claim_gpu
+from stages.lib.devices import claim_gpu
 print(claim_gpu(sys.argv[1].split(','), Path(sys.argv[2])), flush=True)
 time.sleep(float(sys.argv[3]))
 """

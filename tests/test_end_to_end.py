@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from stages.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 from tests.browser import render
 from tests.conftest import make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror

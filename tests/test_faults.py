@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.files import write_json
-from stages.layout import EVALUATION_FILES
+from stages.lib.files import write_json
+from stages.lib.layout import EVALUATION_FILES
 from tests.conftest import BIN, RUNNER_COMMANDS, ROOT, edited_params, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
@@ -356,7 +356,7 @@ def test_code_loads_no_pickles_and_runs_no_shell():
 
 
 def test_rule_commands_interpolate_only_paths_and_validated_values():
-    """Shell commands hold files, folders and log paths (stages/layout.py's, with run names validated
+    """Shell commands hold files, folders and log paths (stages/lib/layout.py's, with run names validated
     by the schema's pattern) and run names; every other value reaches a stage in a config file."""
     allowed = re.compile(r"^(input|output)\.\w+$|^log$|^params\.(runs|live|times|out_dir|runs_dir|data_dir"
                          r"|models_dir)$")
@@ -370,7 +370,7 @@ def test_rule_commands_interpolate_only_paths_and_validated_values():
 
 
 def test_an_npy_of_python_objects_is_refused_not_unpickled(tmp_path):
-    from stages.prepared import load_split
+    from stages.lib.splits import load_split
     from tests.conftest import make_tiny_data
 
     data = make_tiny_data(tmp_path / "data")
@@ -383,7 +383,7 @@ def test_an_npy_of_python_objects_is_refused_not_unpickled(tmp_path):
 def test_a_model_with_code_in_it_is_refused(tmp_path):
     import keras
 
-    from stages.layers import load_model
+    from stages.lib.layers import load_model
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
-from stages.datasets import DataError, folder_splits, load_image
+from stages.lib.datasets import DataError, folder_splits, load_image
 from stages.download import download
 from stages.prepare import prepare, split_stratified, subsample
-from stages.prepared import load_split
+from stages.lib.splits import load_split
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.2, "train_subsample": None,

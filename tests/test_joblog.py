@@ -1,4 +1,4 @@
-"""A job's log (stages/joblog.py): what a stage prints goes to its log and, run-named, to the console."""
+"""A job's log (stages/lib/joblog.py): what a stage prints goes to its log and, run-named, to the console."""
 import subprocess
 import sys
 
@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 
 SCRIPT = """
 import os, sys
-from stages.joblog import run_stage
+from stages.lib.joblog import run_stage
 
 def body():
     print("from python", flush=True)

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from stages.evaluate import evaluate
-from stages.files import read_json, sha256_file
+from stages.lib.files import read_json, sha256_file
 from stages.package import package, write_archive
 from stages.predict import main as predict_main
 from stages.verify import main as verify_main
-from stages.prepared import load_split
+from stages.lib.splits import load_split
 from stages.train import train
 from tests.conftest import run_config
 
@@ -219,7 +219,7 @@ def test_a_package_with_a_missing_or_malformed_contract_is_named(runs, tiny_data
 @pytest.mark.parametrize("text, message", [
     ("[0.5]", "metrics.json: a JSON list, not an object; not a file evaluate wrote"),
     ('{"loss": 0.5}', "metrics.json: no accuracy; not a file evaluate wrote"),
-    ('{"accuracy": NaN}', "metrics.json: "),  # then what stages.files.read_json says
+    ('{"accuracy": NaN}', "metrics.json: "),  # then what stages.lib.files.read_json says
 ])
 def test_verify_names_the_archive_of_a_malformed_packaged_metrics_file(runs, tiny_data, tmp_path, capsys, text,
                                                                        message):
@@ -235,7 +235,7 @@ def test_verify_names_the_archive_of_a_malformed_packaged_metrics_file(runs, tin
 
 
 def test_a_model_that_gives_nan_is_refused(runs, tiny_data, tmp_path, capsys):
-    from stages.layers import load_model
+    from stages.lib.layers import load_model
 
     _, folder = make_package(runs, tiny_data, tmp_path)
     image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]

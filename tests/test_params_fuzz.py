@@ -3,7 +3,7 @@ is validated, in one line naming the key, or accepted by every stage's own check
 
 Hypothesis mutates one value of the default params (types, NaN and infinity, huge and tiny
 numbers, odd names, missing and extra keys), writes the result as YAML and loads it the way
-both runners do (stages.config.load_params). An accepted mutation must then resolve into the
+both runners do (stages.lib.params.load_params). An accepted mutation must then resolve into the
 stage configs (no NaN in them), build every run's model, optimizer and augmentation, and
 split and subsample the dataset's labels with prepare's own function. 500 examples, derandomized: CI
 runs the same ones every time (set HYPOTHESIS_EXAMPLES for a longer hunt).
@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from stages.config import (DATASET_SIZES, ParamsError, load_params, resolve_data, resolve_package,
+from stages.lib.params import (DATASET_SIZES, ParamsError, load_params, resolve_data, resolve_package,
                            resolve_report, resolve_runs)
-from stages.files import dumps_json
-from stages.shapes import input_shape
+from stages.lib.files import dumps_json
+from stages.lib.shapes import input_shape
 from tests.conftest import ROOT
 
 DEFAULT = load_params(ROOT / "params.yaml")
@@ -116,7 +116,7 @@ def similar(value):
 
 def stage_checks(params: dict) -> None:
     """What the stages do with accepted params, short of training: configs, models, the split."""
-    from stages.architectures import build
+    from stages.lib.architectures import build
     from stages.prepare import split_indices
     from stages.train import augmentation, make_optimizer
 

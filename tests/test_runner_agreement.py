@@ -86,7 +86,7 @@ def test_stale_dvc_yaml_is_refused_by_configure(tmp_path):
 # ------------------------------------------------------------------ one reading of params.yaml
 
 # The line of params.yaml as the user writes it -> the value both runners must see, or the one-line
-# error both must stop with. DVC reads YAML 1.2 (ruamel.yaml); so does stages.config.
+# error both must stop with. DVC reads YAML 1.2 (ruamel.yaml); so does stages.lib.params.
 TRICKY = {
     "exponent": ("  learning_rate: 0.001", "  learning_rate: 1e-3", ("train", "learning_rate"), 0.001),
     "leading-dot": ("  val_fraction: 0.15", "  val_fraction: .5", ("split", "val_fraction"), 0.5),
@@ -115,7 +115,7 @@ def dvc_param(project, path):
 
 @pytest.mark.parametrize("case", TRICKY)
 def test_both_runners_read_the_same_values_from_params_yaml(unstarted, case):
-    from stages.files import read_json
+    from stages.lib.files import read_json
 
     old, new, path, expected = TRICKY[case]
     assert (unstarted / "params.yaml").read_text().count(old) == 1, old

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.joblog import TF_NATIVE_LOG
-from stages.layout import LIVE_METRICS, LOG
+from stages.lib.joblog import TF_NATIVE_LOG
+from stages.lib.layout import LIVE_METRICS, LOG
 from tests.conftest import ROOT, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp"]
@@ -160,7 +160,7 @@ def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin):
 
 
 def test_rules_and_dvc_yaml_generator_spell_no_path():
-    """Each path is written once, in stages/layout.py."""
+    """Each path is written once, in stages/lib/layout.py."""
     sources = [*(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "stages" / "dvcgen.py"]
     found = {path.name: PATH_LITERAL.findall(path.read_text()) for path in sources}
     assert {name: hits for name, hits in found.items() if hits} == {}

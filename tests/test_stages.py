@@ -4,12 +4,12 @@ import re
 import numpy as np
 import pytest
 
-from stages.codedeps import code_files
+from stages.lib.codedeps import code_files
 from stages.evaluate import evaluate, score
-from stages.files import read_json, sha256_file, write_json
+from stages.lib.files import read_json, sha256_file, write_json
 from stages.package import select_best
 from stages.prepare import split_stratified
-from stages.layout import EVALUATION_FILES, REPORT_FILES
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
 from stages.report import comparison_table, markdown_table, report, sweep_results
 from stages.train import train
 from tests.conftest import run_config
@@ -190,14 +190,15 @@ TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600
 
 
 def test_code_files_follow_imports():
-    assert code_files("train") == ["stages/architectures.py", "stages/codedeps.py", "stages/devices.py", "stages/files.py",
-                                   "stages/joblog.py", "stages/layers.py", "stages/layout.py", "stages/prepared.py",
-                                   "stages/provenance.py", "stages/shapes.py", "stages/train.py"]
-    assert code_files("compare") == ["stages/compare.py", "stages/layout.py"]
+    assert code_files("train") == [
+        "stages/lib/architectures.py", "stages/lib/codedeps.py", "stages/lib/devices.py", "stages/lib/files.py",
+        "stages/lib/joblog.py", "stages/lib/layers.py", "stages/lib/layout.py", "stages/lib/provenance.py",
+        "stages/lib/shapes.py", "stages/lib/splits.py", "stages/train.py"]
+    assert code_files("compare") == ["stages/compare.py", "stages/lib/layout.py"]
 
 
 def test_architectures_course_parameter_counts():
-    from stages.architectures import build
+    from stages.lib.architectures import build
 
     assert build("softmax", (28, 28, 1), 10).count_params() == 7850  # logistic regression on MNIST
     # Conv16: 448, Conv32: 4,640, Dense64 on 6x6x32: 73,792, Dense10: 650 (CIFAR-10 shapes).
@@ -208,7 +209,7 @@ def test_architectures_course_parameter_counts():
 
 def test_json_with_nan_or_infinity_is_neither_read_nor_written(tmp_path):
     """The stages' one JSON reader and writer: a NaN result is refused by name, never passed on."""
-    from stages.files import read_json, write_json
+    from stages.lib.files import read_json, write_json
 
     for text, reason in (('{"loss": NaN}', "non-finite number NaN"), ('{"loss": -Infinity}', "non-finite number -Infinity"),
                          ('{"loss": ', "not valid JSON (line 1, column 10: Expecting value)")):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from stages.files import write_json
+from stages.lib.files import write_json
 from stages.package import main as package_main
 from stages.package import select_best
 from stages.predict import main as predict_main
@@ -26,7 +26,7 @@ def recorded_run(runs_dir, models_dir, run="x", metrics='{"accuracy": 0.5, "loss
 @pytest.mark.parametrize("text, message", [
     ("[0.5, 1.0]", "a JSON list, not an object; not a file evaluate wrote"),
     ('{"loss": 1.0}', "no accuracy; not a file evaluate wrote"),
-    ('{"accuracy": 0.5', None),  # stages.files.read_json says what is wrong
+    ('{"accuracy": 0.5', None),  # stages.lib.files.read_json says what is wrong
 ])
 def test_verify_names_a_recorded_metrics_file_it_cannot_use(tmp_path, capsys, text, message):
     path = recorded_run(tmp_path / "runs", tmp_path / "models", metrics=text)
@@ -74,7 +74,7 @@ def test_predict_refuses_a_max_pixels_that_is_not_a_positive_integer(tmp_path, c
                                         "only runs with finite metrics can be ranked and packaged"),
     ('{"accuracy": 0.9}', "run 'b': loss missing from {path}"),
     ("[0.9, 1.0]", "run 'b': {path} is a JSON list, not an object of metrics"),
-    ('{"accuracy": 0.9, "loss": NaN}', None),  # refused by stages.files.read_json, named by run and file
+    ('{"accuracy": 0.9, "loss": NaN}', None),  # refused by stages.lib.files.read_json, named by run and file
 ])
 def test_package_refuses_a_run_whose_metrics_are_not_finite_numbers(tmp_path, capsys, text, message):
     recorded_run(tmp_path / "runs", tmp_path / "models", "a")

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from stages.files import read_json, write_json
-from stages.layers import load_model
+from stages.lib.files import read_json, write_json
+from stages.lib.layers import load_model
 from stages.train import train
 from tests.conftest import BIN, make_tiny_data, run_config
 
@@ -116,7 +116,7 @@ def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
 
 
 def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
-    from stages.architectures import build
+    from stages.lib.architectures import build
     from stages.train import make_deterministic
 
     rng = np.random.default_rng(0)
@@ -169,7 +169,7 @@ def test_evaluate_refuses_a_model_that_gives_nan(tiny_data, tmp_path):
     """A model with NaN weights (a diverged run saved by other means) gets no metrics.json."""
     import keras
 
-    from stages.architectures import build
+    from stages.lib.architectures import build
     from stages.evaluate import evaluate
 
     model = build("softmax", (8, 8, 1), 3)

@@ -1,11 +1,11 @@
 # Parameters, paths and helpers shared by the rules (no rules here: `snakemake --lint`).
 #
-# params.yaml is loaded by stages.config rather than `configfile:` so that any
+# params.yaml is loaded by stages.lib.params rather than `configfile:` so that any
 # error (duplicate key, unknown key, bad value) stops the run with one line.
 # The per-stage and per-run configs are written here, while the workflow is parsed and only
 # when their content changes: a changed run is then one newer input file, and
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
-# Every path comes from stages/layout.py, which dvc.yaml's generator reads too.
+# Every path comes from stages/lib/layout.py, which dvc.yaml's generator reads too.
 import re
 from pathlib import Path
 import sys
@@ -13,11 +13,11 @@ import sys
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
-from stages.codedeps import code_files
-from stages.config import ParamsError, load_params, source_inputs
+from stages.lib.codedeps import code_files
+from stages.lib.params import ParamsError, load_params, source_inputs
 from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml
-from stages import layout
+from stages.lib import layout
 
 # params.yaml is the one source of settings, read the same way by both runners:
 # values given to Snakemake alone would make its results differ from DVC's.

@@ -3,7 +3,7 @@
 params.yaml is validated when Snakemake parses the workflow: a network whose
 convolutions and poolings would shrink the images to nothing must fail there,
 with a message that says why, not minutes later inside a training job. The
-builders in stages.architectures check the same numbers.
+builders in stages.lib.architectures check the same numbers.
 """
 from __future__ import annotations
 

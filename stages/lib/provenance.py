@@ -6,7 +6,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from stages.codedeps import code_files
+from stages.lib.codedeps import code_files
 
 PACKAGES = ("keras", "numpy", "scikit-learn", "pandas", "snakemake", "dvc")
 # Only the backend that ran is recorded: an installed but unused one (the test

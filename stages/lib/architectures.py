@@ -10,8 +10,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from stages.layers import Dilation2D, Erosion2D
-from stages.shapes import check_input
+from stages.lib.layers import Dilation2D, Erosion2D
+from stages.lib.shapes import check_input
 
 MLP_PRESETS = {
     "deep": {"units": [100, 50, 50, 25, 25], "dropout": 0.0},   # the course's 100-50-50-25-25

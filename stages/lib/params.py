@@ -20,11 +20,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
-from stages.datasets import MAX_IMAGE_PIXELS
-from stages.files import first_non_finite
-from stages.shapes import check_input, input_shape
+from stages.lib.datasets import MAX_IMAGE_PIXELS
+from stages.lib.files import first_non_finite
+from stages.lib.shapes import check_input, input_shape
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 # Training settings with their defaults where params.yaml's `train` may leave them out.
 TRAINING_DEFAULTS = {"monitor": "val_loss", "reduce_lr_patience": 0, "reduce_lr_factor": 0.5,

@@ -14,7 +14,7 @@ def pyplot():
 
 def save_png(fig, path, **savefig) -> None:
     """Write `fig` atomically as a PNG without the version stamp, so the same figure gives the same bytes."""
-    from stages.files import atomic_path
+    from stages.lib.files import atomic_path
 
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=80, metadata={"Software": None}, **savefig)
