@@ -20,13 +20,12 @@ from typing import Callable
 
 import numpy as np
 
+from stages.lib.errors import PipelineError
+from stages.lib.settings import MAX_IMAGE_PIXELS
 
-class DataError(ValueError):
+
+class DataError(PipelineError):
     """A data file is missing, corrupt or in the wrong format; one-line message."""
-
-
-# Pillow's own default: images above it are refused before decoding (decompression bombs).
-MAX_IMAGE_PIXELS = 89_478_485
 
 
 class ImageTooLarge(DataError):

@@ -1,0 +1,18 @@
+"""The project's own error type: a failure the user can cause and fix.
+
+A stage's CLI (stages.lib.joblog.run_stage) prints a PipelineError as one line
+that names the problem (which key, which file, which value) and exits non-zero;
+any other exception is a bug and shows its traceback. Each module raises a
+subclass that says where the problem lies (ParamsError, DataError, ...).
+
+PipelineError is a ValueError, so that code which checks a value
+(`except ValueError`) also sees the project's refusals of bad values.
+"""
+
+
+class PipelineError(ValueError):
+    """Bad input, a missing or damaged file, a setting the stage cannot use; one-line message."""
+
+
+class InputError(PipelineError):
+    """An input file of a stage is missing or is not what the stage that wrote it writes."""
