@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stages.lib.params import TRAINING_DEFAULTS  # noqa: E402
+from stages.lib.settings import RunSettings  # noqa: E402
 from stages.lib.files import write_json  # noqa: E402
 from stages.lib.provenance import backend_devices, package_versions  # noqa: E402
 from stages.train import train  # noqa: E402
@@ -65,10 +65,10 @@ def main(argv=None) -> int:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/gpu_throughput.json")
     args = parser.parse_args(argv)
-    config = {"run": "benchmark", "architecture": args.architecture, "model": {"padding": "same"}, "seed": 0,
-              "training": {**TRAINING_DEFAULTS, "epochs": args.epochs, "batch_size": args.batch_size,
+    config = RunSettings.from_dict({"run": "benchmark", "architecture": args.architecture, "model": {"padding": "same"}, "seed": 0,
+              "training": {"epochs": args.epochs, "batch_size": args.batch_size,
                            "optimizer": "adam", "learning_rate": 1e-3, "patience": args.epochs,
-                           "mixed_precision": args.mixed_precision}}
+                           "mixed_precision": args.mixed_precision}})
     rounds = []
     with tempfile.TemporaryDirectory(prefix="gpu-benchmark-") as scratch:
         folder = Path(scratch)

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stages.lib.params import TRAINING_DEFAULTS  # noqa: E402
+from stages.lib.settings import RunSettings  # noqa: E402
 from stages.lib.files import write_json  # noqa: E402
 from stages.lib.provenance import backend_devices, package_versions  # noqa: E402
 from stages.train import train  # noqa: E402
@@ -75,9 +75,9 @@ def bare_keras(folder: Path, epochs: int) -> tuple[list[float], int]:
 def pipeline(folder: Path, epochs: int) -> tuple[list[float], int]:
     """The train stage's core function, as `python -m stages.train` runs it."""
     out = folder / "pipeline"
-    config = {"run": "bench", "architecture": "cnn_intro", "model": {}, "seed": 1,
-              "training": {**TRAINING_DEFAULTS, "epochs": epochs, "batch_size": BATCH, "optimizer": "adam",
-                           "learning_rate": 0.001, "patience": epochs}}
+    config = RunSettings.from_dict({"run": "bench", "architecture": "cnn_intro", "model": {}, "seed": 1,
+              "training": {"epochs": epochs, "batch_size": BATCH, "optimizer": "adam",
+                           "learning_rate": 0.001, "patience": epochs}})
     summary = train(config, folder, out / "model.keras", out / "history.csv", out / "training.json")
     return summary["epoch_seconds"], summary["parameters"]
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stages.lib.errors import PipelineError
 from stages.lib.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUNS_DIR
 
 METRICS = EVALUATION_FILES["metrics"]
@@ -27,7 +28,7 @@ TABLE = REPORT_FILES["table_csv"]
 DEFAULT_METRICS = ("accuracy", "macro_f1", "loss")
 
 
-class CompareError(ValueError):
+class CompareError(PipelineError):
     """A side is neither a report folder nor a git revision, or holds no metrics."""
 
 

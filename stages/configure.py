@@ -16,12 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from stages.lib.params import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
-                           resolve_runs)
 from stages.dvcgen import is_current
 from stages.lib.files import write_json_if_changed
 from stages.lib.joblog import run_stage
 from stages.lib.layout import CONFIG_FILES
+from stages.lib.params import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
+                               resolve_runs)
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
@@ -31,13 +31,13 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
         raise ParamsError(f"{dvc_yaml} does not match the runs or data of params.yaml; "
                           "regenerate dvc.yaml with `python -m stages.dvcgen`")
     for stage, config in resolve_data(params).items():
-        write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config)
-    write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params))
-    write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params))
+        write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config.to_dict())
+    write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())
+    write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params).to_dict())
     paths = {}
     for name, config in runs.items():
         paths[name] = Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name)
-        write_json_if_changed(paths[name], config)
+        write_json_if_changed(paths[name], config.to_dict())
     return paths
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         paths = write_configs(load_params(args.params, args.schema), args.out_dir, args.dvc_yaml)
         print(f"configured {len(paths)} runs: {', '.join(paths)}")
 
-    return run_stage(body, args.log, errors=(ParamsError,), code=2)
+    return run_stage(body, args.log, code=2)
 
 
 if __name__ == "__main__":

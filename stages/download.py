@@ -10,33 +10,33 @@ of its content), and the whole folder replaces `--out` only when every file
 passed. `manifest.json` beside the files records what was fetched from where
 and the checksum of every file that prepare will read.
 
-HTTP downloads go through `http_proxy`/`https_proxy` when set, use connect
-and read timeouts, retry transient failures (5xx,
-timeouts, dropped connections) with exponential backoff, resume a partial file
-with a Range request (or restart it when the server ignores the range), and
-print a progress line every tenth of a large file.
+HTTP downloads use requests: they go through the proxies the environment names
+(`http_proxy`, `https_proxy`, `no_proxy`), use connect and read timeouts, retry
+transient failures (5xx, timeouts, dropped connections) with exponential
+backoff, resume a partial file with a Range request (or restart it when the
+server ignores the range), and print a progress line every tenth of a large file.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import hashlib
-import http.client
 import shutil
-import socket
 import sys
 import tarfile
 import time
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from stages.lib.datasets import (DataError, FileSpec, Source, base_location, folder_splits,
-                             get_source, parse_idx_bytes)
-from stages.lib.files import atomic_dir, read_json, sha256_file, write_json
+import requests
+from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+from stages.lib.datasets import DataError, FileSpec, Source, base_location, folder_splits, get_source, parse_idx_bytes
+from stages.lib.files import atomic_dir, sha256_file, write_json
 from stages.lib.joblog import run_stage
+from stages.lib.settings import DownloadSettings
 
 CHUNK = 1 << 16
 LARGE = 1 << 20  # files above this size get progress lines
@@ -50,96 +50,85 @@ class HttpOptions:
     backoff: float = 2.0           # seconds before the first retry; doubles each time
 
 
+HEADERS = {"User-Agent": "image-pipeline-download/1", "Accept-Encoding": "identity"}  # the bytes as published
+
+
 class _Transient(Exception):
     """A failure worth retrying: timeout, dropped connection, server error."""
 
 
-def _request(url: str, offset: int, options: HttpOptions, redirects: int = 5):
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise DataError(f"{url}: only http and https URLs can be fetched")
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    # Clusters often reach the internet only through a proxy: honour http(s)_proxy and no_proxy.
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
-        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        conn = kind(via.hostname, via.port, timeout=options.connect_timeout)
-        if parts.scheme == "https":
-            conn.set_tunnel(parts.hostname, parts.port)
-        else:
-            target = url  # a plain-HTTP proxy takes the absolute URL
-    else:
-        conn = kind(parts.hostname, parts.port, timeout=options.connect_timeout)
+def _reason(err: Exception) -> str:
+    """What requests' and urllib3's wrappers (ConnectionError, MaxRetryError) hold, in one line."""
+    while isinstance(inner := getattr(err, "reason", None) or next(iter(err.args), None), Exception):
+        err = inner
+    return next((arg for arg in err.args if isinstance(arg, str)), type(err).__name__)
+
+
+def _open(url: str, offset: int, options: HttpOptions) -> requests.Response:
+    """GET `url` from byte `offset`, through the proxy the environment names, following redirects."""
     try:
-        conn.connect()
-        conn.sock.settimeout(options.read_timeout)
-        headers = {"User-Agent": "image-pipeline-download/1", "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        conn.request("GET", target, headers=headers)
-        response = conn.getresponse()
-    except BaseException:
-        conn.close()
-        raise
-    if response.status in (301, 302, 303, 307, 308) and response.getheader("Location") and redirects:
-        conn.close()
-        return _request(urljoin(url, response.getheader("Location")), offset, options, redirects - 1)
-    return conn, response
+        return requests.get(url, headers={**HEADERS, "Range": f"bytes={offset}-"} if offset else HEADERS,
+                            stream=True, timeout=(options.connect_timeout, options.read_timeout))
+    except requests.exceptions.InvalidURL as err:
+        raise DataError(f"{url}: not a valid URL ({_reason(err)})") from None
+    except requests.ConnectTimeout:
+        raise _Transient(f"no connection within {options.connect_timeout:g} s") from None
+    except requests.ReadTimeout:
+        raise _Transient(f"no answer within {options.read_timeout:g} s") from None
+    except requests.RequestException as err:
+        raise _Transient(f"cannot connect ({_reason(err)})") from None
+
+
+def _start(response: requests.Response, offset: int, dest: Path, name: str) -> int:
+    """Where the body goes in `dest`: at `offset` when the server resumed there, at 0 when it sends all."""
+    status = response.status_code
+    if status == 206 and response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
+        print(f"{name}: resuming at {offset:,} bytes", flush=True)
+        return offset
+    if status == 200:
+        return 0  # no range support (or a fresh start): from the beginning
+    if status in (206, 416):
+        dest.unlink(missing_ok=True)
+        raise _Transient(f"HTTP {status} to a resume request; restarting the file")
+    if status >= 500 or status in (408, 429):
+        raise _Transient(f"HTTP {status} {response.reason}")
+    raise DataError(f"{name}: HTTP {status} {response.reason} from {response.url}")
 
 
 def _fetch_once(url: str, dest: Path, name: str, options: HttpOptions) -> None:
     offset = dest.stat().st_size if dest.exists() else 0
-    try:
-        conn, response = _request(url, offset, options)
-    except (TimeoutError, socket.timeout):
-        raise _Transient(f"no connection within {options.connect_timeout:g} s") from None
-    except (OSError, http.client.HTTPException) as err:
-        raise _Transient(f"cannot connect ({err})") from None
-    try:
-        status = response.status
-        if status == 206 and (response.getheader("Content-Range") or "").startswith(f"bytes {offset}-"):
-            mode = "ab"
-            print(f"{name}: resuming at {offset:,} bytes", flush=True)
-        elif status == 200:
-            mode, offset = "wb", 0  # no range support (or a fresh start): from the beginning
-        elif status == 416 or status == 206:
-            dest.unlink(missing_ok=True)
-            raise _Transient(f"HTTP {status} to a resume request; restarting the file")
-        elif status >= 500 or status in (408, 429):
-            raise _Transient(f"HTTP {status} {response.reason}")
-        else:
-            raise DataError(f"{name}: HTTP {status} {response.reason} from {url}")
-        length = response.getheader("Content-Length")
-        total = offset + int(length) if length and length.isdigit() else None
-        done, tenths = offset, (offset * 10 // total if total else 0)
-        with open(dest, mode) as out:
-            while True:
-                try:
-                    block = response.read(CHUNK)
-                except (TimeoutError, socket.timeout):
-                    raise _Transient(f"no data for {options.read_timeout:g} s at {done:,} bytes") from None
-                except (OSError, http.client.HTTPException) as err:
-                    raise _Transient(f"connection dropped at {done:,} bytes ({type(err).__name__})") from None
-                if not block:
-                    break
-                out.write(block)
-                done += len(block)
-                if total and total > LARGE and done * 10 // total > tenths:
-                    tenths = done * 10 // total
-                    print(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})", flush=True)
-        if total is not None and done != total:
-            raise _Transient(f"connection closed at {done:,} of {total:,} bytes")
-    finally:
-        conn.close()
+    with _open(url, offset, options) as response:
+        done = _start(response, offset, dest, name)
+        with open(dest, "ab" if done else "wb") as out:
+            _copy_body(response, out, done, name, options)
+
+
+def _copy_body(response: requests.Response, out, done: int, name: str, options: HttpOptions) -> None:
+    """Write the body's bytes as sent (never decoded) after the `done` ones; a progress line every
+    tenth of a large file."""
+    length = response.headers.get("Content-Length", "")
+    total = done + int(length) if length.isdigit() else None
+    tenths = done * 10 // total if total else 0
+    try:  # urllib3 checks the length: a body cut short raises too
+        for block in response.raw.stream(CHUNK, decode_content=False):
+            out.write(block)
+            done += len(block)
+            if total and total > LARGE and done * 10 // total > tenths:
+                tenths = done * 10 // total
+                print(f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB ({done / total:.0%})", flush=True)
+    except ReadTimeoutError:
+        raise _Transient(f"no data for {options.read_timeout:g} s at {done:,} bytes") from None
+    except HTTPError as err:
+        raise _Transient(f"connection dropped at {done:,} bytes ({_reason(err)})") from None
 
 
 def fetch_url(url: str, dest: Path, name: str, options: HttpOptions = HttpOptions()) -> None:
     """Download `url` to `dest`, retrying transient failures and resuming partial files."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise DataError(f"{url}: only http and https URLs can be fetched")
     for attempt in range(options.retries + 1):
         try:
-            _fetch_once(url, dest, name, options)
-            return
+            return _fetch_once(url, dest, name, options)
         except _Transient as err:
             if attempt == options.retries:
                 raise DataError(f"{name}: {err} (gave up after {attempt + 1} attempts at {url})") from None
@@ -150,7 +139,7 @@ def fetch_url(url: str, dest: Path, name: str, options: HttpOptions = HttpOption
 
 def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
     """Fetch `name` from a base URL or a local folder."""
-    if urlsplit(base).scheme in ("http", "https"):
+    if base.lower().startswith(("http://", "https://")):
         fetch_url(urljoin(base if base.endswith("/") else base + "/", name), dest, name, options)
         return
     folder = Path(base[len("file://"):] if base.startswith("file://") else base)
@@ -207,7 +196,8 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
                 if not (member.isfile() or member.isdir()):
                     raise DataError(f"{archive.name}: refusing member {member.name!r}: not a plain file or folder")
                 if Path(member.name).is_absolute() or not (root / member.name).resolve().is_relative_to(root):
-                    raise DataError(f"{archive.name}: refusing member {member.name!r}: its path leaves the target folder")
+                    raise DataError(f"{archive.name}: refusing member {member.name!r}: "
+                                    "its path leaves the target folder")
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, zlib.error) as err:
         raise DataError(f"{archive.name}: corrupt or truncated archive ({err})") from None
@@ -222,7 +212,10 @@ def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str], list
     for path in images:
         dest = target / path.relative_to(folder)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
+        try:
+            shutil.copyfile(path, dest)
+        except OSError as err:  # an unreadable image of the user's folder
+            raise DataError(f"{path}: cannot copy it ({err.strerror})") from None
     given = "" if "all" in splits else f" ({', '.join(f'{s} {len(p):,}' for s, p in splits.items())})"
     print(f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
           + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""), flush=True)
@@ -273,10 +266,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def body():
-        config = read_json(args.config)
-        download(config["dataset"], args.out, mirror=config.get("mirror"), folder=config.get("folder"))
+        config = DownloadSettings.from_json(args.config)  # a missing or bad file: a PipelineError
+        download(config.dataset, args.out, mirror=config.mirror, folder=config.folder)
 
-    return run_stage(body, args.log, errors=(DataError, FileNotFoundError))
+    return run_stage(body, args.log)  # a PipelineError in one line; anything else with its traceback
 
 
 if __name__ == "__main__":

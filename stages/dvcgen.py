@@ -61,73 +61,95 @@ def _run_files(keys, runs=None) -> list[str]:
 def dvc_pipeline(params: dict) -> dict:
     """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
     runs = list(resolve_runs(params))
-    train_outs = [key for key in TRAIN_FILES if key != "live_summary"]
-    stages = {
-        "configure": {
-            "cmd": "python -m stages.configure --params params.yaml"
-                   f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
-                   f" --log {LOG['configure']}",
-            "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
-            "params": ["seed", "data", "split", "train", "runs",
-                       *(key for key in ("sweeps", "package") if key in params), "report"],
-            "outs": [_config(CONFIGS["download"]), _config(CONFIGS["prepare"]), _config(CONFIGS["package"]),
-                     _config(CONFIGS["report"]),
-                     *(_config(path) for path in per_run(CONFIGS["run"], runs))],
-        },
-        "download": {
-            "cmd": f"python -m stages.download --config {CONFIGS['download']} --out {RAW} --log {LOG['download']}",
-            "deps": [CONFIGS["download"], *source_inputs(params), *code_files("download")],
-            "outs": [RAW],
-        },
-        "prepare": {
-            "cmd": f"python -m stages.prepare --config {CONFIGS['prepare']} --raw {RAW} --out {PREPARED}"
-                   f" --samples {SAMPLES} --balance {CLASS_BALANCE} --log {LOG['prepare']}",
-            "deps": [CONFIGS["prepare"], RAW, *code_files("prepare")],
-            "outs": [PREPARED, _nocache(SAMPLES), _nocache(CLASS_BALANCE)],
-        },
-        "train": {
-            "foreach": list(runs),  # a fresh list each time: no YAML anchors
-            "do": {
-                "cmd": _each(f"python -m stages.train --config {CONFIGS['run']} --data {PREPARED} --model {MODEL}"
-                             f" --history {run_file('history')} --summary {run_file('summary')}"
-                             f" --live {RUN_DIR}/{LIVE_DIR} --times {TIMES} --log {LOG['train']}"),
-                "deps": [_each(CONFIGS["run"]), PREPARED, *code_files("train")],
-                "outs": [_each(MODEL), *(_nocache(path) for path in _run_files(train_outs))],
-                # dvclive's summary: the last epoch's numbers and the step, for `dvc exp show`.
-                "metrics": [_nocache(_each(run_file("live_summary")))],
-            },
-        },
-        "evaluate": {
-            "foreach": list(runs),  # a fresh list each time: no YAML anchors
-            "do": {
-                "cmd": _each(f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
-                             f" --out-dir {RUN_DIR} --log {LOG['evaluate']}"),
-                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, *code_files("evaluate")],
-                "outs": [_nocache(path) for path in _run_files(key for key in EVALUATION_FILES if key != "metrics")],
-                "metrics": [_nocache(_each(run_file("metrics")))],
-            },
-        },
-        "report": {
-            # The metric comes from a config file, not `${report.metric}`: DVC would then refuse a
-            # missing or empty params.yaml as "Could not find 'report.metric'" before configure says why.
-            "cmd": f"python -m stages.report --config {CONFIGS['report']} --runs {' '.join(runs)}"
-                   f" --runs-dir {RUNS_DIR} --data-dir {DATA_REPORTS} --notebook {NOTEBOOK} --out-dir {REPORT_DIR}"
-                   f" --log {LOG['report']}",
-            "deps": [CONFIGS["report"], *_run_files(REPORT_INPUTS, runs), SAMPLES, CLASS_BALANCE, NOTEBOOK,
-                     *code_files("report")],
-            # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
-            "outs": [path if key in ("executed", "html") else _nocache(path)
-                     for key, path in ((k, f"{REPORT_DIR}/{name}") for k, name in REPORT_FILES.items())],
-        },
-        "package": {
-            "cmd": f"python -m stages.package --config {CONFIGS['package']} --runs {' '.join(runs)}"
-                   f" --runs-dir {RUNS_DIR} --models-dir {MODELS_DIR} --data {PREPARED}"
-                   f" --out-dir {PACKAGE_DIR} --archive {ARCHIVE} --log {LOG['package']}",
-            "deps": [CONFIGS["package"], *_run_files(PACKAGE_INPUTS, runs), *per_run(MODEL, runs), PREPARED,
-                     *code_files("package")],
-            "outs": [PACKAGE_DIR, ARCHIVE],
-        },
+    stages = {**_data_stages(params, runs), **_run_stages(runs), **_result_stages(runs)}
+    return {"stages": stages, "plots": _plots(runs)}
+
+
+def _data_stages(params: dict, runs: list[str]) -> dict:
+    """configure (params.yaml -> configs/), download and prepare."""
+    return {
+    "configure": {
+        "cmd": "python -m stages.configure --params params.yaml"
+               f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
+               f" --log {LOG['configure']}",
+        "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
+        "params": ["seed", "data", "split", "train", "runs",
+                   *(key for key in ("sweeps", "package") if key in params), "report"],
+        "outs": [_config(CONFIGS["download"]), _config(CONFIGS["prepare"]), _config(CONFIGS["package"]),
+                 _config(CONFIGS["report"]),
+                 *(_config(path) for path in per_run(CONFIGS["run"], runs))],
+    },
+    "download": {
+        "cmd": f"python -m stages.download --config {CONFIGS['download']} --out {RAW} --log {LOG['download']}",
+        "deps": [CONFIGS["download"], *source_inputs(params), *code_files("download")],
+        "outs": [RAW],
+    },
+    "prepare": {
+        "cmd": f"python -m stages.prepare --config {CONFIGS['prepare']} --raw {RAW} --out {PREPARED}"
+               f" --samples {SAMPLES} --balance {CLASS_BALANCE} --log {LOG['prepare']}",
+        "deps": [CONFIGS["prepare"], RAW, *code_files("prepare")],
+        "outs": [PREPARED, _nocache(SAMPLES), _nocache(CLASS_BALANCE)],
+    },
     }
+
+
+def _run_stages(runs: list[str]) -> dict:
+    """train and evaluate, one job per run (DVC's foreach)."""
+    train_outs = [key for key in TRAIN_FILES if key != "live_summary"]
+    return {
+    "train": {
+        "foreach": list(runs),  # a fresh list each time: no YAML anchors
+        "do": {
+            "cmd": _each(f"python -m stages.train --config {CONFIGS['run']} --data {PREPARED} --model {MODEL}"
+                         f" --history {run_file('history')} --summary {run_file('summary')}"
+                         f" --live {RUN_DIR}/{LIVE_DIR} --times {TIMES} --log {LOG['train']}"),
+            "deps": [_each(CONFIGS["run"]), PREPARED, *code_files("train")],
+            "outs": [_each(MODEL), *(_nocache(path) for path in _run_files(train_outs))],
+            # dvclive's summary: the last epoch's numbers and the step, for `dvc exp show`.
+            "metrics": [_nocache(_each(run_file("live_summary")))],
+        },
+    },
+    "evaluate": {
+        "foreach": list(runs),  # a fresh list each time: no YAML anchors
+        "do": {
+            "cmd": _each(f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
+                         f" --out-dir {RUN_DIR} --log {LOG['evaluate']}"),
+            "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, *code_files("evaluate")],
+            "outs": [_nocache(path) for path in _run_files(key for key in EVALUATION_FILES if key != "metrics")],
+            "metrics": [_nocache(_each(run_file("metrics")))],
+        },
+    },
+    }
+
+
+def _result_stages(runs: list[str]) -> dict:
+    """report (comparison of the runs) and package (the best run)."""
+    return {
+    "report": {
+        # The metric comes from a config file, not `${report.metric}`: DVC would then refuse a
+        # missing or empty params.yaml as "Could not find 'report.metric'" before configure says why.
+        "cmd": f"python -m stages.report --config {CONFIGS['report']} --runs {' '.join(runs)}"
+               f" --runs-dir {RUNS_DIR} --data-dir {DATA_REPORTS} --notebook {NOTEBOOK} --out-dir {REPORT_DIR}"
+               f" --log {LOG['report']}",
+        "deps": [CONFIGS["report"], *_run_files(REPORT_INPUTS, runs), SAMPLES, CLASS_BALANCE, NOTEBOOK,
+                 *code_files("report")],
+        # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
+        "outs": [path if key in ("executed", "html") else _nocache(path)
+                 for key, path in ((k, f"{REPORT_DIR}/{name}") for k, name in REPORT_FILES.items())],
+    },
+    "package": {
+        "cmd": f"python -m stages.package --config {CONFIGS['package']} --runs {' '.join(runs)}"
+               f" --runs-dir {RUNS_DIR} --models-dir {MODELS_DIR} --data {PREPARED}"
+               f" --out-dir {PACKAGE_DIR} --archive {ARCHIVE} --log {LOG['package']}",
+        "deps": [CONFIGS["package"], *_run_files(PACKAGE_INPUTS, runs), *per_run(MODEL, runs), PREPARED,
+                 *code_files("package")],
+        "outs": [PACKAGE_DIR, ARCHIVE],
+    },
+    }
+
+
+def _plots(runs: list[str]) -> list[dict]:
+    """`dvc plots`: each run's curves from dvclive, and its confusion matrix."""
     curves = [
         {f"{title} per epoch": {
             "template": RUNS_TEMPLATE, "x": "step", "x_label": "epoch - 1 (dvclive's step)", "y_label": title,
@@ -140,7 +162,7 @@ def dvc_pipeline(params: dict) -> dict:
             "template": "confusion", "x": "predicted", "y": "actual", "title": f"{run}: confusion matrix"}}
         for run in runs
     ]
-    return {"stages": stages, "plots": curves + confusions}
+    return curves + confusions
 
 
 def render(params: dict) -> str:

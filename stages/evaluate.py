@@ -29,15 +29,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import read_json, write_json, write_text
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES
 from stages.lib.splits import load_split
 from stages.lib.provenance import git_revision, package_versions
+from stages.lib.settings import RunSettings
 
 TOP_K = (3, 5)  # reported where there are more classes than k
 MISCLASSIFIED_SHOWN = 16
@@ -59,6 +59,8 @@ def split_scores(scores: dict) -> tuple[dict, dict]:
 
 def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
     """Accuracy, cross-entropy, top-k accuracy and precision/recall/F1 from predicted probabilities."""
+    from sklearn.metrics import precision_recall_fscore_support  # imported when used: --help stays quick
+
     y_pred = probabilities.argmax(axis=1)
     labels = np.arange(len(class_names))
     p_true = probabilities[np.arange(len(y_true)), y_true]
@@ -89,8 +91,11 @@ def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str])
     return metrics
 
 
-def confusion_table(y_true, y_pred, class_names, normalize: bool = False) -> pd.DataFrame:
-    """Rows: actual class, columns: predicted class; counts, or each row's fractions."""
+def confusion_table(y_true, y_pred, class_names, normalize: bool = False):
+    """Rows: actual class, columns: predicted class; counts, or each row's fractions (a DataFrame)."""
+    import pandas as pd
+    from sklearn.metrics import confusion_matrix
+
     counts = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
     values = counts
     if normalize:
@@ -108,7 +113,7 @@ def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
     ax.set_yticks([])
 
 
-def plot_confusion(counts: pd.DataFrame, fractions: pd.DataFrame, title: str, path) -> None:
+def plot_confusion(counts, fractions, title: str, path) -> None:
     """Heatmap coloured by row fraction (so rare classes show too), annotated with counts."""
     plt = pyplot()
     size = max(4.0, 0.45 * len(counts) + 2)
@@ -216,7 +221,7 @@ def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float64)
 
 
-def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
+def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
@@ -226,29 +231,40 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
     x_test, y_test = load_split(data_dir, "test", mmap=False)
     model = load_model(model_path)
     probabilities = predict_probabilities(model, x_test)
-    y_pred = probabilities.argmax(axis=1)
-    run = config["run"]
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # NaN probabilities would still give an accuracy and a top-k score
-        raise ValueError(f"run {run}: {model_path} gives non-finite probabilities for {broken.sum()} of "
+        raise InputError(f"run {config.run}: {model_path} gives non-finite probabilities for {broken.sum()} of "
                          f"{len(broken)} test images (did training diverge?); nothing is written")
 
     metrics, scores = split_scores(score(y_test, probabilities, class_names))
     write_json(paths["metrics"], metrics)
     write_json(paths["scores"], scores)
     write_json(paths["provenance"], {
-        "config": config,
+        "config": config.to_dict(),
         "data": {"dataset": metadata["dataset"],
                  "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}},
         "versions": package_versions(),
         "git": git_revision("train", "evaluate"),
     })
+    write_tables(paths, y_test, probabilities, class_names, f"{config.run}: accuracy {metrics['accuracy']:.3f}")
+    plot_misclassified(x_test, y_test, probabilities, class_names, config.run, paths["misclassified"])
+    plot_filters(model, x_test[0], config.run, paths["filters"])
+    print(f"run {config.run}: test accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}")
+    return metrics
 
+
+def write_tables(paths: dict, y_test, probabilities, class_names, title: str) -> None:
+    """The confusion matrices (CSVs and heatmap), scikit-learn's classification report and
+    the per-image predictions."""
+    import pandas as pd
+    from sklearn.metrics import classification_report
+
+    y_pred = probabilities.argmax(axis=1)
     counts = confusion_table(y_test, y_pred, class_names)
     fractions = confusion_table(y_test, y_pred, class_names, normalize=True)
     write_text(paths["confusion"], counts.to_csv(lineterminator="\n"))
     write_text(paths["confusion_normalized"], fractions.to_csv(lineterminator="\n"))
-    plot_confusion(counts, fractions, f"{run}: accuracy {metrics['accuracy']:.3f}", paths["heatmap"])
+    plot_confusion(counts, fractions, title, paths["heatmap"])
 
     kwargs = dict(labels=np.arange(len(class_names)), target_names=class_names, zero_division=0)
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
@@ -261,11 +277,6 @@ def evaluate(config: dict, model_path, data_dir, out_dir) -> dict:
         predictions[f"p_{name}"] = probabilities[:, c]
     write_text(paths["predictions"], predictions.to_csv(index=False, lineterminator="\n", float_format="%.6f"))
 
-    plot_misclassified(x_test, y_test, probabilities, class_names, run, paths["misclassified"])
-    plot_filters(model, x_test[0], run, paths["filters"])
-    print(f"run {run}: test accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}")
-    return metrics
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -276,8 +287,8 @@ def main(argv=None) -> int:
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
     # configs/<run>.json: the console lines of the job start with the run's name.
-    return run_stage(lambda: evaluate(read_json(args.config), args.model, args.data, args.out_dir), args.log,
-                     prefix=Path(args.config).stem, errors=(ValueError, FileNotFoundError))
+    return run_stage(lambda: evaluate(RunSettings.from_json(args.config), args.model, args.data, args.out_dir),
+                     args.log, prefix=Path(args.config).stem)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
 from stages.lib.splits import load_split
 from stages.lib.provenance import git_revision
+from stages.lib.settings import PackageSettings
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 EXPORT_TOLERANCE = 1e-4
+ROOT = Path(__file__).resolve().parents[1]  # the project: templates are named relative to it
+
+
+class PackagingError(PipelineError):
+    """The runs cannot be ranked, or the selected run cannot be packaged or exported."""
 
 
 def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
@@ -47,17 +54,17 @@ def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
     for run, path in zip(runs, metrics_paths, strict=True):
         try:
             metrics = read_json(path)  # refuses text that is not JSON, and NaN/Infinity
-        except ValueError as err:
-            raise ValueError(f"run {run!r}: {err}") from None
+        except InputError as err:
+            raise PackagingError(f"run {run!r}: {err}") from None
         if not isinstance(metrics, dict):
-            raise ValueError(f"run {run!r}: {path} is a JSON {type(metrics).__name__}, not an object of metrics")
+            raise PackagingError(f"run {run!r}: {path} is a JSON {type(metrics).__name__}, not an object of metrics")
         for key in (metric, "loss"):
             if key not in metrics:
-                raise ValueError(f"run {run!r}: {key} missing from {path}")
+                raise PackagingError(f"run {run!r}: {key} missing from {path}")
             value = metrics[key]
             # A diverged run (NaN loss; 1e999 reads as infinity) or a string would sort anywhere.
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"run {run!r}: metrics.json has {key} {json.dumps(value)}; "
+                raise PackagingError(f"run {run!r}: metrics.json has {key} {json.dumps(value)}; "
                                  "only runs with finite metrics can be ranked and packaged")
         scored.append(metrics | {"run": run})
     order = sorted(range(len(scored)), key=lambda i: (-scored[i][metric], scored[i]["loss"], i))
@@ -83,7 +90,7 @@ def write_archive(folder: Path, archive) -> None:
 def _verify(name: str, predicted, expected: np.ndarray) -> dict:
     difference = float(np.max(np.abs(np.asarray(predicted, dtype=np.float64) - expected)))
     if difference > EXPORT_TOLERANCE:
-        raise ValueError(f"export {name}: its probabilities differ from the Keras model's by {difference:.2g}")
+        raise PackagingError(f"export {name}: its probabilities differ from the Keras model's by {difference:.2g}")
     return {"verified_on_test_images": len(expected), "max_abs_difference": difference}
 
 
@@ -107,7 +114,7 @@ def export_model(model, kind: str, folder: Path, x: np.ndarray) -> dict:
         session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
         output = session.run(None, {session.get_inputs()[0].name: x})[0]
         return {"path": "model.onnx", **_verify(kind, output, expected)}
-    raise ValueError(f"unknown export {kind!r}")
+    raise PackagingError(f"unknown export {kind!r}")
 
 
 def _table(header, rows) -> str:
@@ -115,123 +122,75 @@ def _table(header, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
 
 
+# Files this stage reads besides its code: stages.lib.codedeps declares them as the stage's inputs.
+DATA_FILES = ("stages/templates/model_card.md.j2",)
+MODEL_CARD_TEMPLATE = DATA_FILES[0]
+
+
 def model_card(run: str, selection: dict, metrics: dict, scores: dict, provenance: dict, training: dict,
                metadata: dict, preprocessing: dict, exports: dict, git: dict) -> str:
     """MODEL_CARD.md: what the model is, what it was trained on, how well it does, how to use it."""
-    config = provenance["config"]
-    settings = config["training"]
-    classes = metadata["class_names"]
-    per_class = scores["per_class"]
+    import jinja2
+
+    config, classes, per_class = provenance["config"], metadata["class_names"], scores["per_class"]
     metrics = {**metrics, **scores}
-    weakest = sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
     height, width, channels = preprocessing["image_shape"]
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                                  keep_trailing_newline=True).from_string(
+        (ROOT / MODEL_CARD_TEMPLATE).read_text(encoding="utf-8"))
+    return template.render(
+        run=run, config=config, git=git, training=training, metadata=metadata, preprocessing=preprocessing,
+        classes=classes, height=height, width=width, channels=channels, test_images=metrics["test_images"],
+        chosen=_selected_as(run, selection),
+        model_settings=", ".join(f"{k}={v}" for k, v in config["model"].items()),
+        counts={split: sum(metadata["counts"][split].values()) for split in ("train", "val", "test")},
+        raw_checksums=sorted(metadata.get("raw_checksums", {}).items()),
+        weakest_f1=", ".join(f"{c} ({per_class[c]['f1']:.3f})"
+                             for c in sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]),
+        training_table=_training_table(config, training),
+        metrics_table=_table(["metric", "value"], [
+            (name, f"{metrics[name]:.4f}") for name in ("accuracy", "top_3_accuracy", "top_5_accuracy",
+                                                        "macro_precision", "macro_recall", "macro_f1",
+                                                        "weighted_f1", "loss") if name in metrics]),
+        classes_table=_table(["class", "precision", "recall", "F1", "support"], [
+            (c, f"{per_class[c]['precision']:.4f}", f"{per_class[c]['recall']:.4f}", f"{per_class[c]['f1']:.4f}",
+             per_class[c]["support"]) for c in classes]),
+        export_lines=[f"`{name}`: " + (f"skipped ({record['skipped']})" if "skipped" in record else
+                                       f"`{record['path']}`, same probabilities as the Keras model on "
+                                       f"{record['verified_on_test_images']} test images (max difference "
+                                       f"{record['max_abs_difference']:.1e})") for name, record in exports.items()],
+        versions_table=_table(["package", "version"], sorted(provenance["versions"].items())),
+    )
+
+
+def _selected_as(run: str, selection: dict) -> str:
     rank = [r["run"] for r in selection["ranking"]].index(run) + 1
     ranked = f"{len(selection['ranking'])} runs by test {selection['metric']}"
-    chosen = (f"named in params.yaml (`package.run`), rank {rank} of {ranked}" if selection["chosen"]
-              else f"the best of {ranked} (ties: lower loss)")
-    weakest_f1 = ", ".join(f"{c} ({per_class[c]['f1']:.3f})" for c in weakest)
-    counts = {split: sum(metadata["counts"][split].values()) for split in ("train", "val", "test")}
-    summary = [(name, f"{metrics[name]:.4f}") for name in
-               ("accuracy", "top_3_accuracy", "top_5_accuracy", "macro_precision", "macro_recall", "macro_f1",
-                "weighted_f1", "loss") if name in metrics]
-    sections = [
-        f"# Model card: `{run}` ({config['architecture']})",
-        "",
-        f"Selected as {chosen}. Trained, evaluated and packaged by code last changed in git "
-        f"commit `{git['revision']}`{' (with uncommitted changes)' if git['dirty'] else ''}.",
-        "",
-        "## Model",
-        "",
-        f"- Architecture `{config['architecture']}`, settings "
-        f"{', '.join(f'{k}={v}' for k, v in config['model'].items()) or 'the defaults'}, "
-        f"{training['parameters']:,} parameters.",
-        f"- Input: {height}x{width} {'grey' if channels == 1 else 'RGB'} images, pixels scaled to [0, 1] "
-        f"(an 8-bit image file: pixel / 255), resized bilinearly; {preprocessing['background']} background "
-        f"as in the training data.",
-        f"- Output: the probabilities of {len(classes)} classes: {', '.join(classes)}.",
-        "",
-        "## Intended use",
-        "",
-        f"Classifying images like those of `{metadata['dataset']}` ({metadata.get('description', '')}), "
-        "for research and teaching: a result of comparing architectures under one pipeline. It was not "
-        "evaluated for decisions about people, for safety, or on images unlike its training data.",
-        "",
-        "## Data",
-        "",
-        f"- Dataset `{metadata['dataset']}`: {counts['train']:,} training, {counts['val']:,} validation and "
-        f"{counts['test']:,} test images; the test split is "
-        f"{'the official one' if metadata.get('official_test_split') else 'a seeded, stratified part of all images'}.",
-        f"- Test data SHA-256: `{metadata['checksums']['x_test.npy']}` (x_test.npy), "
-        f"`{metadata['checksums']['y_test.npy']}` (y_test.npy).",
-        *(f"- Raw file `{name}` SHA-256: `{digest}`" for name, digest in sorted(metadata.get("raw_checksums", {}).items())),
-        "",
-        "## Training",
-        "",
-        _table(["setting", "value"], [
-            ("optimizer", settings["optimizer"]), ("learning rate", settings["learning_rate"]),
-            ("batch size", settings["batch_size"]), ("epochs (maximum)", settings["epochs"]),
-            ("epochs run", training["epochs_run"]), ("best epoch (weights kept)", training.get("best_epoch", "")),
-            ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
-            ("augmentation", settings["augment"] or "none"), ("seed", config["seed"]),
-            ("backend", training.get("backend", "")),
-        ]),
-        "",
-        f"## Results on the test split ({metrics['test_images']:,} images)",
-        "",
-        _table(["metric", "value"], summary),
-        "",
-        _table(["class", "precision", "recall", "F1", "support"],
-               [(c, f"{per_class[c]['precision']:.4f}", f"{per_class[c]['recall']:.4f}", f"{per_class[c]['f1']:.4f}",
-                 per_class[c]["support"]) for c in classes]),
-        "",
-        "The confusion matrix is in `confusion_matrix.csv` and `confusion_matrix.png`.",
-        "",
-        "## Limitations",
-        "",
-        f"- Measured on {metrics['test_images']:,} test images from the same source as the training images; "
-        "expect lower accuracy on images that differ in scanner, drawing style, framing or background.",
-        f"- Weakest classes by F1: {weakest_f1}.",
-        f"- Every image is resized to {height}x{width}: finer detail is lost, other aspect ratios are distorted.",
-        f"- Trained on images with a {preprocessing['background']} background: invert other images "
-        "(`stages.predict --invert`).",
-        "",
-        "## Exports",
-        "",
-        *([f"- `{name}`: " + (f"skipped ({record['skipped']})" if "skipped" in record else
-                               f"`{record['path']}`, same probabilities as the Keras model on "
-                               f"{record['verified_on_test_images']} test images (max difference "
-                               f"{record['max_abs_difference']:.1e})") for name, record in exports.items()]
-          or ["- none (params.yaml `package.exports`)"]),
-        "",
-        "## Environment",
-        "",
-        _table(["package", "version"], sorted(provenance["versions"].items())),
-        "",
-        "## How to use",
-        "",
-        "```sh",
-        "python -m stages.predict models/package.tar.gz my-images/*.png    # CSV: file, class, probability, top 3",
-        "```",
-        "",
-        "```python",
-        "from stages.lib.layers import load_model   # Keras safe mode, with the morphological layers registered",
-        "model = load_model(\"model.keras\")        # input: float32 batch of shape (n, "
-        f"{height}, {width}, {channels}) in [0, 1]",
-        "```",
-        "",
-    ]
-    return "\n".join(sections)
+    return (f"named in params.yaml (`package.run`), rank {rank} of {ranked}" if selection["chosen"]
+            else f"the best of {ranked} (ties: lower loss)")
 
 
-def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
+def _training_table(config: dict, training: dict) -> str:
+    settings = config["training"]
+    return _table(["setting", "value"], [
+        ("optimizer", settings["optimizer"]), ("learning rate", settings["learning_rate"]),
+        ("batch size", settings["batch_size"]), ("epochs (maximum)", settings["epochs"]),
+        ("epochs run", training["epochs_run"]), ("best epoch (weights kept)", training.get("best_epoch", "")),
+        ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
+        ("augmentation", settings["augment"] or "none"), ("seed", config["seed"]),
+        ("backend", training.get("backend", "")),
+    ])
+
+
+def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
     """Package the selected run into `out_dir` and `archive`; return the selection record."""
     runs_dir, models_dir, data_dir = Path(runs_dir), Path(models_dir), Path(data_dir)
-    metric = config["metric"]
+    metric = config.metric
     best, ranking = select_best(runs, [runs_dir / r / RUN_FILES["metrics"] for r in runs], metric)
-    run = config.get("run") or best
+    run = config.run or best
     if run not in runs:
-        raise ValueError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
-    selection = {"run": run, "chosen": bool(config.get("run")), "metric": metric, "ranking": ranking}
+        raise PackagingError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
+    selection = {"run": run, "chosen": bool(config.run), "metric": metric, "ranking": ranking}
     metadata = read_json(data_dir / "metadata.json")
     x_test, _ = load_split(data_dir, "test", mmap=True)
     preprocessing = {
@@ -257,12 +216,12 @@ def package(config: dict, runs, runs_dir, models_dir, data_dir, out_dir, archive
                                          "data": {"dataset": metadata["dataset"], **metadata["settings"]}})
         write_json(tmp / "selection.json", selection)
         exports = {}
-        if config.get("exports"):
+        if config.exports:
             from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
             model = load_model(tmp / inputs["model"].name)
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)
-            exports = {kind: export_model(model, kind, tmp, sample) for kind in config["exports"]}
+            exports = {kind: export_model(model, kind, tmp, sample) for kind in config.exports}
             write_json(tmp / "exports.json", exports)
         write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, scores, provenance,
                                                      read_json(inputs["summary"]), metadata, preprocessing, exports,
@@ -286,9 +245,8 @@ def main(argv=None) -> int:
     parser.add_argument("--archive", required=True)
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: package(read_json(args.config), args.runs, args.runs_dir, args.models_dir, args.data,
-                                     args.out_dir, args.archive), args.log,
-                     errors=(KeyError, ValueError, FileNotFoundError))
+    return run_stage(lambda: package(PackageSettings.from_json(args.config), args.runs, args.runs_dir,
+                                     args.models_dir, args.data, args.out_dir, args.archive), args.log)
 
 
 if __name__ == "__main__":

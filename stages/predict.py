@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
+from stages.lib.errors import PipelineError
 from stages.lib.files import write_text
 from stages.lib.archive import PackageError, opened_package, read_contract
-from stages.lib.layers import load_model
 
 
 def expand_images(arguments) -> list[Path]:
@@ -48,10 +48,35 @@ def expand_images(arguments) -> list[Path]:
 
 def predict(package, images, top_k: int = 3, invert: bool = False, max_pixels: int = MAX_IMAGE_PIXELS):
     """Classify `images`; return (rows of the CSV, [(image, reason)] for those that failed)."""
-    from PIL import UnidentifiedImageError
+    model, (height, width, channels), class_names = load_package_model(package)
+    batch, names, failed = read_images(images, (height, width), channels, invert, max_pixels)
+    if not batch:
+        return [], failed
+    probabilities = np.asarray(model.predict(np.stack(batch), verbose=0), dtype=np.float64)
+    if probabilities.shape != (len(batch), len(class_names)):
+        raise PackageError(f"{package}: the model gives {probabilities.shape[1:]} outputs per image, "
+                           f"class_names.json names {len(class_names)} classes")
+    if not np.isfinite(probabilities).all():  # NaN sorts anywhere: the "best" class would be arbitrary
+        raise PackageError(f"{package}: the model gives non-finite probabilities (NaN or infinity); "
+                           "was it trained with a diverging run?")
+    k = min(top_k, len(class_names))
+    rows = []
+    for path, p in zip(names, probabilities):
+        best = np.argsort(-p, kind="stable")[:k]
+        row = {"file": str(path), "predicted": class_names[best[0]], "probability": round(float(p[best[0]]), 6)}
+        for rank, c in enumerate(best[1:], start=2):
+            row[f"class_{rank}"] = class_names[c]
+            row[f"probability_{rank}"] = round(float(p[c]), 6)
+        rows.append(row)
+    return rows, failed
+
+
+def load_package_model(package):
+    """The package's Keras model, image shape and class names, checked against each other."""
+    from stages.lib.layers import load_model  # Keras: imported when used, so --help answers at once
 
     with opened_package(package) as folder:
-        (height, width, channels), class_names = read_contract(folder, package)
+        shape, class_names = read_contract(folder, package)
         if not (folder / "model.keras").is_file():
             raise PackageError(f"{package}: no model.keras; not a complete package")
         try:
@@ -59,14 +84,20 @@ def predict(package, images, top_k: int = 3, invert: bool = False, max_pixels: i
         except (ValueError, OSError):  # Keras' message names the temporary folder
             raise PackageError(f"{package}: model.keras does not load as a Keras model") from None
     expected = model.input_shape[1:]
-    if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, (height, width, channels))):
-        raise PackageError(f"{package}: the model takes {expected} inputs, preprocessing.json "
-                           f"says {[height, width, channels]}")
+    if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, shape)):
+        raise PackageError(f"{package}: the model takes {expected} inputs, preprocessing.json says {shape}")
+    return model, shape, class_names
+
+
+def read_images(images, size, channels: int, invert: bool, max_pixels: int):
+    """The images as the training images were (size, colour mode, [0, 1]); (pixels, paths, failed)."""
+    from PIL import UnidentifiedImageError
+
     color_mode = "grayscale" if channels == 1 else "rgb"
     batch, names, failed = [], [], []
     for path in images:
         try:
-            pixels = load_image(path, (height, width), color_mode, max_pixels=max_pixels).astype(np.float32) / 255.0
+            pixels = load_image(path, size, color_mode, max_pixels=max_pixels).astype(np.float32) / 255.0
         except ImageTooLarge as err:  # its own message names params.yaml's setting, not --max-pixels
             failed.append((path, f"{err.width}x{err.height} pixels, above --max-pixels {err.limit}"))
             continue
@@ -75,24 +106,7 @@ def predict(package, images, top_k: int = 3, invert: bool = False, max_pixels: i
             continue
         batch.append(1.0 - pixels if invert else pixels)
         names.append(path)
-    rows = []
-    if batch:
-        probabilities = np.asarray(model.predict(np.stack(batch), verbose=0), dtype=np.float64)
-        if probabilities.shape != (len(batch), len(class_names)):
-            raise PackageError(f"{package}: the model gives {probabilities.shape[1:]} outputs per image, "
-                               f"class_names.json names {len(class_names)} classes")
-        if not np.isfinite(probabilities).all():  # NaN sorts anywhere: the "best" class would be arbitrary
-            raise PackageError(f"{package}: the model gives non-finite probabilities (NaN or infinity); "
-                               "was it trained with a diverging run?")
-        k = min(top_k, len(class_names))
-        for path, p in zip(names, probabilities):
-            best = np.argsort(-p, kind="stable")[:k]
-            row = {"file": str(path), "predicted": class_names[best[0]], "probability": round(float(p[best[0]]), 6)}
-            for rank, c in enumerate(best[1:], start=2):
-                row[f"class_{rank}"] = class_names[c]
-                row[f"probability_{rank}"] = round(float(p[c]), 6)
-            rows.append(row)
-    return rows, failed
+    return batch, names, failed
 
 
 def to_csv(rows) -> str:
@@ -134,7 +148,7 @@ def main(argv=None) -> int:
         return 2
     try:
         rows, failed = predict(args.package, images, args.top_k, args.invert, args.max_pixels)
-    except (PackageError, FileNotFoundError, ValueError) as err:
+    except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     text = to_csv(rows)

@@ -28,12 +28,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from stages.lib.datasets import MAX_IMAGE_PIXELS, PARSERS, DataError, convert_image
+from stages.lib.datasets import PARSERS, DataError, convert_image
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_dir, read_json, sha256_file, write_json, write_text
+from stages.lib.errors import PipelineError
 from stages.lib.joblog import run_stage
+from stages.lib.settings import PrepareSettings
 from stages.lib.splits import SPLITS, load_split
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
@@ -75,6 +76,8 @@ def _split(index, labels, fraction, seed, name, class_names=None, shown=None, to
     if len(index) - n_part < len(classes):
         raise DataError(f"{key} of {_plural(total, 'image')} leaves "
                         f"{_plural(len(index) - n_part, rest + ' image')}, fewer than the {len(classes)} classes")
+    from sklearn.model_selection import train_test_split  # imported when used: --help stays quick
+
     try:
         return train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
     except ValueError as err:  # a rule not checked above
@@ -99,29 +102,31 @@ def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class
         largest = present[np.argsort(-counts, kind="stable")[:surplus]]
         dropped = [rng.choice(index[labels[index] == label]) for label in largest]
         return np.setdiff1d(index, dropped)
+    from sklearn.model_selection import train_test_split
+
     kept, _ = train_test_split(index, train_size=size, stratify=labels[index], random_state=seed)
     return np.sort(kept)
 
 
-def split_indices(labels: dict[str, np.ndarray], config: dict, class_names) -> dict[str, tuple[str, np.ndarray]]:
+def split_indices(labels: dict[str, np.ndarray], config: PrepareSettings, class_names) -> dict[str, tuple[str, np.ndarray]]:
     """Where train, val and test come from: split -> (the parsed split, indices into it).
 
     `labels` holds the parsed splits' labels: "all" (split three ways), or "train" and
     "test" (validation comes from training), or "train", "val" and "test" (all kept).
     The training split is then subsampled to `train_subsample` images if set.
     """
-    seed = config["seed"]
+    seed = config.seed
     if "val" in labels:  # a folder published with train/, val/ and test/
         plan = {split: (split, np.arange(len(labels[split]))) for split in SPLITS}
     elif "test" in labels:  # keep the official test split
-        train, val = _split(np.arange(len(labels["train"])), labels["train"], config["val_fraction"], seed,
+        train, val = _split(np.arange(len(labels["train"])), labels["train"], config.val_fraction, seed,
                             "val_fraction", class_names, pool=" for training")
         plan = {"train": ("train", np.sort(train)), "val": ("train", np.sort(val)),
                 "test": ("test", np.arange(len(labels["test"])))}
     else:
-        index = split_stratified(labels["all"], config["val_fraction"], config["test_fraction"], seed, class_names)
+        index = split_stratified(labels["all"], config.val_fraction, config.test_fraction, seed, class_names)
         plan = {split: ("all", idx) for split, idx in zip(SPLITS, index)}
-    size = config.get("train_subsample")
+    size = config.train_subsample
     if size:
         if size < len(class_names):  # a stratified subsample keeps every class
             raise DataError(f"data.train_subsample {size} is fewer than the "
@@ -143,14 +148,14 @@ def check_raw(raw_dir: Path) -> dict:
     return manifest
 
 
-def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) -> dict:
+def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance_csv=None) -> dict:
     """Split, convert and scale the raw dataset into `out_dir`; return its metadata."""
     raw_dir = Path(raw_dir)
     manifest = check_raw(raw_dir)
     parse = PARSERS[manifest["format"]]
     if manifest["format"] == "image_folder":
-        parsed = parse(raw_dir, manifest, config["image_size"], config["color_mode"], config["skip_unreadable"],
-                       config.get("max_image_pixels", MAX_IMAGE_PIXELS))
+        parsed = parse(raw_dir, manifest, config.image_size, config.color_mode, config.skip_unreadable,
+                       config.max_image_pixels)
     else:
         parsed = parse(raw_dir, manifest)
     num_classes = len(parsed.class_names)
@@ -163,14 +168,13 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
     arrays = {split: (*parsed.splits[source], index) for split, (source, index)
               in split_indices({name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names).items()}
 
-    size, mode = config.get("image_size"), config.get("color_mode")
     metadata = {
         "dataset": manifest["dataset"],
         "description": manifest["description"],
         "class_names": list(parsed.class_names),
         "scaling": f"pixel / {parsed.max_value}",
         "official_test_split": "test" in parsed.splits,
-        "settings": config,
+        "settings": config.to_dict(),
         "raw_checksums": manifest["contents"],
         "skipped_unreadable": parsed.skipped,
         "ignored_non_images": manifest.get("ignored", []),
@@ -179,19 +183,8 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
     }
     with atomic_dir(out_dir) as tmp:
         for split, (images, labels, idx) in arrays.items():
-            x = images[idx]
-            if size or mode:  # folders were converted while decoding; arrays are converted here
-                x = np.stack([convert_image(image, size, mode) for image in x]) if len(x) else x
-            x = x.astype(np.float32) / np.float32(parsed.max_value)
-            y = labels[idx].astype(np.int64)
-            np.save(tmp / f"x_{split}.npy", x)
-            np.save(tmp / f"y_{split}.npy", y)
-            metadata["image_shape"] = list(x.shape[1:])
-            counts = np.bincount(y, minlength=num_classes)
-            metadata["counts"][split] = {name: int(c) for name, c in zip(parsed.class_names, counts)}
-            for name in (f"x_{split}.npy", f"y_{split}.npy"):
-                metadata["checksums"][name] = sha256_file(tmp / name)
-            print(f"{split}: {len(idx):,} images of {x.shape[1:]}", flush=True)
+            write_split(tmp, split, images[idx], labels[idx], parsed, config, metadata)
+            print(f"{split}: {len(idx):,} images of {tuple(metadata['image_shape'])}", flush=True)
         if parsed.skipped:
             print(f"skipped {len(parsed.skipped)} unreadable image(s): {', '.join(parsed.skipped)}", flush=True)
         write_json(tmp / "metadata.json", metadata)
@@ -200,6 +193,23 @@ def prepare(raw_dir, out_dir, config: dict, samples_png=None, balance_csv=None) 
         if samples_png:
             plot_samples(tmp, metadata, samples_png)
     return metadata
+
+
+def write_split(folder: Path, split: str, x: np.ndarray, y: np.ndarray, parsed, config: PrepareSettings,
+                metadata: dict) -> None:
+    """Convert and scale one split's images, save x_/y_<split>.npy, record shape, counts and checksums."""
+    size, mode = config.image_size, config.color_mode
+    if size or mode:  # folders were converted while decoding; arrays are converted here
+        x = np.stack([convert_image(image, size, mode) for image in x]) if len(x) else x
+    x = x.astype(np.float32) / np.float32(parsed.max_value)
+    y = y.astype(np.int64)
+    np.save(folder / f"x_{split}.npy", x)
+    np.save(folder / f"y_{split}.npy", y)
+    metadata["image_shape"] = list(x.shape[1:])
+    counts = np.bincount(y, minlength=len(parsed.class_names))
+    metadata["counts"][split] = {name: int(c) for name, c in zip(parsed.class_names, counts)}
+    for name in (f"x_{split}.npy", f"y_{split}.npy"):
+        metadata["checksums"][name] = sha256_file(folder / name)
 
 
 def balance_table(metadata: dict) -> str:
@@ -246,8 +256,8 @@ def main(argv=None) -> int:
     parser.add_argument("--balance", help="CSV of images per class per split")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: prepare(args.raw, args.out, read_json(args.config), args.samples, args.balance),
-                     args.log, errors=(DataError, FileNotFoundError))
+    return run_stage(lambda: prepare(args.raw, args.out, PrepareSettings.from_json(args.config), args.samples,
+                                     args.balance), args.log)
 
 
 if __name__ == "__main__":

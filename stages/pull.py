@@ -21,8 +21,10 @@ import json
 import subprocess
 import sys
 
+from stages.lib.errors import PipelineError
 
-class PullError(RuntimeError):
+
+class PullError(PipelineError):
     """The pull failed, or what it restored does not match dvc.lock."""
 
 

@@ -22,12 +22,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_path, read_json, write_text
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.settings import ReportSettings, RunSettings
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
 TABLE_COLUMNS = ["run", "architecture", "settings", "optimizer", "learning_rate", "batch_size", "parameters",
@@ -39,29 +40,36 @@ def _settings(model: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in model.items()) or "-"
 
 
-def _run_results(runs_dir, run: str) -> tuple[dict, dict]:
+def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings]:
     """A run's test metrics and its resolved config (from evaluate's provenance.json)."""
     folder = Path(runs_dir) / run
-    return (read_json(folder / EVALUATION_FILES["metrics"]),
-            read_json(folder / EVALUATION_FILES["provenance"])["config"])
+    metrics_path, provenance_path = folder / EVALUATION_FILES["metrics"], folder / EVALUATION_FILES["provenance"]
+    metrics, provenance = read_json(metrics_path), read_json(provenance_path)
+    if not isinstance(metrics, dict) or metric not in metrics:
+        raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
+    if not isinstance(provenance, dict) or "config" not in provenance:
+        raise InputError(f"{provenance_path}: no run config; not a file evaluate wrote")
+    return metrics, RunSettings.from_dict(provenance["config"], f"{provenance_path}: config")
 
 
-def comparison_table(runs, runs_dir, metric: str) -> pd.DataFrame:
+def comparison_table(runs, runs_dir, metric: str):
     """One row per run, best first by `metric`, then lowest loss, then params.yaml order
-    (the order in which package.select_best picks the packaged run)."""
+    (the order in which package.select_best picks the packaged run); a DataFrame."""
+    import pandas as pd
+
     rows = []
     for run in runs:
-        metrics, config = _run_results(runs_dir, run)
-        training = config["training"]
+        metrics, config = _run_results(runs_dir, run, metric)
+        training = config.training
         rows.append({**read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]), **metrics, "run": run,
-                     "settings": _settings(config["model"]), "optimizer": training["optimizer"],
-                     "learning_rate": training["learning_rate"], "batch_size": training["batch_size"]})
+                     "settings": _settings(config.model), "optimizer": training.optimizer,
+                     "learning_rate": training.learning_rate, "batch_size": training.batch_size})
     table = pd.DataFrame(rows)
     table = table[[c for c in TABLE_COLUMNS if c in table.columns]]
     return table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def markdown_table(table: pd.DataFrame, metric: str) -> str:
+def markdown_table(table, metric: str) -> str:
     shown = table.copy()
     shown["run"] = ["**" + r + "** (best)" if i == 0 else r for i, r in enumerate(shown["run"])]
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
@@ -72,8 +80,8 @@ def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, flo
     """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
     sweeps: dict[str, list] = {}
     for run in runs:
-        metrics, config = _run_results(runs_dir, run)
-        sweep = config.get("sweep")
+        metrics, config = _run_results(runs_dir, run, metric)
+        sweep = config.sweep
         if sweep:
             sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
     return sweeps
@@ -81,6 +89,8 @@ def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, flo
 
 def plot_curves(runs, runs_dir, path) -> None:
     """Training (dashed) and validation (solid) loss and accuracy per epoch, all runs overlaid."""
+    import pandas as pd
+
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for i, run in enumerate(runs):
@@ -98,7 +108,7 @@ def plot_curves(runs, runs_dir, path) -> None:
     save_png(fig, path, bbox_inches="tight")
 
 
-def plot_parameters(table: pd.DataFrame, metric: str, path) -> None:
+def plot_parameters(table, metric: str, path) -> None:
     """The test metric against the parameter count (log scale), one labelled point per run."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -184,7 +194,7 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
     write_text(html, body)
 
 
-def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir) -> pd.DataFrame:
+def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
     """Write the files of REPORT_FILES into `out_dir`; return the comparison table."""
     paths = {key: Path(out_dir) / name for key, name in REPORT_FILES.items()}
     table = comparison_table(runs, runs_dir, metric)
@@ -212,8 +222,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True, help="folder for the files of REPORT_FILES")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir, read_json(args.config)["metric"],
-                                    args.notebook, args.out_dir), args.log, errors=(KeyError, ValueError, FileNotFoundError))
+    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir,
+                                    ReportSettings.from_json(args.config).metric, args.notebook, args.out_dir),
+                     args.log)
 
 
 if __name__ == "__main__":

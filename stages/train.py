@@ -36,10 +36,20 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.devices import claim_gpu, has_gpu
+from stages.lib.errors import PipelineError
 from stages.lib.files import atomic_path, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import LIVE_METRICS
+from stages.lib.settings import RunSettings, TrainingSettings
 from stages.lib.splits import load_split
+
+
+class TrainingError(PipelineError):
+    """The run cannot train as configured here (no GPU for require_gpu, a diverging loss)."""
+
+
+class Diverged(TrainingError):
+    """Training produced a non-finite loss: the run's results would be meaningless."""
 
 
 def make_deterministic(seed: int) -> None:
@@ -108,7 +118,7 @@ def save_model(model, path) -> None:
                                 compress_type=entry.compress_type)
 
 
-def augmentation(settings: dict | None, seed: int):
+def augmentation(settings: dict, seed: int):
     """Keras preprocessing layers for the run's `augment` settings (active only in training)."""
     import keras
     from keras import layers
@@ -167,10 +177,6 @@ class LiveLog:
             self.summary = set_in(self.summary, metric.summary_keys, row[key])
         self.summary["step"] = step
         self.dump_json(self.summary, self.folder / "metrics.json")
-
-
-class Diverged(ValueError):
-    """Training produced a non-finite loss: the run's results would be meaningless."""
 
 
 def divergence_guard(run: str):
@@ -235,7 +241,8 @@ class Checkpoint:
         self.log_file.unlink(missing_ok=True)
 
 
-def train(config: dict, data_dir, model_path, history_path, summary_path, live_dir=None, times_path=None) -> dict:
+def train(config: RunSettings, data_dir, model_path, history_path, summary_path, live_dir=None,
+          times_path=None) -> dict:
     """Train the run described by `config`; write model, history, summary (and dvclive's folder
     and the times where given); return the summary with the times.
 
@@ -244,105 +251,133 @@ def train(config: dict, data_dir, model_path, history_path, summary_path, live_d
     """
     import keras
 
-    from stages.lib.architectures import build
-    from stages.lib.provenance import backend_devices
-
-    make_deterministic(config["seed"])
-    settings = config["training"]
-    devices = backend_devices()
-    print(f"run {config['run']}: {devices['backend']} backend, devices {', '.join(devices['devices'])}", flush=True)
-    if settings["require_gpu"] and not has_gpu(devices["devices"]):
-        raise ValueError(f"run {config['run']} sets require_gpu but the {devices['backend']} backend sees no GPU "
-                         f"(devices: {', '.join(devices['devices'])}; CUDA_VISIBLE_DEVICES="
-                         f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
-    keras.mixed_precision.set_global_policy("mixed_float16" if settings["mixed_precision"] else "float32")
-    x_train, y_train = load_split(data_dir, "train", mmap=False)
-    x_val, y_val = load_split(data_dir, "val", mmap=False)
+    make_deterministic(config.seed)
+    devices = check_devices(config)
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.training.mixed_precision else "float32")
+    train_data = load_split(data_dir, "train", mmap=False)
+    val_data = load_split(data_dir, "val", mmap=False)
     num_classes = len(read_json(f"{data_dir}/metadata.json")["class_names"])
 
-    checkpoint = Checkpoint(model_path, config)
+    checkpoint = Checkpoint(model_path, config.to_dict())
+    model = resume_or_build(config, checkpoint, train_data[0].shape[1:], num_classes)
+    print(f"run {config.run}: {config.architecture}, {model.count_params():,} parameters, "
+          f"{len(train_data[0])} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
+                                                       if checkpoint.resumable else ""), flush=True)
+    live = LiveLog(live_dir, checkpoint.rows) if live_dir else None
+    started = time.perf_counter()
+    stop = fit_phases(model, config, checkpoint, live, train_data, val_data)
+    seconds = time.perf_counter() - started
+
+    save_model(model, model_path)
+    summary, times = write_results(config, model, checkpoint.rows, stop, devices, seconds, len(train_data[0]),
+                                   history_path, summary_path, times_path)
+    checkpoint.remove()
+    keras.mixed_precision.set_global_policy("float32")
+    print(f"run {config.run}: {len(checkpoint.rows)} epochs in {seconds:.1f} s, "
+          f"{times['images_per_second']:,.0f} images/s (median epoch), peak memory {times['peak_memory_mb']:,.0f} MB",
+          flush=True)
+    return {**summary, **times}
+
+
+def check_devices(config: RunSettings) -> dict:
+    """The backend and its devices (printed); refuse a run that requires a GPU where none is seen."""
+    from stages.lib.provenance import backend_devices
+
+    devices = backend_devices()
+    print(f"run {config.run}: {devices['backend']} backend, devices {', '.join(devices['devices'])}", flush=True)
+    if config.training.require_gpu and not has_gpu(devices["devices"]):
+        raise TrainingError(f"run {config.run} sets require_gpu but the {devices['backend']} backend sees no GPU "
+                            f"(devices: {', '.join(devices['devices'])}; CUDA_VISIBLE_DEVICES="
+                            f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+    return devices
+
+
+def compile_model(model, training: TrainingSettings, learning_rate: float) -> None:
+    model.compile(optimizer=make_optimizer(training.optimizer, learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=training.jit_compile)
+
+
+def resume_or_build(config: RunSettings, checkpoint: Checkpoint, input_shape, num_classes: int):
+    """The checkpoint's model (compiled, with the optimizer's state), or the architecture built afresh
+    (behind the augmentation layers, if any) and compiled."""
+    import keras
+
+    from stages.lib.architectures import build
+
     if checkpoint.resumable:
         from stages.lib.layers import load_model
 
-        model = load_model(checkpoint.model_file)  # compiled, with the optimizer's state
-    else:
-        model = build(config["architecture"], x_train.shape[1:], num_classes, **config["model"])
-        if settings["augment"]:
-            model = keras.Sequential([keras.Input(x_train.shape[1:]),
-                                      augmentation(settings["augment"], config["seed"]), model], name=model.name)
-        model.compile(
-            optimizer=make_optimizer(settings["optimizer"], settings["learning_rate"]),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=settings["jit_compile"],
-        )
-    print(f"run {config['run']}: {config['architecture']}, {model.count_params():,} parameters, "
-          f"{len(x_train)} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
-                                                 if checkpoint.resumable else ""), flush=True)
-    live = LiveLog(live_dir, checkpoint.rows) if live_dir else None
-    started = time.perf_counter()
+        return load_model(checkpoint.model_file)
+    model = build(config.architecture, input_shape, num_classes, **config.model)
+    if config.training.augment:
+        model = keras.Sequential([keras.Input(input_shape), augmentation(config.training.augment, config.seed),
+                                  model], name=model.name)
+    compile_model(model, config.training, config.training.learning_rate)
+    return model
+
+
+def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_data, val_data):
+    """Phase 1: as built (transfer's backbone frozen). Phase 2 (fine_tune_epochs): everything
+    trainable, at fine_tune_learning_rate. A run resumed in phase 2 skips phase 1.
+    Returns the last phase's early-stopping callback (its best epoch's weights are kept)."""
+    import keras
+
+    training = config.training
 
     def fit(phase: int, epochs: int):
         """Train until `epochs` (counted from the first epoch of the run) or early stopping."""
-        monitor = settings["monitor"]
-        stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=settings["patience"],
+        stop = keras.callbacks.EarlyStopping(monitor=training.monitor, patience=training.patience,
                                              restore_best_weights=True)
         plateau = [keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, patience=settings["reduce_lr_patience"], factor=settings["reduce_lr_factor"])
-        ] if settings["reduce_lr_patience"] else []
+            monitor=training.monitor, patience=training.reduce_lr_patience, factor=training.reduce_lr_factor)
+        ] if training.reduce_lr_patience else []
         # The guard first: a diverged epoch stops training before anything saves or logs it.
-        callbacks = [divergence_guard(config["run"]), stop, *plateau, checkpoint.callback(phase, live)]
-        model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
-                  batch_size=settings["batch_size"], callbacks=callbacks, initial_epoch=len(checkpoint.rows),
+        callbacks = [divergence_guard(config.run), stop, *plateau, checkpoint.callback(phase, live)]
+        model.fit(*train_data, validation_data=val_data, epochs=epochs, batch_size=training.batch_size,
+                  callbacks=callbacks, initial_epoch=len(checkpoint.rows),
                   verbose=2)  # one line per epoch: readable in a log file
         return stop
 
-    # Phase 1: as built (transfer's backbone frozen). Phase 2 (fine_tune_epochs): everything
-    # trainable, at fine_tune_learning_rate. A run resumed in phase 2 skips phase 1.
-    if not any(row.get("phase") == 2 for row in checkpoint.rows):
-        stop = fit(1, settings["epochs"])
-    if settings["fine_tune_epochs"]:
-        if not any(row.get("phase") == 2 for row in checkpoint.rows):
+    in_phase_2 = any(row.get("phase") == 2 for row in checkpoint.rows)
+    if not in_phase_2:
+        stop = fit(1, training.epochs)
+    if training.fine_tune_epochs:
+        if not in_phase_2:
             unfreeze(model)
-            model.compile(optimizer=make_optimizer(settings["optimizer"], settings["fine_tune_learning_rate"]),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                          jit_compile=settings["jit_compile"])
+            compile_model(model, training, training.fine_tune_learning_rate)
             print(f"fine-tuning all {model.count_params():,} parameters", flush=True)
         first_phase = sum(row.get("phase") == 1 for row in checkpoint.rows)
-        stop = fit(2, first_phase + settings["fine_tune_epochs"])
-    seconds = time.perf_counter() - started
-    rows = checkpoint.rows
-    timed = [row["seconds"] for row in rows]
-    steady = timed[1:] or timed  # the first epoch also traces and compiles
+        stop = fit(2, first_phase + training.fine_tune_epochs)
+    return stop
 
-    save_model(model, model_path)
+
+def write_results(config: RunSettings, model, rows: list[dict], stop, devices: dict, seconds: float,
+                  train_images: int, history_path, summary_path, times_path) -> tuple[dict, dict]:
+    """Write the per-epoch history, the summary and (untracked) the times; return summary and times."""
     # The phase column only where there are two.
-    skip = {"seconds"} | (set() if settings["fine_tune_epochs"] else {"phase"})
+    skip = {"seconds"} | (set() if config.training.fine_tune_epochs else {"phase"})
     history = {key: [row[key] for row in rows] for key in rows[0] if key not in skip}
     write_text(history_path, history_csv(history))
     summary = {
-        "run": config["run"],
-        "architecture": config["architecture"],
+        "run": config.run,
+        "architecture": config.architecture,
         "parameters": int(model.count_params()),
         "epochs_run": len(rows),
         "best_epoch": int(stop.best_epoch) + 1,  # its weights are the ones saved
         **devices,
     }
+    timed = [row["seconds"] for row in rows]
+    steady = timed[1:] or timed  # the first epoch also traces and compiles
     times = {
         "training_seconds": round(seconds, 3),
         "epoch_seconds": [round(t, 3) for t in timed],
-        "images_per_second": round(len(x_train) / float(np.median(steady)), 1),  # median epoch
+        "images_per_second": round(train_images / float(np.median(steady)), 1),  # median epoch
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
     }
     write_json(summary_path, summary)
     if times_path:
-        write_json(times_path, {"run": config["run"], **times})
-    checkpoint.remove()
-    keras.mixed_precision.set_global_policy("float32")
-    print(f"run {config['run']}: {len(rows)} epochs in {seconds:.1f} s, "
-          f"{times['images_per_second']:,.0f} images/s (median epoch), peak memory {times['peak_memory_mb']:,.0f} MB",
-          flush=True)
-    return {**summary, **times}
+        write_json(times_path, {"run": config.run, **times})
+    return summary, times
 
 
 def main(argv=None) -> int:
@@ -361,11 +396,11 @@ def main(argv=None) -> int:
         gpu = claim_gpu()  # before Keras starts: the job sees only its GPU
         if gpu is not None:
             print(f"training on GPU {gpu} (CUDA_VISIBLE_DEVICES)", flush=True)
-        train(read_json(args.config), args.data, args.model, args.history, args.summary, args.live, args.times)
+        train(RunSettings.from_json(args.config), args.data, args.model, args.history, args.summary, args.live,
+              args.times)
 
     # configs/<run>.json: the console lines of the job start with the run's name.
-    return run_stage(body, args.log, prefix=Path(args.config).stem,
-                     errors=(ValueError, FileNotFoundError, RuntimeError))
+    return run_stage(body, args.log, prefix=Path(args.config).stem)
 
 
 if __name__ == "__main__":

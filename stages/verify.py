@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
-from stages.lib.layers import load_model
 from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
-from stages.lib.archive import PackageError, opened_package
+from stages.lib.archive import opened_package
 from stages.lib.splits import load_split
 
 
@@ -54,9 +54,11 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
 def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: float = 0.0) -> list[str]:
     """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded`
     metrics and scores (the test arrays must have the checksums `test_sha256`)."""
+    from stages.lib.layers import load_model  # Keras: imported when used, so --help answers at once
+
     for path in (model_path, Path(data_dir) / "metadata.json"):
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: not found (run `dvc pull` or the pipeline first)")
+            raise InputError(f"{path}: not found (run `dvc pull` or the pipeline first)")
     found = []
     for name, digest in sorted(test_sha256.items()):
         actual = sha256_file(Path(data_dir) / name)
@@ -73,10 +75,10 @@ def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: f
 def _recorded(path: Path, shown: str) -> dict:
     """A JSON object that evaluate wrote; errors name it as `shown` (a package's file: not its temporary path)."""
     if not path.is_file():
-        raise FileNotFoundError(f"{shown}: not found (run `dvc pull` or the pipeline first)")
+        raise InputError(f"{shown}: not found (run `dvc pull` or the pipeline first)")
     value = read_json(path, shown)  # refuses text that is not JSON, and NaN/Infinity
     if not isinstance(value, dict):
-        raise ValueError(f"{shown}: a JSON {type(value).__name__}, not an object; not a file evaluate wrote")
+        raise InputError(f"{shown}: a JSON {type(value).__name__}, not an object; not a file evaluate wrote")
     return value
 
 
@@ -91,17 +93,17 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float, pac
         return f"{package}: {path.name}" if package else str(path)
 
     if not Path(model_path).is_file():
-        raise FileNotFoundError(f"{shown(Path(model_path))}: not found (run `dvc pull` or the pipeline first)")
+        raise InputError(f"{shown(Path(model_path))}: not found (run `dvc pull` or the pipeline first)")
     paths = {key: results / EVALUATION_FILES[key] for key in ("metrics", "scores", "provenance")}
     recorded, scores, provenance = (_recorded(path, shown(path)) for path in paths.values())
     if "accuracy" not in recorded:
-        raise ValueError(f"{shown(paths['metrics'])}: no accuracy; not a file evaluate wrote")
+        raise InputError(f"{shown(paths['metrics'])}: no accuracy; not a file evaluate wrote")
     try:
         test_sha256, run = provenance["data"]["sha256"], provenance["config"]["run"]
         if not isinstance(test_sha256, dict):
             raise TypeError
     except (KeyError, TypeError):
-        raise ValueError(f"{shown(paths['provenance'])}: no data.sha256 or config.run; "
+        raise InputError(f"{shown(paths['provenance'])}: no data.sha256 or config.run; "
                          "not a file evaluate wrote") from None
     found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance)
     name = name.format(run=run)
@@ -142,12 +144,12 @@ def main(argv=None) -> int:
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:
-                raise FileNotFoundError(f"{args.runs_dir}: no runs with metrics.json")
+                raise InputError(f"{args.runs_dir}: no runs with metrics.json")
             results = [_check(run, Path(args.models_dir) / run / Path(MODEL).name,
                               Path(args.runs_dir) / run, args.data, args.tolerance)
                        for run in runs]
             ok = all(results)
-    except (PackageError, FileNotFoundError, ValueError) as err:
+    except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0 if ok else 1

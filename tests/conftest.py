@@ -113,11 +113,12 @@ def tiny_data(tmp_path_factory) -> Path:
     return make_tiny_data(tmp_path_factory.mktemp("prepared"))
 
 
-def run_config(architecture="cnn_intro", training=None, **model) -> dict:
-    """A resolved run config as `configure` writes it, with short training."""
-    from stages.lib.params import TRAINING_DEFAULTS
+def run_config(architecture="cnn_intro", training=None, **model):
+    """A resolved run config (RunSettings) as `configure` writes it, with short training."""
+    from stages.lib.settings import RunSettings
 
     model = model or ({"padding": "same"} if architecture == "cnn_intro" else {})
-    return {"run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,
-            "training": {**TRAINING_DEFAULTS, "epochs": 3, "batch_size": 16, "optimizer": "adam",
-                         "learning_rate": 0.01, "patience": 2, **(training or {})}}
+    return RunSettings.from_dict({
+        "run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,
+        "training": {"epochs": 3, "batch_size": 16, "optimizer": "adam", "learning_rate": 0.01, "patience": 2,
+                     **(training or {})}})

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stages.lib.settings import PrepareSettings
 from stages.lib import datasets
 from stages.lib.datasets import DataError, FileSpec, Source, read_idx
 from stages.download import HttpOptions, download
@@ -95,7 +96,7 @@ def tiny_cifar10() -> bytes:
 class Server:
     """Serves `files`; `modes[name]` makes it misbehave: 'drop' (first response cut short),
     'drop-norange' (same, and Range is ignored), 'short' (Content-Length matches the cut
-    body), 'status:N', 'slow'."""
+    body), 'status:N', 'slow', 'gzip-encoded' (says Content-Encoding: gzip, as some servers do for .gz)."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -129,6 +130,8 @@ class Server:
                 if mode == "short":
                     body = body[: len(body) // 2]
                 self.send_header("Content-Length", str(len(body)))
+                if mode == "gzip-encoded":
+                    self.send_header("Content-Encoding", "gzip")
                 self.end_headers()
                 if mode == "slow":
                     time.sleep(2)
@@ -174,7 +177,7 @@ def test_idx_download_verifies_and_prepare_keeps_the_official_test_split(server,
     assert read_json(tmp_path / "raw" / "manifest.json") == manifest
     assert all(sha256_file(tmp_path / "raw" / name) == spec.sha256 for name, spec in specs.items())
 
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE,
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE),
                        tmp_path / "samples.png", tmp_path / "balance.csv")
     x_test, y_test = load_split(tmp_path / "prepared", "test")
     assert x_test.shape == (20, 28, 28, 1) and x_test.dtype == np.float32
@@ -292,7 +295,7 @@ def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
     manifest = download(source, tmp_path / "raw", http_options=FAST)
     assert not (tmp_path / "raw" / "cifar-10-binary.tar.gz").exists()
     assert "cifar-10-batches-bin/test_batch.bin" in manifest["contents"]
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", {**PREPARE, "val_fraction": 0.2})
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**{**PREPARE, "val_fraction": 0.2}))
     x, y = load_split(tmp_path / "prepared", "test")
     assert x.shape == (10, 32, 32, 3) and y.tolist() == list(range(10))
     k = 7
@@ -358,6 +361,22 @@ def test_downloads_go_through_the_http_proxy(server, tmp_path, monkeypatch):
     assert {path for path, _ in server.requests} == {f"http://mirror.example.invalid/data/{n}" for n in specs}
 
 
+def test_no_proxy_hosts_bypass_the_proxy(server, tmp_path, monkeypatch):
+    server.files, specs = tiny_mnist()
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert {path for path, _ in server.requests} == {f"/data/{name}" for name in specs}
+
+
+def test_gzip_content_encoding_is_not_undone(server, tmp_path):
+    # A server that labels a .gz file Content-Encoding: gzip: the file is kept as published.
+    server.files, specs = tiny_mnist()
+    server.modes["train-images-idx3-ubyte.gz"] = "gzip-encoded"
+    manifest = download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    assert manifest["files"]["train-images-idx3-ubyte.gz"]["verified"] == "sha256"
+
+
 def test_missing_mirror_folder_or_file_is_named(tmp_path):
     _, specs = tiny_mnist()
     with pytest.raises(DataError, match=r"^\S*/nowhere: mirror folder not found \(data.mirror\)$"):
@@ -374,7 +393,7 @@ def test_labels_outside_the_class_list_are_refused(server, tmp_path):
                           class_names=("a", "b", "c", "d", "e"))
     download(five_classes, tmp_path / "raw", http_options=FAST)
     with pytest.raises(DataError, match=r"^five train: labels outside 0..4$"):
-        prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE)
+        prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE))
     assert not (tmp_path / "prepared").exists()
 
 
@@ -423,7 +442,7 @@ def test_prepare_refuses_raw_files_changed_after_download(tmp_path):
     download("digits", tmp_path / "raw")
     (tmp_path / "raw" / "digits.csv.gz").write_bytes(b"changed")
     with pytest.raises(DataError, match=r"digits.csv.gz: changed since it was downloaded"):
-        prepare(tmp_path / "raw", tmp_path / "prepared", PREPARE)
+        prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE))
     assert not (tmp_path / "prepared").exists()
 
 
@@ -433,7 +452,7 @@ def test_digits_splits_all_images_three_ways(tmp_path):
     manifest = download("digits", tmp_path / "raw")
     assert manifest["files"]["digits.csv.gz"]["sha256"] == datasets.SOURCES["digits"].files["digits.csv.gz"].sha256
     config = {**PREPARE, "seed": 42, "val_fraction": 0.15, "test_fraction": 0.15}
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**config))
     x, y = load_split(tmp_path / "prepared", "train")
     assert x.dtype == np.float32 and x.shape[1:] == (8, 8, 1) and x.min() >= 0 and x.max() == 1
     assert {s: sum(c.values()) for s, c in metadata["counts"].items()} == {"train": 1257, "val": 270, "test": 270}
@@ -444,7 +463,7 @@ def test_digits_splits_all_images_three_ways(tmp_path):
 def test_resize_colour_and_subsample(tmp_path):
     download("digits", tmp_path / "raw")
     config = {**PREPARE, "image_size": [12, 10], "color_mode": "rgb", "train_subsample": 100}
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**config))
     x, y = load_split(tmp_path / "prepared", "train")
     assert x.shape == (100, 12, 10, 3) and metadata["image_shape"] == [12, 10, 3]
     assert np.array_equal(x[..., 0], x[..., 2])  # grey made RGB: equal channels
@@ -479,10 +498,10 @@ def test_image_folder_with_bad_file_fails_naming_it_or_skips_it(tmp_path):
     assert manifest["class_names"] == ["cat", "dog", "emu"] and manifest["ignored"] == ["emu/notes.txt"]
     config = {**PREPARE, "image_size": [16, 16], "color_mode": "grayscale", "val_fraction": 0.2, "test_fraction": 0.2}
     with pytest.raises(DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(not an image\); set data.skip_unr"):
-        prepare(tmp_path / "raw", tmp_path / "prepared", config)
+        prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**config))
     assert not (tmp_path / "prepared").exists()
 
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", {**config, "skip_unreadable": True})
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**{**config, "skip_unreadable": True}))
     assert metadata["skipped_unreadable"] == ["dog/broken.png"]
     totals = {name: sum(metadata["counts"][s][name] for s in ("train", "val", "test")) for name in counts}
     assert totals == counts
@@ -508,9 +527,9 @@ def test_images_of_mixed_sizes_need_a_resize_setting(tmp_path):
     make_image_folder(tmp_path / "images")  # sizes from 20x16 to 35x21
     download("folder", tmp_path / "raw", folder=str(tmp_path / "images"))
     with pytest.raises(DataError, match=r"^a folder dataset needs data.image_size and data.color_mode$"):
-        prepare(tmp_path / "raw", tmp_path / "prepared", {**PREPARE, "skip_unreadable": True})
+        prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**{**PREPARE, "skip_unreadable": True}))
     assert not (tmp_path / "prepared").exists()
-    # params.yaml is refused before: tests/test_config.py, "data.image_size: None is invalid".
+    # params.yaml is refused before: tests/test_config.py, "data.image_size: missing".
 
 
 # ------------------------------------------------------------ the real Fashion-MNIST
@@ -528,7 +547,7 @@ def test_real_fashion_mnist_from_the_debian_mirror(tmp_path):
     manifest = download("fashion_mnist", tmp_path / "raw", mirror=str(FASHION_MIRROR))
     assert len(manifest["files"]) == 4
     config = {**PREPARE, "seed": 42, "val_fraction": 0.1}
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", config)
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**config))
     names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     assert metadata["class_names"] == names
     train_and_val = {name: metadata["counts"]["train"][name] + metadata["counts"]["val"][name] for name in names}

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from stages.lib.devices import claim_gpu, has_gpu
+from stages.lib.devices import DeviceError, claim_gpu, has_gpu
 from stages.train import train
 from tests.conftest import ROOT, run_config
 
@@ -32,7 +32,7 @@ def test_concurrent_jobs_each_get_their_own_gpu(tmp_path, monkeypatch):
     second, second_gpu = claim_in_process(["0", "1"], tmp_path, 30)
     try:
         assert {first_gpu, second_gpu} == {"0", "1"}
-        with pytest.raises(RuntimeError, match="all 2 GPUs are in use by other train jobs"):
+        with pytest.raises(DeviceError, match="all 2 GPUs are in use by other train jobs"):
             claim_gpu(["0", "1"], tmp_path)
         first.kill()
         first.wait()

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
+from stages.lib.settings import PrepareSettings
 from stages.lib.datasets import DataError, folder_splits, load_image
 from stages.download import download
 from stages.prepare import prepare, split_stratified, subsample
@@ -61,7 +62,7 @@ def test_pre_split_folder_keeps_its_test_split(tmp_path):
     assert manifest["class_names"] == ["cat", "dog"] and manifest["splits"] == ["train", "test"]
     assert "images/test/dog/01.png" in manifest["contents"]
 
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", FOLDER)
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**FOLDER))
     assert metadata["official_test_split"] and metadata["class_names"] == ["cat", "dog"]
     assert metadata["counts"]["test"] == {"cat": 3, "dog": 2}
     assert {c: metadata["counts"]["train"][c] + metadata["counts"]["val"][c] for c in ("cat", "dog")} == {
@@ -75,7 +76,7 @@ def test_pre_split_folder_with_val_uses_it_instead_of_val_fraction(tmp_path, cap
     end = write_images(tmp_path / "src" / "train", {"cat": 4, "dog": 5})
     end = write_images(tmp_path / "src" / "val", {"cat": 1, "dog": 2}, start=end)
     write_images(tmp_path / "src" / "test", {"cat": 2, "dog": 1}, start=end)
-    metadata = prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", FOLDER)
+    metadata = prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**FOLDER))
     assert metadata["counts"] == {"train": {"cat": 4, "dog": 5}, "val": {"cat": 1, "dog": 2},
                                   "test": {"cat": 2, "dog": 1}}
     assert "split.val_fraction is not used" in capsys.readouterr().out
@@ -118,7 +119,7 @@ def test_class_without_readable_images_is_refused_by_name(tmp_path):
     for name in ("a", "b", "c", "d"):
         (tmp_path / "src" / "cat" / f"{name}.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
     with pytest.raises(DataError) as err:
-        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", {**FOLDER, "skip_unreadable": True})
+        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**{**FOLDER, "skip_unreadable": True}))
     assert str(err.value) == ("class 'cat' has no readable images "
                               "(4 unreadable skipped: cat/a.png, cat/b.png, cat/c.png, ...)")
     assert not (tmp_path / "prepared").exists()
@@ -147,7 +148,7 @@ def test_val_split_of_a_pre_split_folder_names_the_class(tmp_path):
     write_images(tmp_path / "src" / "train", {"cat": 1, "dog": 4})
     write_images(tmp_path / "src" / "test", {"cat": 1, "dog": 1})
     with pytest.raises(DataError) as err:
-        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", FOLDER)
+        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**FOLDER))
     assert str(err.value) == ("class 'cat' has 1 image for training; "
                               "split.val_fraction 0.25 by class needs at least 2 per class")
 
@@ -157,7 +158,7 @@ def test_val_split_of_a_pre_split_folder_names_the_class(tmp_path):
 def test_train_subsample_below_the_class_count_is_refused(tmp_path):
     write_images(tmp_path / "src", {"cat": 5, "dog": 5, "emu": 5})
     with pytest.raises(DataError) as err:
-        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", {**FOLDER, "train_subsample": 2})
+        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**{**FOLDER, "train_subsample": 2}))
     assert str(err.value) == "data.train_subsample 2 is fewer than the 3 classes; keep at least one image per class"
     assert not (tmp_path / "prepared").exists()
 
@@ -205,15 +206,15 @@ def test_prepare_counts_oversized_images_as_unreadable(tmp_path):
     (tmp_path / "src" / "cat" / "x.png").write_bytes(b"not an image")
     raw = raw_folder(tmp_path, tmp_path / "src")
     with pytest.raises(DataError) as err:
-        prepare(raw, tmp_path / "prepared", FOLDER)
+        prepare(raw, tmp_path / "prepared", PrepareSettings(**FOLDER))
     assert str(err.value) == ("2 unreadable image(s): cat/big.png (12000x12000 pixels, above data.max_image_pixels "
                               "89,478,485), cat/x.png (not an image); set data.skip_unreadable: true to skip them")
-    metadata = prepare(raw, tmp_path / "prepared", {**FOLDER, "skip_unreadable": True})
+    metadata = prepare(raw, tmp_path / "prepared", PrepareSettings(**{**FOLDER, "skip_unreadable": True}))
     assert metadata["skipped_unreadable"] == ["cat/big.png", "cat/x.png"]
     # The limit comes from the prepare config (data.max_image_pixels): 8x8 images above 63 pixels.
     with pytest.raises(DataError, match=r"^8 unreadable image\(s\): cat/00.png \(8x8 pixels, above "
                                         r"data.max_image_pixels 63\), "):
-        prepare(raw, tmp_path / "p2", {**FOLDER, "max_image_pixels": 63})
+        prepare(raw, tmp_path / "p2", PrepareSettings(**{**FOLDER, "max_image_pixels": 63}))
 
 
 # ------------------------------------------------------------ what the user sees

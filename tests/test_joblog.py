@@ -8,6 +8,7 @@ from tests.conftest import ROOT
 
 SCRIPT = """
 import os, sys
+from stages.lib.errors import PipelineError
 from stages.lib.joblog import run_stage
 
 def body():
@@ -16,11 +17,11 @@ def body():
     os.write(2, b"I0000 00:00:1795468239.709333    9349 port.cc:153] oneDNN custom operations are on.\\n")
     os.write(1, b"from the C level\\n")
     if sys.argv[1] == "bad-input":
-        raise ValueError("bad input")
+        raise PipelineError("bad input")
     if sys.argv[1] == "bug":
-        raise RuntimeError("a bug")
+        raise ValueError("a bug")  # a builtin error is a bug: its traceback is shown
 
-sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp", errors=(ValueError,)))
+sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp"))
 """
 
 
@@ -52,7 +53,7 @@ def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line):
     # (stdout and stderr reach the log through two pipes: their lines may interleave either way)
     assert last_line.format(log=log) in text.splitlines()
     # A user's mistake is one line; a bug shows its traceback, in the log as well.
-    assert ("Traceback" in text and "RuntimeError: a bug" in text) == (case == "bug")
+    assert ("Traceback" in text and "ValueError: a bug" in text) == (case == "bug")
     assert ("Traceback" in result.stderr) == (case == "bug")
 
 

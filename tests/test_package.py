@@ -1,4 +1,5 @@
 """The package stage and the predict command, on a tiny trained run."""
+import dataclasses
 import gzip
 import re
 import shutil
@@ -10,6 +11,7 @@ from PIL import Image
 
 from stages.evaluate import evaluate
 from stages.lib.files import read_json, sha256_file
+from stages.lib.settings import PackageSettings
 from stages.package import package, write_archive
 from stages.predict import main as predict_main
 from stages.verify import main as verify_main
@@ -25,8 +27,8 @@ def runs(tiny_data, tmp_path_factory):
     """Two trained and evaluated runs laid out as the pipeline lays them out."""
     root = tmp_path_factory.mktemp("runs")
     for name, rate in zip(RUNS, (0.01, 0.003)):
-        config = {**run_config(), "run": name}
-        config["training"]["learning_rate"] = rate
+        base = run_config()
+        config = dataclasses.replace(base, run=name, training=dataclasses.replace(base.training, learning_rate=rate))
         model = root / "models" / name / "model.keras"
         model.parent.mkdir(parents=True)
         reports = root / "reports" / name
@@ -36,8 +38,7 @@ def runs(tiny_data, tmp_path_factory):
 
 
 def make_package(runs, tiny_data, out, **config):
-    config = {"metric": "accuracy", "run": None, "exports": [], **config}
-    selection = package(config, RUNS, runs / "reports", runs / "models", tiny_data, out / "package",
+    selection = package(PackageSettings(**{"metric": "accuracy", **config}), RUNS, runs / "reports", runs / "models", tiny_data, out / "package",
                         out / "package.tar.gz")
     return selection, out / "package"
 

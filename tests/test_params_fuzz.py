@@ -122,19 +122,19 @@ def stage_checks(params: dict) -> None:
 
     runs = resolve_runs(params)
     for config in [*runs.values(), *resolve_data(params).values(), resolve_package(params), resolve_report(params)]:
-        dumps_json(config)  # refuses NaN and infinity
+        dumps_json(config.to_dict())  # refuses NaN and infinity
     data = params["data"]
     classes, images, official_test = DATASET_SIZES.get(data["dataset"], (3, None, False))
     shape = input_shape(data)
     for config in runs.values():
-        key = (config["architecture"], dumps_json(config["model"]), shape, classes)
+        key = (config.architecture, dumps_json(config.model), shape, classes)
         if key not in BUILT:
-            build(config["architecture"], shape, classes, **config["model"])
+            build(config.architecture, shape, classes, **config.model)
             BUILT.add(key)
-        training = config["training"]
-        make_optimizer(training["optimizer"], training["learning_rate"])
-        if training["augment"]:
-            augmentation(training["augment"], config["seed"])
+        training = config.training
+        make_optimizer(training.optimizer, training.learning_rate)
+        if training.augment:
+            augmentation(training.augment, config.seed)
     if images is None:  # an image folder: prepare counts its images and checks the split
         return
     labels = np.arange(images) % classes  # the training images, or all where there is no official test split

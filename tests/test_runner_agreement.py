@@ -78,7 +78,7 @@ def test_stale_dvc_yaml_is_refused_by_configure(tmp_path):
     result = run(["dvc", "repro"], project, check=False)
     assert result.returncode != 0
     assert "regenerate dvc.yaml with `python -m stages.dvcgen`" in result.stdout + result.stderr
-    # Parsing the Snakefile regenerates it, as the README promises.
+    # Parsing the Snakefile regenerates it, as docs/running.md promises.
     run(["snakemake", "--dry-run"], project)
     assert "train@extra" in {s["stage"] for s in dvc_stages(project).values()}
 

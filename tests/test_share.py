@@ -3,7 +3,7 @@
 One throw-away project plays the researcher: it runs the pipeline, commits the
 results and `dvc push`es them to the remote configured in .dvc/config (a folder
 beside the repository). A clone beside it plays the reviewer and follows the
-README's "Reproduce these results" section. The tests run in file order.
+"Reproduce these results" section of docs/sharing.md. The tests run in file order.
 """
 import json
 import re
@@ -158,7 +158,7 @@ def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clon
 
 
 def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin, clone):
-    """README: `dvc exp run -S` in the workspace, a run it cannot add, `git checkout` + stages.pull."""
+    """docs/configuration.md: `dvc exp run -S` in the workspace, a run it cannot add, `git checkout` + stages.pull."""
     params = clone / "params.yaml"
     params.write_text("# reviewer's note\n" + params.read_text())
     run(["git", "commit", "-qam", "a note"], clone)
@@ -212,7 +212,7 @@ def s3_server(tmp_path):
 
 
 def test_an_s3_remote_as_the_readme_switches_to_it(clone, s3_server):
-    """README "Sharing results": the S3 remote (dvc-s3) instead of the folder; push, clone, pull."""
+    """docs/sharing.md "Sharing results": the S3 remote (dvc-s3) instead of the folder; push, clone, pull."""
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     run(["dvc", "remote", "add", "--default", "s3", "s3://imgclf/store"], clone)
     run(["dvc", "remote", "modify", "s3", "endpointurl", s3_server], clone)

@@ -53,7 +53,7 @@ def test_monitor_val_accuracy_and_mixed_precision(tiny_data, tmp_path):
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     data = make_tiny_data(tmp_path / "data", sizes=(("train", 2000), ("val", 200), ("test", 30)))
     config = run_config("mlp", training={"epochs": 12, "patience": 12, "batch_size": 8}, units=[64])
-    write_json(tmp_path / "run.json", config)
+    write_json(tmp_path / "run.json", config.to_dict())
     out = tmp_path / "out"
     command = [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"),
                "--data", str(data), "--model", str(out / "model.keras"), "--history", str(out / "history.csv"),
@@ -94,7 +94,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
 def test_changed_settings_do_not_resume_an_old_backup(tiny_data, tmp_path):
     config = run_config("mlp", units=[8])
     stale = run_config("mlp", units=[16])
-    write_json(tmp_path / "m.keras.progress.json", {"config": stale, "rows": [{"loss": 1.0}] * 2})
+    write_json(tmp_path / "m.keras.progress.json", {"config": stale.to_dict(), "rows": [{"loss": 1.0}] * 2})
     (tmp_path / "m.keras.backup.keras").write_text("from another config")
     summary = train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
     assert summary["epochs_run"] == 3 and [r["epoch"] for r in history(tmp_path / "h.csv")] == ["1", "2", "3"]
@@ -103,7 +103,7 @@ def test_changed_settings_do_not_resume_an_old_backup(tiny_data, tmp_path):
 def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
     pytest.importorskip("jax")
     config = run_config("morph", filters=2, kernel_size=3, padding="same")
-    write_json(tmp_path / "run.json", config)
+    write_json(tmp_path / "run.json", config.to_dict())
     result = subprocess.run(
         [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"), "--data", str(tiny_data),
          "--model", str(tmp_path / "m.keras"), "--history", str(tmp_path / "h.csv"),
@@ -149,7 +149,7 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
 def test_a_diverging_run_stops_in_one_line_naming_the_run_and_the_epoch(tiny_data, tmp_path):
     """A NaN loss is an error, not a result: nothing is written for the run but its log."""
     config = run_config("mlp", {"optimizer": "sgd", "learning_rate": 1e30}, units=[32])
-    write_json(tmp_path / "run.json", config)
+    write_json(tmp_path / "run.json", config.to_dict())
     model = tmp_path / "model.keras"
     result = subprocess.run(
         [BIN / "python", "-m", "stages.train", "--config", tmp_path / "run.json", "--data", tiny_data,

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from stages.lib.layers import Dilation2D, Erosion2D
-from stages.lib.shapes import check_input
+from stages.lib.shapes import ArchitectureError, check_input
 
 MLP_PRESETS = {
     "deep": {"units": [100, 50, 50, 25, 25], "dropout": 0.0},   # the course's 100-50-50-25-25
@@ -21,7 +21,7 @@ MLP_PRESETS = {
 
 def _check_spatial(input_shape, name: str, **hp) -> None:
     if len(input_shape) != 3:
-        raise ValueError(f"{name} needs images of shape (height, width, channels), got {tuple(input_shape)}")
+        raise ArchitectureError(f"{name} needs images of shape (height, width, channels), got {tuple(input_shape)}")
     check_input(name, hp, input_shape)
 
 
@@ -138,7 +138,7 @@ def build_transfer(input_shape, num_classes, backbone="mobilenet_v2", weights="n
     training setting unfreezes it for a second phase at `fine_tune_learning_rate`."""
     _check_spatial(input_shape, "transfer")
     if weights != "none" and input_shape[-1] != 3:
-        raise ValueError(f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; "
+        raise ArchitectureError(f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; "
                          "set data.color_mode: rgb")
     constructors = {"mobilenet_v2": keras.applications.MobileNetV2}
     base = constructors[backbone](input_shape=tuple(input_shape), include_top=False, alpha=alpha,
@@ -168,5 +168,5 @@ def build(name: str, input_shape, num_classes: int, **hyperparameters) -> keras.
     try:
         builder = ARCHITECTURES[name]
     except KeyError:
-        raise ValueError(f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})") from None
+        raise ArchitectureError(f"unknown architecture {name!r} (known: {', '.join(ARCHITECTURES)})") from None
     return builder(tuple(input_shape), num_classes, **hyperparameters)

@@ -11,10 +11,11 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
 
 
-class PackageError(ValueError):
+class PackageError(PipelineError):
     """The package is missing, incomplete or does not match its manifest."""
 
 
@@ -85,7 +86,7 @@ def package_json(folder: Path, name: str, label):
         raise PackageError(f"{label}: no {name}; not a complete package")
     try:
         return read_json(folder / name)
-    except ValueError:  # not JSON, or NaN/Infinity in it
+    except InputError:  # not JSON, or NaN/Infinity in it
         raise PackageError(f"{label}: {name} is not valid JSON") from None
 
 

@@ -1,4 +1,5 @@
-"""The source files a stage runs: its module plus every `stages` module it imports.
+"""The source files a stage runs: its module plus every `stages` module it imports, and the
+files those modules declare in a module-level `DATA_FILES = ("stages/templates/...", ...)`.
 
 Both runners declare these as inputs of the stage, so editing the code of a
 stage reruns that stage and nothing that does not import the edited module.
@@ -18,16 +19,20 @@ def _path(module: str) -> str:
 
 
 @cache
-def _imports(module: str) -> frozenset[str]:
-    """The `stages` modules that `module` (dotted, e.g. stages.train) imports, at any depth of its code."""
+def _parse(module: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The `stages` modules that `module` (dotted, e.g. stages.train) imports, at any depth of its
+    code, and the files it declares in DATA_FILES."""
     tree = ast.parse((ROOT / _path(module)).read_text(encoding="utf-8"))
-    found = set()
+    found, data_files = set(), ()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stages."):
             found.add(node.module)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("stages."))
-    return frozenset(found)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DATA_FILES" for t in node.targets):
+            data_files = tuple(ast.literal_eval(node.value))
+    return frozenset(found), data_files
 
 
 def code_files(stage: str) -> list[str]:
@@ -37,5 +42,5 @@ def code_files(stage: str) -> list[str]:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
-            todo.extend(_imports(module))
-    return sorted(_path(module) for module in seen)
+            todo.extend(_parse(module)[0])
+    return sorted({_path(module) for module in seen} | {path for module in seen for path in _parse(module)[1]})

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from stages.lib.errors import PipelineError
+
 LOCK_DIR = Path(tempfile.gettempdir()) / "pipeline-gpu-locks"
 _held = []  # open lock files: a GPU stays claimed as long as this process lives
 
@@ -50,8 +52,12 @@ def claim_gpu(gpus: list[str] | None = None, lock_dir: Path = LOCK_DIR) -> str |
         _held.append(handle)
         os.environ["CUDA_VISIBLE_DEVICES"] = index
         return index
-    raise RuntimeError(f"all {len(gpus)} GPUs are in use by other train jobs; give Snakemake "
-                       f"--resources gpu={len(gpus)} (workflow/profiles/local) so that it waits")
+    raise DeviceError(f"all {len(gpus)} GPUs are in use by other train jobs; give Snakemake "
+                      f"--resources gpu={len(gpus)} (workflow/profiles/local) so that it waits")
+
+
+class DeviceError(PipelineError):
+    """No device is free for the job."""
 
 
 def has_gpu(devices: list[str]) -> bool:

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from stages.lib.errors import InputError, PipelineError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -50,7 +52,7 @@ def dumps_json(obj) -> str:
     found = first_non_finite(obj)
     if found is not None:
         where = ".".join(map(str, found[0])) or "value"
-        raise ValueError(f"refusing to write a non-finite number: {where} = {found[1]}")
+        raise PipelineError(f"refusing to write a non-finite number: {where} = {found[1]}")
     return json.dumps(obj, indent=2, sort_keys=True) + "\n"
 
 
@@ -87,19 +89,23 @@ def _refuse_constant(name: str):
 
 
 def read_json(path: str | os.PathLike, shown: str | None = None):
-    """Parse a JSON file; ValueError in one line naming it (as `shown`, e.g. a file inside an
-    archive the user gave) when it is not JSON or holds NaN or Infinity (Python's json reads
-    those, and they would pass on as results)."""
+    """Parse a JSON file; InputError in one line naming it (as `shown`, e.g. a file inside an
+    archive the user gave) when it is missing, not JSON, or holds NaN or Infinity (Python's json
+    reads those, and they would pass on as results)."""
     path = Path(path)
     shown = shown or str(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except FileNotFoundError:
+        raise InputError(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{shown}: a folder, not a JSON file") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{shown}: not a text file (not UTF-8)") from None
+        raise InputError(f"{shown}: not a text file (not UTF-8)") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{shown}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise InputError(f"{shown}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
     except ValueError as err:
-        raise ValueError(f"{shown}: {err}") from None
+        raise InputError(f"{shown}: {err}") from None
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ import traceback
 from pathlib import Path
 from typing import Callable, Iterator
 
+from stages.lib.errors import PipelineError
+
 # absl's format: severity letter, month and day, time, thread, file:line] message.
 TF_NATIVE_LOG = re.compile(rb"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)")
 
@@ -76,12 +78,11 @@ def tee_output(log_path: str | os.PathLike, prefix: str = "") -> Iterator[None]:
                 os.close(original)
 
 
-def run_stage(body: Callable[[], object], log: str | None, prefix: str = "",
-              errors: tuple[type[BaseException], ...] = (), code: int = 1) -> int:
+def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", code: int = 1) -> int:
     """Run a stage's core function with its output copied to `log`; return the exit status.
 
-    `errors` are the failures a user can cause and fix (bad input, missing file): one
-    line naming the problem and the log, exit `code`. Anything else is a bug and
+    A PipelineError is a failure the user can cause and fix (bad input, a missing file):
+    one line naming the problem and the log, exit `code`. Anything else is a bug and
     shows its traceback, in the log too.
     """
     context = tee_output(log, f"[{prefix}] " if prefix else "") if log else contextlib.nullcontext()
@@ -89,7 +90,7 @@ def run_stage(body: Callable[[], object], log: str | None, prefix: str = "",
     with context:
         try:
             body()
-        except errors as err:
+        except PipelineError as err:
             print(f"error: {err}{where}", file=sys.stderr)
             return code
         except Exception:  # noqa: BLE001 - shown in full, in the log as well

@@ -8,6 +8,7 @@ the key and the value, e.g.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -20,17 +21,17 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
-from stages.lib.datasets import MAX_IMAGE_PIXELS
+from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
+from stages.lib.settings import (DownloadSettings, PackageSettings, PrepareSettings, ReportSettings, RunSettings,
+                                 TrainingSettings)
 from stages.lib.shapes import check_input, input_shape
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
-# Training settings with their defaults where params.yaml's `train` may leave them out.
-TRAINING_DEFAULTS = {"monitor": "val_loss", "reduce_lr_patience": 0, "reduce_lr_factor": 0.5,
-                     "augment": None, "mixed_precision": False, "jit_compile": False,
-                     "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5, "require_gpu": False}
-TRAINING_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "patience", *TRAINING_DEFAULTS)
+# The keys of a run that are training settings (any run may override params.yaml's `train`); the rest
+# are its architecture's arguments.
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainingSettings))
 
 
 # The published datasets: classes, images that prepare splits, and whether those are the training
@@ -39,7 +40,7 @@ DATASET_SIZES = {"digits": (10, 1797, False), "mnist": (10, 60_000, True), "fash
                  "cifar10": (10, 50_000, True), "cifar100": (100, 50_000, True)}
 
 
-class ParamsError(ValueError):
+class ParamsError(PipelineError):
     """params.yaml is unreadable or invalid; the message is one line."""
 
 
@@ -69,6 +70,11 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         extra = [key for key in error.instance if repr(key) in error.message]
         return f"{where}: unknown key {_shown(extra[0])}" if extra else f"{where}: {error.message}"
     if error.validator == "required":
+        # A key required by an if/then rule (dataset folder needs `folder`): name it and say why.
+        missing = re.fullmatch(r"'(.*)' is a required property", error.message)
+        why = error.schema.get("properties", {}).get(missing[1], {}).get("description") if missing else None
+        if why:
+            return f"{_key_path([*error.absolute_path, missing[1]])}: missing: {why}"
         return f"{where}: {error.message}"
     if {"then", "else"} & set(error.schema_path) and "description" in error.schema:
         return f"{where}: {_shown(error.instance)} is invalid: {error.schema['description']}"
@@ -228,34 +234,29 @@ def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHE
     return params
 
 
-DATA_DEFAULTS = {"mirror": None, "folder": None, "image_size": None, "color_mode": None,
-                 "skip_unreadable": False, "train_subsample": None, "max_image_pixels": MAX_IMAGE_PIXELS}
-
-
-def resolve_data(params: dict) -> dict[str, dict]:
+def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings]:
     """The settings of the download and prepare stages, defaults filled in.
 
     Two files, so that a change to the split or the image size reruns prepare
     but does not fetch the dataset again.
     """
-    data = {**DATA_DEFAULTS, **params["data"]}
+    data = params["data"]
+    download_keys = {f.name for f in dataclasses.fields(DownloadSettings)}
     return {
-        "download": {key: data[key] for key in ("dataset", "mirror", "folder")},
-        "prepare": {"seed": params["seed"], **params["split"],
-                    **{key: data[key] for key in ("image_size", "color_mode", "skip_unreadable",
-                                                  "train_subsample", "max_image_pixels")}},
+        "download": DownloadSettings(**{key: value for key, value in data.items() if key in download_keys}),
+        "prepare": PrepareSettings(seed=params["seed"], **params["split"],
+                                   **{key: value for key, value in data.items() if key not in download_keys}),
     }
 
 
-def resolve_report(params: dict) -> dict:
+def resolve_report(params: dict) -> ReportSettings:
     """The report stage's settings: the metric that sorts the runs."""
-    return {"metric": params["report"]["metric"]}
+    return ReportSettings(metric=params["report"]["metric"])
 
 
-def resolve_package(params: dict) -> dict:
+def resolve_package(params: dict) -> PackageSettings:
     """The package stage's settings: the ranking metric, a run named instead, the exports."""
-    package = params.get("package") or {}
-    return {"metric": params["report"]["metric"], "run": package.get("run"), "exports": package.get("exports", [])}
+    return PackageSettings(metric=params["report"]["metric"], **(params.get("package") or {}))
 
 
 def source_inputs(params: dict) -> list[str]:
@@ -287,23 +288,18 @@ def as_floats(value, schema: dict, root: dict):
     return value
 
 
-def resolve_runs(params: dict) -> dict[str, dict]:
-    """Expand the named runs into complete, self-contained run configurations."""
+def resolve_runs(params: dict) -> dict[str, RunSettings]:
+    """Expand the named runs into complete, self-contained run settings."""
     resolved = {}
     schema = _schema()
-    defaults = as_floats({**TRAINING_DEFAULTS, **params["train"]}, schema["$defs"]["training"], schema)
+    defaults = as_floats(params["train"], schema["$defs"]["training"], schema)
+    sweeps = sweep_points(params)
     for name, run in all_runs(params).items():
         run = as_floats(run, schema["$defs"]["run"], schema)
-        training = {key: run.get(key, defaults[key]) for key in TRAINING_KEYS}
+        training = {**defaults, **{key: value for key, value in run.items() if key in TRAINING_KEYS}}
         model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
-        resolved[name] = {
-            "run": name,
-            "architecture": run["architecture"],
-            "model": model,
-            "training": training,
-            "seed": params["seed"],
-        }
-    # The report plots a sweep's metric against the swept values.
-    for name, (sweep, point) in sweep_points(params).items():
-        resolved[name]["sweep"] = {"name": sweep, "point": point}
+        # The report plots a sweep's metric against the swept values.
+        sweep = {"name": sweeps[name][0], "point": sweeps[name][1]} if name in sweeps else None
+        resolved[name] = RunSettings(run=name, architecture=run["architecture"], model=model,
+                                     training=TrainingSettings(**training), seed=params["seed"], sweep=sweep)
     return resolved

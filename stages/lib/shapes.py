@@ -7,6 +7,13 @@ builders in stages.lib.architectures check the same numbers.
 """
 from __future__ import annotations
 
+from stages.lib.errors import PipelineError
+
+
+class ArchitectureError(PipelineError):
+    """An architecture that is unknown or cannot take the input it is given."""
+
+
 NATIVE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
                  "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
 
@@ -59,5 +66,5 @@ def check_input(architecture: str, hp: dict, shape) -> None:
         convolutional = architecture != "transfer"
         padding = f" with padding {hp.get('padding', 'valid')}" if convolutional else ""
         hint = "set data.image_size" + (" or padding: same" if convolutional else "")
-        raise ValueError(f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding}"
+        raise ArchitectureError(f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding}"
                          f" (needs at least {need}x{need}); {hint}")

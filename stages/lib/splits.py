@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.errors import InputError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -23,5 +25,7 @@ def _load_array(path: Path, mmap: bool) -> np.ndarray:
     # allow_pickle=False: an .npy of Python objects would run code while loading.
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (run the prepare stage)") from None
     except ValueError as err:
-        raise ValueError(f"{path}: not a plain numeric array ({err})") from None
+        raise InputError(f"{path}: not a plain numeric array ({err})") from None

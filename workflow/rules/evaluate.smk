@@ -16,10 +16,10 @@ rule evaluate:
         predictions=layout.run_file("predictions"),
         misclassified=run_figure("misclassified", "misclassified"),
         filters=run_figure("filters", "filters"),
-    params:
-        out_dir=folder_of("output", "metrics"),
     log:
         layout.LOG["evaluate"],
+    params:
+        out_dir=folder_of("output", "metrics"),
     shell:
         "python -m stages.evaluate --config {input.config} --model {input.model} --data {input.data}"
         " --out-dir {params.out_dir} --log {log}"

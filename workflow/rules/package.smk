@@ -8,12 +8,12 @@ rule package:
     output:
         package=directory(layout.PACKAGE_DIR),
         archive=layout.ARCHIVE,
+    log:
+        layout.LOG["package"],
     params:
         runs=RUNS,
         runs_dir=folder_of("input", "per_run", levels=2),
         models_dir=folder_of("input", "models", levels=2),
-    log:
-        layout.LOG["package"],
     shell:
         "python -m stages.package --config {input.config} --runs {params.runs}"
         " --runs-dir {params.runs_dir} --models-dir {params.models_dir}"

@@ -13,13 +13,13 @@ rule report:
         sweeps=comparison("sweeps", "sweeps"),
         executed=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['executed']}",
         html=comparison("html", "report_notebook"),
+    log:
+        layout.LOG["report"],
     params:
         runs=RUNS,
         runs_dir=folder_of("input", "per_run", levels=2),
         data_dir=folder_of("input", "data"),
         out_dir=folder_of("output", "table_csv"),
-    log:
-        layout.LOG["report"],
     shell:
         "python -m stages.report --config {input.config} --runs {params.runs}"
         " --runs-dir {params.runs_dir} --data-dir {params.data_dir}"

@@ -9,11 +9,11 @@ rule train:
         summary=layout.run_file("summary"),
         # dvclive's folder, rewritten after every epoch while the run trains.
         live=[layout.run_file(key) for key in layout.TRAIN_FILES if key.startswith("live_")],
+    log:
+        layout.LOG["train"],
     params:
         live=folder_of("output", "live"),
         times=layout.TIMES,
-    log:
-        layout.LOG["train"],
     shell:
         "python -m stages.train --config {input.config} --data {input.data} --model {output.model}"
         " --history {output.history} --summary {output.summary}"
