@@ -11,6 +11,7 @@ of each round's median epoch (the first epoch, which compiles, left out), their
 median over the rounds, the devices, and the accelerator's peak memory
 (JAX: the device's peak_bytes_in_use; TensorFlow: get_memory_info's peak).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stages.lib.settings import RunSettings  # noqa: E402
-from stages.lib.files import write_json  # noqa: E402
-from stages.lib.provenance import backend_devices, package_versions  # noqa: E402
-from stages.train import train  # noqa: E402
+from stages.lib.files import write_json
+from stages.lib.provenance import backend_devices, package_versions
+from stages.lib.settings import RunSettings
+from stages.train import train
 
 
 def make_data(folder: Path, images: int) -> None:
@@ -65,10 +66,22 @@ def main(argv=None) -> int:
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/gpu_throughput.json")
     args = parser.parse_args(argv)
-    config = RunSettings.from_dict({"run": "benchmark", "architecture": args.architecture, "model": {"padding": "same"}, "seed": 0,
-              "training": {"epochs": args.epochs, "batch_size": args.batch_size,
-                           "optimizer": "adam", "learning_rate": 1e-3, "patience": args.epochs,
-                           "mixed_precision": args.mixed_precision}})
+    config = RunSettings.from_dict(
+        {
+            "run": "benchmark",
+            "architecture": args.architecture,
+            "model": {"padding": "same"},
+            "seed": 0,
+            "training": {
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "optimizer": "adam",
+                "learning_rate": 1e-3,
+                "patience": args.epochs,
+                "mixed_precision": args.mixed_precision,
+            },
+        }
+    )
     rounds = []
     with tempfile.TemporaryDirectory(prefix="gpu-benchmark-") as scratch:
         folder = Path(scratch)
@@ -80,16 +93,24 @@ def main(argv=None) -> int:
             print(f"round {index + 1}: {rounds[-1]:,.0f} images/s", flush=True)
     result = {
         "benchmark": "train stage throughput on CIFAR-10-sized data",
-        "architecture": args.architecture, "parameters": summary["parameters"], "images": args.images,
-        "image_shape": [32, 32, 3], "batch_size": args.batch_size, "epochs": args.epochs,
+        "architecture": args.architecture,
+        "parameters": summary["parameters"],
+        "images": args.images,
+        "image_shape": [32, 32, 3],
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
         "mixed_precision": args.mixed_precision,
-        "images_per_second_per_round": rounds, "images_per_second_median": statistics.median(rounds),
+        "images_per_second_per_round": rounds,
+        "images_per_second_median": statistics.median(rounds),
         "peak_accelerator_memory_bytes": peak_memory_bytes(),
-        **backend_devices(), "versions": package_versions(),
+        **backend_devices(),
+        "versions": package_versions(),
     }
     write_json(args.out, result)
-    print(f"{args.architecture}: median {result['images_per_second_median']:,.0f} images/s over {args.rounds} "
-          f"rounds on {', '.join(result['devices'])}; written to {args.out}")
+    print(
+        f"{args.architecture}: median {result['images_per_second_median']:,.0f} images/s over {args.rounds} "
+        f"rounds on {', '.join(result['devices'])}; written to {args.out}"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ projects as the tests do) and, for prepare, Debian's dataset-fashion-mnist.
 About 15 minutes on 2 cores. The GPU benchmark (gpu_throughput.py) runs on a
 GPU machine and is summarised here when its result file exists.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,36 +30,58 @@ RESULTS = ROOT / "benchmarks" / "results"
 def summary(results: dict) -> str:
     lines = ["# Benchmarks", "", "Medians of repeated runs; `python benchmarks/run_all.py` re-measures.", ""]
     if overhead := results.get("runner_overhead"):
-        lines += [f"## Runner overhead ({overhead['machine']['cpus']} CPUs, {overhead['repeats']} runs each)", "",
-                  "| what | Snakemake | DVC |", "|---|---|---|"]
+        lines += [
+            f"## Runner overhead ({overhead['machine']['cpus']} CPUs, {overhead['repeats']} runs each)",
+            "",
+            "| what | Snakemake | DVC |",
+            "|---|---|---|",
+        ]
         for grid, figures in overhead["noop"].items():
-            lines.append(f"| no-op rerun, {grid} | {figures['snakemake']['median_s']:.2f} s "
-                         f"| {figures['dvc_repro']['median_s']:.2f} s |")
+            lines.append(
+                f"| no-op rerun, {grid} | {figures['snakemake']['median_s']:.2f} s "
+                f"| {figures['dvc_repro']['median_s']:.2f} s |"
+            )
         for runs, figures in sorted(overhead["dag"].items(), key=lambda item: int(item[0])):
-            lines.append(f"| DAG, {runs} runs (`snakemake -n`, `dvc status`) "
-                         f"| {figures['snakemake_dry_run']['median_s']:.2f} s | {figures['dvc_status']['median_s']:.2f} s |")
+            lines.append(
+                f"| DAG, {runs} runs (`snakemake -n`, `dvc status`) "
+                f"| {figures['snakemake_dry_run']['median_s']:.2f} s | {figures['dvc_status']['median_s']:.2f} s |"
+            )
         sizes = sorted(overhead["dag"], key=int)
         if len(sizes) > 1:
             small, large = overhead["dag"][sizes[0]], overhead["dag"][sizes[-1]]
-            lines += ["", f"From {sizes[0]} to {sizes[-1]} runs ({int(sizes[-1]) / int(sizes[0]):.0f}x): "
-                      f"`snakemake -n` x{large['snakemake_dry_run']['median_s'] / small['snakemake_dry_run']['median_s']:.1f}, "
-                      f"`dvc status` x{large['dvc_status']['median_s'] / small['dvc_status']['median_s']:.1f}."]
+            lines += [
+                "",
+                f"From {sizes[0]} to {sizes[-1]} runs ({int(sizes[-1]) / int(sizes[0]):.0f}x): "
+                f"`snakemake -n` x{large['snakemake_dry_run']['median_s'] / small['snakemake_dry_run']['median_s']:.1f}, "  # noqa: E501
+                f"`dvc status` x{large['dvc_status']['median_s'] / small['dvc_status']['median_s']:.1f}.",
+            ]
         lines.append("")
     if prepare := results.get("prepare_fashion"):
-        lines += ["## Prepare, Fashion-MNIST from the Debian mirror", "",
-                  f"{prepare['prepare_s']['median']} s and {prepare['peak_rss_mib']['median']} MiB peak resident "
-                  f"memory (median of {prepare['repeats']}; {prepare['prepared_mib']} MiB of prepared arrays written).",
-                  ""]
+        lines += [
+            "## Prepare, Fashion-MNIST from the Debian mirror",
+            "",
+            f"{prepare['prepare_s']['median']} s and {prepare['peak_rss_mib']['median']} MiB peak resident "
+            f"memory (median of {prepare['repeats']}; {prepare['prepared_mib']} MiB of prepared arrays written).",
+            "",
+        ]
     if train := results.get("train_throughput"):
         rate = train["images_per_second_median"]
-        lines += ["## Training throughput, train stage against a bare Keras script", "",
-                  f"{train['model']}, {train['images']:,} images, batch {train['batch_size']}, "
-                  f"{', '.join(train['machine']['devices'])}: pipeline {rate['pipeline']:,.0f} img/s, bare "
-                  f"{rate['bare']:,.0f} img/s, ratio {train['ratio_pipeline_to_bare']} (target >= {train['target_ratio']}).",
-                  ""]
+        lines += [
+            "## Training throughput, train stage against a bare Keras script",
+            "",
+            f"{train['model']}, {train['images']:,} images, batch {train['batch_size']}, "
+            f"{', '.join(train['machine']['devices'])}: pipeline {rate['pipeline']:,.0f} img/s, bare "
+            f"{rate['bare']:,.0f} img/s, ratio {train['ratio_pipeline_to_bare']} (target >= {train['target_ratio']}).",
+            "",
+        ]
     if gpu := results.get("gpu_throughput"):
-        lines += ["## GPU throughput", "", f"{gpu.get('architecture')}: {gpu.get('images_per_second_median')} img/s "
-                  f"on {', '.join(gpu['machine']['devices'])}.", ""]
+        lines += [
+            "## GPU throughput",
+            "",
+            f"{gpu.get('architecture')}: {gpu.get('images_per_second_median')} img/s "
+            f"on {', '.join(gpu['machine']['devices'])}.",
+            "",
+        ]
     machine = next(iter(results.values()))["machine"]["platform"] if results else "?"
     lines += [f"Machine: {machine}."]
     return "\n".join(lines) + "\n"

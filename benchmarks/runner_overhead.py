@@ -18,11 +18,12 @@ nothing has run yet, for each size in `--dag-runs`.
 Every figure is the median wall time of `--repeats` runs after one warm-up run
 (which writes Snakemake's per-run configs and DVC's hash cache).
 """
+
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import platform
 import re
 import shutil
@@ -44,13 +45,16 @@ NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycac
 
 def grid(runs: int):
     """params.yaml edit: the softmax run plus a learning-rate sweep, `runs` runs in all."""
+
     def edit(params):
         tiny(params)
         params["train"]["epochs"] = 1
         params["runs"] = {"softmax": params["runs"]["softmax"]}
         rates = [round(0.001 + 0.0001 * i, 6) for i in range(runs - 1)]
-        params["sweeps"] = {"lr": {"run": {"architecture": "softmax"}, "grid": {"learning_rate": rates}}} \
-            if rates else None
+        params["sweeps"] = (
+            {"lr": {"run": {"architecture": "softmax"}, "grid": {"learning_rate": rates}}} if rates else None
+        )
+
     return edit
 
 
@@ -63,14 +67,18 @@ def timed(args, project, repeats: int, expect: str) -> dict:
         if i:
             seconds.append(time.perf_counter() - start)
         if expect and expect not in result.stdout + result.stderr:
-            raise SystemExit(f"{' '.join(args)} in {project}: expected {expect!r}, got:\n{result.stdout[-2000:]}"
-                             f"{result.stderr[-2000:]}")
+            raise SystemExit(
+                f"{' '.join(args)} in {project}: expected {expect!r}, got:\n{result.stdout[-2000:]}"
+                f"{result.stderr[-2000:]}"
+            )
     return {"median_s": round(statistics.median(seconds), 3), "runs_s": [round(s, 3) for s in seconds]}
 
 
 def noop(project: Path, repeats: int) -> dict:
-    return {"snakemake": timed(["snakemake", "--cores", "2"], project, repeats, "Nothing to be done"),
-            "dvc_repro": timed(["dvc", "repro"], project, repeats, "Data and pipelines are up to date")}
+    return {
+        "snakemake": timed(["snakemake", "--cores", "2"], project, repeats, "Nothing to be done"),
+        "dvc_repro": timed(["dvc", "repro"], project, repeats, "Data and pipelines are up to date"),
+    }
 
 
 def copy_of_this_project(dest: Path) -> Path:
@@ -89,8 +97,9 @@ def generated_and_done(dest: Path, runs: int) -> Path:
     # Fresh modification times, models before reports: each output newer than its inputs.
     for kind in ("models", "reports"):
         for name in names:
-            shutil.copytree(project / kind / "runs" / "softmax", project / kind / "runs" / name,
-                            copy_function=shutil.copyfile)
+            shutil.copytree(
+                project / kind / "runs" / "softmax", project / kind / "runs" / name, copy_function=shutil.copyfile
+            )
     result = run(["snakemake", "--cores", "2"], project)  # report and package, for real
     if re.search(r"^(train|evaluate)\s+\d+$", result.stdout + result.stderr, re.M):
         raise SystemExit(f"{project}: Snakemake did not take the copied results as up to date")
@@ -102,8 +111,10 @@ def generated_and_done(dest: Path, runs: int) -> Path:
 
 
 def dag(project: Path, repeats: int) -> dict:
-    return {"snakemake_dry_run": timed(["snakemake", "-n"], project, repeats, ""),
-            "dvc_status": timed(["dvc", "status"], project, repeats, "")}
+    return {
+        "snakemake_dry_run": timed(["snakemake", "-n"], project, repeats, ""),
+        "dvc_status": timed(["dvc", "status"], project, repeats, ""),
+    }
 
 
 def main(argv=None) -> int:
@@ -113,25 +124,37 @@ def main(argv=None) -> int:
     parser.add_argument("--dag-runs", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--out", default="benchmarks/results/runner_overhead.json")
     args = parser.parse_args(argv)
-    result = {"benchmark": "runner overhead: no-op reruns and DAG construction (median wall seconds)",
-              "repeats": args.repeats, "noop": {}, "dag": {},
-              "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
-              "versions": package_versions()}
+    result = {
+        "benchmark": "runner overhead: no-op reruns and DAG construction (median wall seconds)",
+        "repeats": args.repeats,
+        "noop": {},
+        "dag": {},
+        "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
+        "versions": package_versions(),
+    }
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         default_runs = len(list((ROOT / "configs").glob("*.json"))) - 1  # configs/package.json is not a run
         print(f"no-op rerun, default grid ({default_runs} runs)", flush=True)
-        result["noop"][f"default grid, {default_runs} runs"] = noop(copy_of_this_project(scratch / "default"),
-                                                                     args.repeats)
+        result["noop"][f"default grid, {default_runs} runs"] = noop(
+            copy_of_this_project(scratch / "default"), args.repeats
+        )
         print(f"no-op rerun, generated grid ({args.noop_runs} runs)", flush=True)
         result["noop"][f"generated grid, {args.noop_runs} runs"] = noop(
-            generated_and_done(scratch / "noop", args.noop_runs), args.repeats)
+            generated_and_done(scratch / "noop", args.noop_runs), args.repeats
+        )
         for runs in args.dag_runs:
             print(f"DAG construction, {runs} runs", flush=True)
             result["dag"][str(runs)] = dag(make_project(scratch / f"dag{runs}", grid(runs)), args.repeats)
     write_json(args.out, result)
-    print(json.dumps({"noop": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["noop"].items()},
-                      "dag": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["dag"].items()}}))
+    print(
+        json.dumps(
+            {
+                "noop": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["noop"].items()},
+                "dag": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["dag"].items()},
+            }
+        )
+    )
     return 0
 
 

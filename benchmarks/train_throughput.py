@@ -12,6 +12,7 @@ round left out (it also traces and compiles). The pipeline adds its
 callbacks (early stopping, the per-epoch atomic checkpoint, the epoch log)
 and deterministic ops; the target is at least 0.95 of the bare script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stages.lib.settings import RunSettings  # noqa: E402
-from stages.lib.files import write_json  # noqa: E402
-from stages.lib.provenance import backend_devices, package_versions  # noqa: E402
-from stages.train import train  # noqa: E402
+from stages.lib.files import write_json
+from stages.lib.provenance import backend_devices, package_versions
+from stages.lib.settings import RunSettings
+from stages.train import train
 
 BATCH = 128
 
@@ -51,14 +52,19 @@ def bare_keras(folder: Path, epochs: int) -> tuple[list[float], int]:
     keras.utils.set_random_seed(1)
     x, y = np.load(folder / "x_train.npy", allow_pickle=False), np.load(folder / "y_train.npy", allow_pickle=False)
     xv, yv = np.load(folder / "x_val.npy", allow_pickle=False), np.load(folder / "y_val.npy", allow_pickle=False)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(16, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-        layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(32, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -75,9 +81,21 @@ def bare_keras(folder: Path, epochs: int) -> tuple[list[float], int]:
 def pipeline(folder: Path, epochs: int) -> tuple[list[float], int]:
     """The train stage's core function, as `python -m stages.train` runs it."""
     out = folder / "pipeline"
-    config = RunSettings.from_dict({"run": "bench", "architecture": "cnn_intro", "model": {}, "seed": 1,
-              "training": {"epochs": epochs, "batch_size": BATCH, "optimizer": "adam",
-                           "learning_rate": 0.001, "patience": epochs}})
+    config = RunSettings.from_dict(
+        {
+            "run": "bench",
+            "architecture": "cnn_intro",
+            "model": {},
+            "seed": 1,
+            "training": {
+                "epochs": epochs,
+                "batch_size": BATCH,
+                "optimizer": "adam",
+                "learning_rate": 0.001,
+                "patience": epochs,
+            },
+        }
+    )
     summary = train(config, folder, out / "model.keras", out / "history.csv", out / "training.json")
     return summary["epoch_seconds"], summary["parameters"]
 
@@ -97,13 +115,20 @@ def main(argv=None) -> int:
             for name, runner in (("bare", bare_keras), ("pipeline", pipeline)):
                 times, parameters = runner(folder, args.epochs)
                 epochs[name] += times[1:]
-                print(f"round {round_ + 1} {name}: {parameters:,} parameters, epochs "
-                      + ", ".join(f"{t:.2f}" for t in times) + " s", flush=True)
+                print(
+                    f"round {round_ + 1} {name}: {parameters:,} parameters, epochs "
+                    + ", ".join(f"{t:.2f}" for t in times)
+                    + " s",
+                    flush=True,
+                )
     rate = {name: args.images / statistics.median(times) for name, times in epochs.items()}
     result = {
         "benchmark": "training throughput, train stage vs bare Keras, same process",
-        "model": "cnn_intro (28x28x1, 10 classes)", "images": args.images, "batch_size": BATCH,
-        "epochs_per_round": args.epochs, "rounds": args.rounds,
+        "model": "cnn_intro (28x28x1, 10 classes)",
+        "images": args.images,
+        "batch_size": BATCH,
+        "epochs_per_round": args.epochs,
+        "rounds": args.rounds,
         "images_per_second_median": {name: round(value, 1) for name, value in rate.items()},
         "epoch_seconds": {name: [round(t, 3) for t in times] for name, times in epochs.items()},
         "ratio_pipeline_to_bare": round(rate["pipeline"] / rate["bare"], 3),

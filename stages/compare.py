@@ -10,6 +10,7 @@ reports/runs/*/metrics.json). Each run is a row with the metric of both sides
 and the change; runs only in the second side are marked added, runs only in
 the first removed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ def _parse(text: str, where: str, metrics) -> dict:
     for name in metrics:
         value = found.get(name)
         # 1e999 parses as infinity; a string or true would be shown as missing.
-        if name in found and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not math.isfinite(value)):
+        if name in found and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        ):
             raise CompareError(f"{where}: {name} is {value!r}, not a finite number")
     return found
 
@@ -89,6 +91,7 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
 
         def read(run):
             return _parse(_read_text(files[run]), str(files[run]), metrics)
+
         table = runs.parent / TABLE
         listed = _listed_runs(table.read_text(encoding="utf-8")) if table.is_file() else None
     else:
@@ -96,12 +99,16 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
             _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
         except CompareError:
             raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
-        paths = [p for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
-                 if p.endswith(f"/{METRICS}")]
+        paths = [
+            p
+            for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
+            if p.endswith(f"/{METRICS}")
+        ]
         files = {Path(p).parent.name: p for p in paths}
 
         def read(run):
             return _parse(_git("show", f"{side}:{files[run]}"), f"{side}:{files[run]}", metrics)
+
         try:
             listed = _listed_runs(_git("show", f"{side}:{REPORT_DIR}/{TABLE}"))
         except CompareError:
@@ -127,24 +134,33 @@ def _delta(old: float | None, new: float | None) -> str:
 
 def known_metrics(*sides: dict[str, dict]) -> set[str]:
     """The numeric keys of the metrics.json of any run of the `sides`."""
-    return {name for side in sides for run in side.values() for name, value in run.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return {
+        name
+        for side in sides
+        for run in side.values()
+        for name, value in run.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
-def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
-            labels=("A", "B")) -> str:
+def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS, labels=("A", "B")) -> str:
     """A Markdown table of each metric of each run on both sides, and its change."""
     # A misspelt metric would be a column of dashes that looks like a result.
     known = known_metrics(old, new)
     unknown = [metric for metric in metrics if metric not in known]
     if unknown:
-        raise CompareError(f"no run on either side has the metric {unknown[0]!r}; "
-                           f"known metrics: {', '.join(sorted(known))}")
+        raise CompareError(
+            f"no run on either side has the metric {unknown[0]!r}; known metrics: {', '.join(sorted(known))}"
+        )
     columns = ["run"]
     for metric in metrics:
         columns += [metric, f"Δ {metric}"]
-    lines = [f"Test metrics, {labels[0]} → {labels[1]}:", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [
+        f"Test metrics, {labels[0]} → {labels[1]}:",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     counts = {"changed": 0, "added": 0, "removed": 0, "unchanged": 0}
     for run in [*new, *(r for r in old if r not in new)]:
         before, after = old.get(run), new.get(run)
@@ -163,16 +179,18 @@ def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
         counts[status or ("changed" if moved else "unchanged")] += 1
         lines.append("| " + " | ".join(cells) + " |")
     summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-    return "\n".join(lines + ["", f"Runs: {summary}."]) + "\n"
+    return "\n".join([*lines, "", f"Runs: {summary}."]) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", help="report folder or git revision (A)")
     parser.add_argument("new", help="report folder or git revision (B)")
-    parser.add_argument("--metrics", nargs="+",
-                        help=f"metrics.json keys to show (default: those of {' '.join(DEFAULT_METRICS)} that "
-                             "the runs have)")
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        help=f"metrics.json keys to show (default: those of {' '.join(DEFAULT_METRICS)} that the runs have)",
+    )
     args = parser.parse_args(argv)
     try:
         old, new = (load_metrics(side, args.metrics or DEFAULT_METRICS) for side in (args.old, args.new))

@@ -10,6 +10,7 @@ stage it belongs to. The Snakefile calls `write_configs` while it is parsed;
 DVC runs this module as its first stage, and `--dvc-yaml` makes it refuse a
 dvc.yaml generated for other runs (or another image folder) than params.yaml has.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,16 +21,25 @@ from stages.dvcgen import is_current
 from stages.lib.files import write_json_if_changed
 from stages.lib.joblog import run_stage
 from stages.lib.layout import CONFIG_FILES
-from stages.lib.params import (SCHEMA, ParamsError, load_params, resolve_data, resolve_package, resolve_report,
-                               resolve_runs)
+from stages.lib.params import (
+    SCHEMA,
+    ParamsError,
+    load_params,
+    resolve_data,
+    resolve_package,
+    resolve_report,
+    resolve_runs,
+)
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
     """Write the data stages' and each run's config for validated `params`; return run -> path."""
     runs = resolve_runs(params)
     if dvc_yaml is not None and not is_current(params, dvc_yaml):
-        raise ParamsError(f"{dvc_yaml} does not match the runs or data of params.yaml; "
-                          "regenerate dvc.yaml with `python -m stages.dvcgen`")
+        raise ParamsError(
+            f"{dvc_yaml} does not match the runs or data of params.yaml; "
+            "regenerate dvc.yaml with `python -m stages.dvcgen`"
+        )
     for stage, config in resolve_data(params).items():
         write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config.to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())

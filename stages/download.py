@@ -16,6 +16,7 @@ transient failures (5xx, timeouts, dropped connections) with exponential
 backoff, resume a partial file with a Range request (or restart it when the
 server ignores the range), and print a progress line every tenth of a large file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,9 @@ LARGE = 1 << 20  # files above this size get progress lines
 @dataclass(frozen=True)
 class HttpOptions:
     connect_timeout: float = 15.0  # seconds to establish the connection
-    read_timeout: float = 60.0     # seconds without a byte before giving up on a read
-    retries: int = 4               # further attempts after the first
-    backoff: float = 2.0           # seconds before the first retry; doubles each time
+    read_timeout: float = 60.0  # seconds without a byte before giving up on a read
+    retries: int = 4  # further attempts after the first
+    backoff: float = 2.0  # seconds before the first retry; doubles each time
 
 
 HEADERS = {"User-Agent": "image-pipeline-download/1", "Accept-Encoding": "identity"}  # the bytes as published
@@ -67,8 +68,12 @@ def _reason(err: Exception) -> str:
 def _open(url: str, offset: int, options: HttpOptions) -> requests.Response:
     """GET `url` from byte `offset`, through the proxy the environment names, following redirects."""
     try:
-        return requests.get(url, headers={**HEADERS, "Range": f"bytes={offset}-"} if offset else HEADERS,
-                            stream=True, timeout=(options.connect_timeout, options.read_timeout))
+        return requests.get(
+            url,
+            headers={**HEADERS, "Range": f"bytes={offset}-"} if offset else HEADERS,
+            stream=True,
+            timeout=(options.connect_timeout, options.read_timeout),
+        )
     except requests.exceptions.InvalidURL as err:
         raise DataError(f"{url}: not a valid URL ({_reason(err)})") from None
     except requests.ConnectTimeout:
@@ -132,7 +137,7 @@ def fetch_url(url: str, dest: Path, name: str, options: HttpOptions = HttpOption
         except _Transient as err:
             if attempt == options.retries:
                 raise DataError(f"{name}: {err} (gave up after {attempt + 1} attempts at {url})") from None
-            delay = options.backoff * 2 ** attempt
+            delay = options.backoff * 2**attempt
             print(f"{name}: {err}; retry {attempt + 1} of {options.retries} in {delay:g} s", flush=True)
             time.sleep(delay)
 
@@ -142,7 +147,7 @@ def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
     if base.lower().startswith(("http://", "https://")):
         fetch_url(urljoin(base if base.endswith("/") else base + "/", name), dest, name, options)
         return
-    folder = Path(base[len("file://"):] if base.startswith("file://") else base)
+    folder = Path(base[len("file://") :] if base.startswith("file://") else base)
     if not folder.is_dir():
         raise DataError(f"{folder}: mirror folder not found (data.mirror)")
     try:
@@ -173,16 +178,19 @@ def verify(path: Path, name: str, spec: FileSpec, actual: str) -> str:
                 _gunzip(path, name)
             except DataError as err:
                 problem = f"; {str(err).split(': ', 1)[1]}"
-        raise DataError(f"{name}: SHA-256 mismatch (expected {spec.sha256}, got {actual}, "
-                        f"{path.stat().st_size:,} bytes){problem}")
+        raise DataError(
+            f"{name}: SHA-256 mismatch (expected {spec.sha256}, got {actual}, {path.stat().st_size:,} bytes){problem}"
+        )
     # Mirrors may repack gzip files (Debian's are): then the decompressed content is the data.
     content = _gunzip(path, name)
     if spec.shape is not None:
         parse_idx_bytes(content, name, spec.shape)
     digest = hashlib.sha256(content).hexdigest()
     if digest != spec.content_sha256:
-        raise DataError(f"{name}: neither the file's SHA-256 ({actual}) nor its content's ({digest}) "
-                        f"matches the pinned ones ({spec.sha256}, {spec.content_sha256})")
+        raise DataError(
+            f"{name}: neither the file's SHA-256 ({actual}) nor its content's ({digest}) "
+            f"matches the pinned ones ({spec.sha256}, {spec.content_sha256})"
+        )
     return "content sha256 (repacked gzip)"
 
 
@@ -196,8 +204,9 @@ def safe_extract(archive: Path, dest: Path) -> list[str]:
                 if not (member.isfile() or member.isdir()):
                     raise DataError(f"{archive.name}: refusing member {member.name!r}: not a plain file or folder")
                 if Path(member.name).is_absolute() or not (root / member.name).resolve().is_relative_to(root):
-                    raise DataError(f"{archive.name}: refusing member {member.name!r}: "
-                                    "its path leaves the target folder")
+                    raise DataError(
+                        f"{archive.name}: refusing member {member.name!r}: its path leaves the target folder"
+                    )
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, zlib.error) as err:
         raise DataError(f"{archive.name}: corrupt or truncated archive ({err})") from None
@@ -217,13 +226,21 @@ def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str], list
         except OSError as err:  # an unreadable image of the user's folder
             raise DataError(f"{path}: cannot copy it ({err.strerror})") from None
     given = "" if "all" in splits else f" ({', '.join(f'{s} {len(p):,}' for s, p in splits.items())})"
-    print(f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
-          + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""), flush=True)
+    print(
+        f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
+        + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""),
+        flush=True,
+    )
     return classes, [p.relative_to(folder).as_posix() for p in ignored], list(splits)
 
 
-def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: str | None = None,
-             http_options: HttpOptions = HttpOptions()) -> dict:
+def download(
+    dataset: str | Source,
+    out_dir,
+    mirror: str | None = None,
+    folder: str | None = None,
+    http_options: HttpOptions = HttpOptions(),
+) -> dict:
     """Fetch, verify and extract `dataset` into `out_dir`; return the manifest written there."""
     source = dataset if isinstance(dataset, Source) else get_source(dataset)
     origin = str(folder) if source.format == "image_folder" else base_location(source, mirror)
@@ -231,8 +248,15 @@ def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: 
         raise DataError("the folder dataset needs data.folder: a directory with one subfolder per class")
     # scikit-learn's bundled files lie inside the environment, at a path that differs per checkout.
     shown_origin = "scikit-learn's bundled data" if source.base == "sklearn" and not mirror else origin
-    manifest = {"dataset": source.name, "format": source.format, "description": source.description,
-                "origin": shown_origin, "class_names": list(source.class_names), "files": {}, "ignored": []}
+    manifest = {
+        "dataset": source.name,
+        "format": source.format,
+        "description": source.description,
+        "origin": shown_origin,
+        "class_names": list(source.class_names),
+        "files": {},
+        "ignored": [],
+    }
     with atomic_dir(out_dir) as tmp:
         if source.format == "image_folder":
             manifest["class_names"], manifest["ignored"], splits = _copy_folder(Path(origin), tmp / "images")
@@ -252,8 +276,11 @@ def download(dataset: str | Source, out_dir, mirror: str | None = None, folder: 
                 print(f"{name}: extracted {len(members)} files", flush=True)
         # What prepare reads: the fetched files (hashed above) and what archives held.
         fetched = {name: f["sha256"] for name, f in manifest["files"].items()}
-        manifest["contents"] = {rel: fetched.get(rel) or sha256_file(p) for p in sorted(tmp.rglob("*"))
-                                if p.is_file() and (rel := p.relative_to(tmp).as_posix())}
+        manifest["contents"] = {
+            rel: fetched.get(rel) or sha256_file(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and (rel := p.relative_to(tmp).as_posix())
+        }
         write_json(tmp / "manifest.json", manifest)
     return manifest
 

@@ -22,6 +22,7 @@ Writes the files of EVALUATION_FILES into --out-dir:
 
 Nothing here depends on time, so the same model gives the same files byte for byte.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import read_json, write_json, write_text
-from stages.lib.errors import InputError, PipelineError
 from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES
-from stages.lib.splits import load_split
 from stages.lib.provenance import git_revision, package_versions
 from stages.lib.settings import RunSettings
+from stages.lib.splits import load_split
 
 TOP_K = (3, 5)  # reported where there are more classes than k
 MISCLASSIFIED_SHOWN = 16
@@ -68,7 +69,7 @@ def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str])
     metrics = {
         "accuracy": _rounded(np.mean(y_pred == y_true)),
         "loss": _rounded(-np.mean(np.log(np.clip(p_true, 1e-7, 1.0)))),
-        "test_images": int(len(y_true)),
+        "test_images": len(y_true),
     }
     # Top-k: the true class is among the k most probable ones (ties count in its favour).
     rank = (probabilities > p_true[:, None]).sum(axis=1)
@@ -79,14 +80,17 @@ def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str])
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, y_pred, labels=labels, average=average, zero_division=0
         )
-        metrics.update({f"{average}_precision": _rounded(precision), f"{average}_recall": _rounded(recall),
-                        f"{average}_f1": _rounded(f1)})
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+        metrics.update(
+            {
+                f"{average}_precision": _rounded(precision),
+                f"{average}_recall": _rounded(recall),
+                f"{average}_f1": _rounded(f1),
+            }
+        )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     metrics["per_class"] = {
         name: {"precision": _rounded(p), "recall": _rounded(r), "f1": _rounded(f), "support": int(s)}
-        for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, support, strict=True)
     }
     return metrics
 
@@ -125,8 +129,15 @@ def plot_confusion(counts, fractions, title: str, path) -> None:
     ax.set_ylabel("actual")
     ax.set_title(title)
     for (i, j), count in np.ndenumerate(counts.values):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if fractions.values[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if fractions.values[i, j] > 0.5 else "black",
+        )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the actual class")
     fig.tight_layout()
     save_png(fig, path)
@@ -144,15 +155,20 @@ def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) 
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.5), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, shown):
+    for ax, i in zip(axes.flat, shown, strict=False):
         ax.axis("on")
         _show_image(ax, x[i])
-        ax.set_title(f"true {class_names[y_true[i]]}\npred {class_names[y_pred[i]]} "
-                     f"{probabilities[i, y_pred[i]]:.2f}", fontsize=7)
+        ax.set_title(
+            f"true {class_names[y_true[i]]}\npred {class_names[y_pred[i]]} {probabilities[i, y_pred[i]]:.2f}",
+            fontsize=7,
+        )
     if len(shown) == 0:
         axes[0, 0].text(0.5, 0.5, "no misclassified test image", ha="center", va="center")
-    fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)} test images misclassified"
-                 + (f", the {len(shown)} most confident shown" if len(shown) else ""), fontsize=9)
+    fig.suptitle(
+        f"{title}: {len(wrong)} of {len(y_true)} test images misclassified"
+        + (f", the {len(shown)} most confident shown" if len(shown) else ""),
+        fontsize=9,
+    )
     fig.tight_layout()
     save_png(fig, path)
 
@@ -209,7 +225,7 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
         axes[row, col].set_title(f"{label} {f}", fontsize=7)
         if responses is not None:
             axes[row + 1, col].axis("on")
-            _show_image(axes[row + 1, col], responses[..., f:f + 1], cmap="magma")
+            _show_image(axes[row + 1, col], responses[..., f : f + 1], cmap="magma")
             axes[row + 1, col].set_title(f"response {f}", fontsize=7)
     fig.suptitle(f"{title}: first layer, {kind}", fontsize=9)
     fig.tight_layout()
@@ -233,19 +249,26 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     probabilities = predict_probabilities(model, x_test)
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # NaN probabilities would still give an accuracy and a top-k score
-        raise InputError(f"run {config.run}: {model_path} gives non-finite probabilities for {broken.sum()} of "
-                         f"{len(broken)} test images (did training diverge?); nothing is written")
+        raise InputError(
+            f"run {config.run}: {model_path} gives non-finite probabilities for {broken.sum()} of "
+            f"{len(broken)} test images (did training diverge?); nothing is written"
+        )
 
     metrics, scores = split_scores(score(y_test, probabilities, class_names))
     write_json(paths["metrics"], metrics)
     write_json(paths["scores"], scores)
-    write_json(paths["provenance"], {
-        "config": config.to_dict(),
-        "data": {"dataset": metadata["dataset"],
-                 "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")}},
-        "versions": package_versions(),
-        "git": git_revision("train", "evaluate"),
-    })
+    write_json(
+        paths["provenance"],
+        {
+            "config": config.to_dict(),
+            "data": {
+                "dataset": metadata["dataset"],
+                "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")},
+            },
+            "versions": package_versions(),
+            "git": git_revision("train", "evaluate"),
+        },
+    )
     write_tables(paths, y_test, probabilities, class_names, f"{config.run}: accuracy {metrics['accuracy']:.3f}")
     plot_misclassified(x_test, y_test, probabilities, class_names, config.run, paths["misclassified"])
     plot_filters(model, x_test[0], config.run, paths["filters"])
@@ -266,13 +289,12 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
     write_text(paths["confusion_normalized"], fractions.to_csv(lineterminator="\n"))
     plot_confusion(counts, fractions, title, paths["heatmap"])
 
-    kwargs = dict(labels=np.arange(len(class_names)), target_names=class_names, zero_division=0)
+    kwargs = {"labels": np.arange(len(class_names)), "target_names": class_names, "zero_division": 0}
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
     write_text(paths["report_text"], classification_report(y_test, y_pred, digits=4, **kwargs))
 
     names = np.asarray(class_names)
-    predictions = pd.DataFrame({"image": np.arange(len(y_test)), "actual": names[y_test],
-                                "predicted": names[y_pred]})
+    predictions = pd.DataFrame({"image": np.arange(len(y_test)), "actual": names[y_test], "predicted": names[y_pred]})
     for c, name in enumerate(class_names):
         predictions[f"p_{name}"] = probabilities[:, c]
     write_text(paths["predictions"], predictions.to_csv(index=False, lineterminator="\n", float_format="%.6f"))
@@ -287,8 +309,11 @@ def main(argv=None) -> int:
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
     # configs/<run>.json: the console lines of the job start with the run's name.
-    return run_stage(lambda: evaluate(RunSettings.from_json(args.config), args.model, args.data, args.out_dir),
-                     args.log, prefix=Path(args.config).stem)
+    return run_stage(
+        lambda: evaluate(RunSettings.from_json(args.config), args.model, args.data, args.out_dir),
+        args.log,
+        prefix=Path(args.config).stem,
+    )
 
 
 if __name__ == "__main__":

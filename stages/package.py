@@ -17,6 +17,7 @@ exports.json (each checked against the Keras model on test images), and the
 SHA256SUMS manifest of every file (`sha256sum -c SHA256SUMS`). It is also
 written as a .tar.gz with sorted names, fixed timestamps and owners.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,9 @@ from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
-from stages.lib.splits import load_split
 from stages.lib.provenance import git_revision
 from stages.lib.settings import PackageSettings
+from stages.lib.splits import load_split
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 EXPORT_TOLERANCE = 1e-4
@@ -64,8 +65,10 @@ def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
             value = metrics[key]
             # A diverged run (NaN loss; 1e999 reads as infinity) or a string would sort anywhere.
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise PackagingError(f"run {run!r}: metrics.json has {key} {json.dumps(value)}; "
-                                 "only runs with finite metrics can be ranked and packaged")
+                raise PackagingError(
+                    f"run {run!r}: metrics.json has {key} {json.dumps(value)}; "
+                    "only runs with finite metrics can be ranked and packaged"
+                )
         scored.append(metrics | {"run": run})
     order = sorted(range(len(scored)), key=lambda i: (-scored[i][metric], scored[i]["loss"], i))
     ranking = [{"run": scored[i]["run"], metric: scored[i][metric], "loss": scored[i]["loss"]} for i in order]
@@ -74,17 +77,20 @@ def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
 
 def write_archive(folder: Path, archive) -> None:
     """A reproducible .tar.gz of `folder`: sorted names, zero timestamps and owners."""
+
     def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
         return info
 
     top = Path(archive).name.removesuffix(".tar.gz")
-    with atomic_path(archive, suffix=".tar.gz") as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped, \
-                tarfile.open(fileobj=zipped, mode="w") as tar:
-            for path in sorted(folder.rglob("*")):
-                tar.add(path, arcname=f"{top}/{path.relative_to(folder).as_posix()}", recursive=False,
-                        filter=normalise)
+    with (
+        atomic_path(archive, suffix=".tar.gz") as tmp,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=f"{top}/{path.relative_to(folder).as_posix()}", recursive=False, filter=normalise)
 
 
 def _verify(name: str, predicted, expected: np.ndarray) -> dict:
@@ -127,38 +133,89 @@ DATA_FILES = ("stages/templates/model_card.md.j2",)
 MODEL_CARD_TEMPLATE = DATA_FILES[0]
 
 
-def model_card(run: str, selection: dict, metrics: dict, scores: dict, provenance: dict, training: dict,
-               metadata: dict, preprocessing: dict, exports: dict, git: dict) -> str:
+def model_card(
+    run: str,
+    selection: dict,
+    metrics: dict,
+    scores: dict,
+    provenance: dict,
+    training: dict,
+    metadata: dict,
+    preprocessing: dict,
+    exports: dict,
+    git: dict,
+) -> str:
     """MODEL_CARD.md: what the model is, what it was trained on, how well it does, how to use it."""
     import jinja2
 
     config, classes, per_class = provenance["config"], metadata["class_names"], scores["per_class"]
     metrics = {**metrics, **scores}
     height, width, channels = preprocessing["image_shape"]
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                                  keep_trailing_newline=True).from_string(
-        (ROOT / MODEL_CARD_TEMPLATE).read_text(encoding="utf-8"))
+    template = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True
+    ).from_string((ROOT / MODEL_CARD_TEMPLATE).read_text(encoding="utf-8"))
     return template.render(
-        run=run, config=config, git=git, training=training, metadata=metadata, preprocessing=preprocessing,
-        classes=classes, height=height, width=width, channels=channels, test_images=metrics["test_images"],
+        run=run,
+        config=config,
+        git=git,
+        training=training,
+        metadata=metadata,
+        preprocessing=preprocessing,
+        classes=classes,
+        height=height,
+        width=width,
+        channels=channels,
+        test_images=metrics["test_images"],
         chosen=_selected_as(run, selection),
         model_settings=", ".join(f"{k}={v}" for k, v in config["model"].items()),
         counts={split: sum(metadata["counts"][split].values()) for split in ("train", "val", "test")},
         raw_checksums=sorted(metadata.get("raw_checksums", {}).items()),
-        weakest_f1=", ".join(f"{c} ({per_class[c]['f1']:.3f})"
-                             for c in sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]),
+        weakest_f1=", ".join(
+            f"{c} ({per_class[c]['f1']:.3f})"
+            for c in sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
+        ),
         training_table=_training_table(config, training),
-        metrics_table=_table(["metric", "value"], [
-            (name, f"{metrics[name]:.4f}") for name in ("accuracy", "top_3_accuracy", "top_5_accuracy",
-                                                        "macro_precision", "macro_recall", "macro_f1",
-                                                        "weighted_f1", "loss") if name in metrics]),
-        classes_table=_table(["class", "precision", "recall", "F1", "support"], [
-            (c, f"{per_class[c]['precision']:.4f}", f"{per_class[c]['recall']:.4f}", f"{per_class[c]['f1']:.4f}",
-             per_class[c]["support"]) for c in classes]),
-        export_lines=[f"`{name}`: " + (f"skipped ({record['skipped']})" if "skipped" in record else
-                                       f"`{record['path']}`, same probabilities as the Keras model on "
-                                       f"{record['verified_on_test_images']} test images (max difference "
-                                       f"{record['max_abs_difference']:.1e})") for name, record in exports.items()],
+        metrics_table=_table(
+            ["metric", "value"],
+            [
+                (name, f"{metrics[name]:.4f}")
+                for name in (
+                    "accuracy",
+                    "top_3_accuracy",
+                    "top_5_accuracy",
+                    "macro_precision",
+                    "macro_recall",
+                    "macro_f1",
+                    "weighted_f1",
+                    "loss",
+                )
+                if name in metrics
+            ],
+        ),
+        classes_table=_table(
+            ["class", "precision", "recall", "F1", "support"],
+            [
+                (
+                    c,
+                    f"{per_class[c]['precision']:.4f}",
+                    f"{per_class[c]['recall']:.4f}",
+                    f"{per_class[c]['f1']:.4f}",
+                    per_class[c]["support"],
+                )
+                for c in classes
+            ],
+        ),
+        export_lines=[
+            f"`{name}`: "
+            + (
+                f"skipped ({record['skipped']})"
+                if "skipped" in record
+                else f"`{record['path']}`, same probabilities as the Keras model on "
+                f"{record['verified_on_test_images']} test images (max difference "
+                f"{record['max_abs_difference']:.1e})"
+            )
+            for name, record in exports.items()
+        ],
         versions_table=_table(["package", "version"], sorted(provenance["versions"].items())),
     )
 
@@ -166,20 +223,30 @@ def model_card(run: str, selection: dict, metrics: dict, scores: dict, provenanc
 def _selected_as(run: str, selection: dict) -> str:
     rank = [r["run"] for r in selection["ranking"]].index(run) + 1
     ranked = f"{len(selection['ranking'])} runs by test {selection['metric']}"
-    return (f"named in params.yaml (`package.run`), rank {rank} of {ranked}" if selection["chosen"]
-            else f"the best of {ranked} (ties: lower loss)")
+    return (
+        f"named in params.yaml (`package.run`), rank {rank} of {ranked}"
+        if selection["chosen"]
+        else f"the best of {ranked} (ties: lower loss)"
+    )
 
 
 def _training_table(config: dict, training: dict) -> str:
     settings = config["training"]
-    return _table(["setting", "value"], [
-        ("optimizer", settings["optimizer"]), ("learning rate", settings["learning_rate"]),
-        ("batch size", settings["batch_size"]), ("epochs (maximum)", settings["epochs"]),
-        ("epochs run", training["epochs_run"]), ("best epoch (weights kept)", training.get("best_epoch", "")),
-        ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
-        ("augmentation", settings["augment"] or "none"), ("seed", config["seed"]),
-        ("backend", training.get("backend", "")),
-    ])
+    return _table(
+        ["setting", "value"],
+        [
+            ("optimizer", settings["optimizer"]),
+            ("learning rate", settings["learning_rate"]),
+            ("batch size", settings["batch_size"]),
+            ("epochs (maximum)", settings["epochs"]),
+            ("epochs run", training["epochs_run"]),
+            ("best epoch (weights kept)", training.get("best_epoch", "")),
+            ("early stopping", f"{settings['monitor']}, patience {settings['patience']}"),
+            ("augmentation", settings["augment"] or "none"),
+            ("seed", config["seed"]),
+            ("backend", training.get("backend", "")),
+        ],
+    )
 
 
 def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
@@ -212,8 +279,10 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
             shutil.copyfile(path, tmp / path.name)
         write_json(tmp / "class_names.json", metadata["class_names"])
         write_json(tmp / "preprocessing.json", preprocessing)
-        write_json(tmp / "params.json", {"run": provenance["config"],
-                                         "data": {"dataset": metadata["dataset"], **metadata["settings"]}})
+        write_json(
+            tmp / "params.json",
+            {"run": provenance["config"], "data": {"dataset": metadata["dataset"], **metadata["settings"]}},
+        )
         write_json(tmp / "selection.json", selection)
         exports = {}
         if config.exports:
@@ -223,9 +292,21 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)
             exports = {kind: export_model(model, kind, tmp, sample) for kind in config.exports}
             write_json(tmp / "exports.json", exports)
-        write_text(tmp / "MODEL_CARD.md", model_card(run, selection, metrics, scores, provenance,
-                                                     read_json(inputs["summary"]), metadata, preprocessing, exports,
-                                                     git_revision("train", "evaluate", "package")))
+        write_text(
+            tmp / "MODEL_CARD.md",
+            model_card(
+                run,
+                selection,
+                metrics,
+                scores,
+                provenance,
+                read_json(inputs["summary"]),
+                metadata,
+                preprocessing,
+                exports,
+                git_revision("train", "evaluate", "package"),
+            ),
+        )
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         write_text(tmp / "SHA256SUMS", "".join(f"{sha256_file(p)}  {p.relative_to(tmp).as_posix()}\n" for p in files))
         write_archive(tmp, archive)
@@ -245,8 +326,18 @@ def main(argv=None) -> int:
     parser.add_argument("--archive", required=True)
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: package(PackageSettings.from_json(args.config), args.runs, args.runs_dir,
-                                     args.models_dir, args.data, args.out_dir, args.archive), args.log)
+    return run_stage(
+        lambda: package(
+            PackageSettings.from_json(args.config),
+            args.runs,
+            args.runs_dir,
+            args.models_dir,
+            args.data,
+            args.out_dir,
+            args.archive,
+        ),
+        args.log,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ vl-convert-python's bundle, pinned in uv.lock); `.dvc/config` names it as
 `plots.html_template`. setup.sh writes it, as it is a build product of a
 locked package, not a source file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,8 @@ def template() -> str:
     import vl_convert
 
     bundle = vl_convert.javascript_bundle(
-        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;")
+        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+    )
     # Inside a <script> element the text must not close it; DVC fills {placeholders} by replace().
     bundle = bundle.replace("</script", "<\\/script")
     if any(f"{{{name}}}" in bundle for name in ("plot_divs", "scripts", "refresh_tag")):

@@ -15,6 +15,7 @@ image is reported by name on standard error and the others are still
 classified; the exit status is then 1. So is an image of more than --max-pixels
 pixels (a decompression bomb would exhaust the memory).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.archive import PackageError, opened_package, read_contract
 from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_text
-from stages.lib.archive import PackageError, opened_package, read_contract
 
 
 def expand_images(arguments) -> list[Path]:
@@ -54,14 +55,18 @@ def predict(package, images, top_k: int = 3, invert: bool = False, max_pixels: i
         return [], failed
     probabilities = np.asarray(model.predict(np.stack(batch), verbose=0), dtype=np.float64)
     if probabilities.shape != (len(batch), len(class_names)):
-        raise PackageError(f"{package}: the model gives {probabilities.shape[1:]} outputs per image, "
-                           f"class_names.json names {len(class_names)} classes")
+        raise PackageError(
+            f"{package}: the model gives {probabilities.shape[1:]} outputs per image, "
+            f"class_names.json names {len(class_names)} classes"
+        )
     if not np.isfinite(probabilities).all():  # NaN sorts anywhere: the "best" class would be arbitrary
-        raise PackageError(f"{package}: the model gives non-finite probabilities (NaN or infinity); "
-                           "was it trained with a diverging run?")
+        raise PackageError(
+            f"{package}: the model gives non-finite probabilities (NaN or infinity); "
+            "was it trained with a diverging run?"
+        )
     k = min(top_k, len(class_names))
     rows = []
-    for path, p in zip(names, probabilities):
+    for path, p in zip(names, probabilities, strict=True):
         best = np.argsort(-p, kind="stable")[:k]
         row = {"file": str(path), "predicted": class_names[best[0]], "probability": round(float(p[best[0]]), 6)}
         for rank, c in enumerate(best[1:], start=2):
@@ -84,7 +89,7 @@ def load_package_model(package):
         except (ValueError, OSError):  # Keras' message names the temporary folder
             raise PackageError(f"{package}: model.keras does not load as a Keras model") from None
     expected = model.input_shape[1:]
-    if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, shape)):
+    if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, shape, strict=True)):
         raise PackageError(f"{package}: the model takes {expected} inputs, preprocessing.json says {shape}")
     return model, shape, class_names
 
@@ -134,11 +139,18 @@ def main(argv=None) -> int:
     parser.add_argument("package", help="package folder or .tar.gz (models/package.tar.gz)")
     parser.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (default 3)")
-    parser.add_argument("--invert", action="store_true",
-                        help="invert the pixels first: dark drawings on light paper, for light-on-dark data")
+    parser.add_argument(
+        "--invert",
+        action="store_true",
+        help="invert the pixels first: dark drawings on light paper, for light-on-dark data",
+    )
     parser.add_argument("--out", help="write the CSV here instead of printing it")
-    parser.add_argument("--max-pixels", type=_positive_int, default=MAX_IMAGE_PIXELS,
-                        help=f"refuse images with more pixels than this (default {MAX_IMAGE_PIXELS})")
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=MAX_IMAGE_PIXELS,
+        help=f"refuse images with more pixels than this (default {MAX_IMAGE_PIXELS})",
+    )
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")

@@ -18,6 +18,7 @@ shape, counts per class per split, skipped files, and the checksums of the raw
 and prepared files. Beside them for people: a grid of sample images with their
 labels and a class-balance table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,12 @@ import numpy as np
 from stages.lib.datasets import PARSERS, DataError, convert_image
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_dir, read_json, sha256_file, write_json, write_text
-from stages.lib.errors import PipelineError
 from stages.lib.joblog import run_stage
 from stages.lib.settings import PrepareSettings
 from stages.lib.splits import SPLITS, load_split
 
-def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
-                     class_names=None):
+
+def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int, class_names=None):
     """Return index arrays (train, val, test), stratified by label and seeded."""
     if val_fraction + test_fraction >= 1:
         raise DataError(f"split.val_fraction {val_fraction} + split.test_fraction {test_fraction} must be below 1")
@@ -46,8 +46,17 @@ def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: flo
     rest, test = _split(index, labels, test_fraction, seed, "test_fraction", class_names)
     val_share = val_fraction / (1 - test_fraction)
     # Of the images left after the test split: errors name the user's val_fraction, not val_share.
-    train, val = _split(rest, labels[rest], val_share, seed, "val_fraction", class_names,
-                        shown=val_fraction, total=len(index), pool=" outside the test split")
+    train, val = _split(
+        rest,
+        labels[rest],
+        val_share,
+        seed,
+        "val_fraction",
+        class_names,
+        shown=val_fraction,
+        total=len(index),
+        pool=" outside the test split",
+    )
     return np.sort(train), np.sort(val), np.sort(test)
 
 
@@ -64,18 +73,24 @@ def _split(index, labels, fraction, seed, name, class_names=None, shown=None, to
     part = "test" if name == "test_fraction" else "validation"
     rest = "training and validation" if name == "test_fraction" else "training"
     classes, counts = np.unique(labels, return_counts=True)
-    for label, count in zip(classes, counts):
+    for label, count in zip(classes, counts, strict=True):
         if count < 2:  # the least populated class needs one image on each side
             class_name = class_names[label] if class_names is not None else str(label)
-            raise DataError(f"class {class_name!r} has {_plural(int(count), 'image')}{pool}; "
-                            f"{key} by class needs at least 2 per class")
+            raise DataError(
+                f"class {class_name!r} has {_plural(int(count), 'image')}{pool}; "
+                f"{key} by class needs at least 2 per class"
+            )
     n_part = math.ceil(fraction * len(index))  # as sklearn counts them
     if n_part < len(classes):
-        raise DataError(f"{key} of {_plural(total, 'image')} gives {_plural(n_part, part + ' image')}, "
-                        f"fewer than the {len(classes)} classes")
+        raise DataError(
+            f"{key} of {_plural(total, 'image')} gives {_plural(n_part, part + ' image')}, "
+            f"fewer than the {len(classes)} classes"
+        )
     if len(index) - n_part < len(classes):
-        raise DataError(f"{key} of {_plural(total, 'image')} leaves "
-                        f"{_plural(len(index) - n_part, rest + ' image')}, fewer than the {len(classes)} classes")
+        raise DataError(
+            f"{key} of {_plural(total, 'image')} leaves "
+            f"{_plural(len(index) - n_part, rest + ' image')}, fewer than the {len(classes)} classes"
+        )
     from sklearn.model_selection import train_test_split  # imported when used: --help stays quick
 
     try:
@@ -92,8 +107,10 @@ def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class
     if counts.min() < 2:  # sklearn cannot stratify a class of one
         label = present[np.argmin(counts)]
         class_name = class_names[label] if class_names is not None else str(label)
-        raise DataError(f"data.train_subsample {size}: class {class_name!r} has 1 training image; "
-                        "a stratified subsample needs at least 2 per class")
+        raise DataError(
+            f"data.train_subsample {size}: class {class_name!r} has 1 training image; "
+            "a stratified subsample needs at least 2 per class"
+        )
     surplus = len(index) - size
     if surplus < len(present):
         # sklearn wants at least one left-out image per class: drop one (seeded) from each of
@@ -108,7 +125,9 @@ def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class
     return np.sort(kept)
 
 
-def split_indices(labels: dict[str, np.ndarray], config: PrepareSettings, class_names) -> dict[str, tuple[str, np.ndarray]]:
+def split_indices(
+    labels: dict[str, np.ndarray], config: PrepareSettings, class_names
+) -> dict[str, tuple[str, np.ndarray]]:
     """Where train, val and test come from: split -> (the parsed split, indices into it).
 
     `labels` holds the parsed splits' labels: "all" (split three ways), or "train" and
@@ -119,18 +138,30 @@ def split_indices(labels: dict[str, np.ndarray], config: PrepareSettings, class_
     if "val" in labels:  # a folder published with train/, val/ and test/
         plan = {split: (split, np.arange(len(labels[split]))) for split in SPLITS}
     elif "test" in labels:  # keep the official test split
-        train, val = _split(np.arange(len(labels["train"])), labels["train"], config.val_fraction, seed,
-                            "val_fraction", class_names, pool=" for training")
-        plan = {"train": ("train", np.sort(train)), "val": ("train", np.sort(val)),
-                "test": ("test", np.arange(len(labels["test"])))}
+        train, val = _split(
+            np.arange(len(labels["train"])),
+            labels["train"],
+            config.val_fraction,
+            seed,
+            "val_fraction",
+            class_names,
+            pool=" for training",
+        )
+        plan = {
+            "train": ("train", np.sort(train)),
+            "val": ("train", np.sort(val)),
+            "test": ("test", np.arange(len(labels["test"]))),
+        }
     else:
         index = split_stratified(labels["all"], config.val_fraction, config.test_fraction, seed, class_names)
-        plan = {split: ("all", idx) for split, idx in zip(SPLITS, index)}
+        plan = {split: ("all", idx) for split, idx in zip(SPLITS, index, strict=True)}
     size = config.train_subsample
     if size:
         if size < len(class_names):  # a stratified subsample keeps every class
-            raise DataError(f"data.train_subsample {size} is fewer than the "
-                            f"{len(class_names)} classes; keep at least one image per class")
+            raise DataError(
+                f"data.train_subsample {size} is fewer than the "
+                f"{len(class_names)} classes; keep at least one image per class"
+            )
         source, index = plan["train"]
         plan["train"] = (source, subsample(index, labels[source], size, seed, class_names))
     return plan
@@ -154,19 +185,24 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
     manifest = check_raw(raw_dir)
     parse = PARSERS[manifest["format"]]
     if manifest["format"] == "image_folder":
-        parsed = parse(raw_dir, manifest, config.image_size, config.color_mode, config.skip_unreadable,
-                       config.max_image_pixels)
+        parsed = parse(
+            raw_dir, manifest, config.image_size, config.color_mode, config.skip_unreadable, config.max_image_pixels
+        )
     else:
         parsed = parse(raw_dir, manifest)
     num_classes = len(parsed.class_names)
-    for split, (x, y) in parsed.splits.items():
+    for split, (_, y) in parsed.splits.items():
         if y.min() < 0 or y.max() >= num_classes:
             raise DataError(f"{manifest['dataset']} {split}: labels outside 0..{num_classes - 1}")
 
     if "val" in parsed.splits:
         print("validation: the folder's val/ images (split.val_fraction is not used)", flush=True)
-    arrays = {split: (*parsed.splits[source], index) for split, (source, index)
-              in split_indices({name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names).items()}
+    arrays = {
+        split: (*parsed.splits[source], index)
+        for split, (source, index) in split_indices(
+            {name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names
+        ).items()
+    }
 
     metadata = {
         "dataset": manifest["dataset"],
@@ -195,8 +231,9 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
     return metadata
 
 
-def write_split(folder: Path, split: str, x: np.ndarray, y: np.ndarray, parsed, config: PrepareSettings,
-                metadata: dict) -> None:
+def write_split(
+    folder: Path, split: str, x: np.ndarray, y: np.ndarray, parsed, config: PrepareSettings, metadata: dict
+) -> None:
     """Convert and scale one split's images, save x_/y_<split>.npy, record shape, counts and checksums."""
     size, mode = config.image_size, config.color_mode
     if size or mode:  # folders were converted while decoding; arrays are converted here
@@ -207,7 +244,7 @@ def write_split(folder: Path, split: str, x: np.ndarray, y: np.ndarray, parsed, 
     np.save(folder / f"y_{split}.npy", y)
     metadata["image_shape"] = list(x.shape[1:])
     counts = np.bincount(y, minlength=len(parsed.class_names))
-    metadata["counts"][split] = {name: int(c) for name, c in zip(parsed.class_names, counts)}
+    metadata["counts"][split] = {name: int(c) for name, c in zip(parsed.class_names, counts, strict=True)}
     for name in (f"x_{split}.npy", f"y_{split}.npy"):
         metadata["checksums"][name] = sha256_file(folder / name)
 
@@ -230,8 +267,9 @@ def plot_samples(data_dir: Path, metadata: dict, path, per_class: int = 8, max_c
     plt = pyplot()
     x, y = load_split(data_dir, "train")
     classes = metadata["class_names"][:max_classes]
-    fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
-                             figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.4))
+    fig, axes = plt.subplots(
+        len(classes), per_class, squeeze=False, figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.4)
+    )
     for row, name in enumerate(classes):
         picks = np.flatnonzero(y == row)[:per_class]
         for col, ax in enumerate(axes[row]):
@@ -256,8 +294,10 @@ def main(argv=None) -> int:
     parser.add_argument("--balance", help="CSV of images per class per split")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: prepare(args.raw, args.out, PrepareSettings.from_json(args.config), args.samples,
-                                     args.balance), args.log)
+    return run_stage(
+        lambda: prepare(args.raw, args.out, PrepareSettings.from_json(args.config), args.samples, args.balance),
+        args.log,
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ judged by content. Also right after `git checkout <rev>`: it checks out that
 revision's files. Exits 1, touching nothing, when the pull fails or a stage is
 not up to date.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ def _run(args: list[str], capture: bool = False) -> str:
     result = subprocess.run(args, capture_output=capture, text=True)
     if result.returncode != 0:
         detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
-        raise PullError(f"`{' '.join(args)}` failed (exit {result.returncode})"
-                        + (f": {detail[0]}" if detail else ""))
+        raise PullError(f"`{' '.join(args)}` failed (exit {result.returncode})" + (f": {detail[0]}" if detail else ""))
     return result.stdout
 
 
@@ -42,8 +42,10 @@ def pull(remote: str | None = None) -> None:
     _run(["dvc", "pull", *(["--remote", remote] if remote else [])])
     changed = json.loads(_run(["dvc", "status", "--json"], capture=True) or "{}")
     if changed:
-        raise PullError(f"dvc status is not clean after the pull ({', '.join(sorted(changed))}): these results "
-                        "are not the committed ones; run the pipeline instead of marking them up to date")
+        raise PullError(
+            f"dvc status is not clean after the pull ({', '.join(sorted(changed))}): these results "
+            "are not the committed ones; run the pipeline instead of marking them up to date"
+        )
     # --forceall: every job, also those whose outputs already look newer than their
     # inputs (download), so that every output gets a record.
     _run(["snakemake", "--touch", "--forceall", "--cores", "1", "--quiet", "all"])

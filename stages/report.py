@@ -12,6 +12,7 @@ metric against its swept values), and the notebook executed by papermill with
 the run list as parameters, rendered to one HTML file with every figure
 embedded and nothing loaded from another host.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,16 +24,30 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_path, read_json, write_text
-from stages.lib.errors import InputError, PipelineError
 from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 from stages.lib.settings import ReportSettings, RunSettings
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
-TABLE_COLUMNS = ["run", "architecture", "settings", "optimizer", "learning_rate", "batch_size", "parameters",
-                 "epochs_run", "best_epoch", "accuracy", "top_3_accuracy", "macro_f1", "weighted_f1", "loss"]
+TABLE_COLUMNS = [
+    "run",
+    "architecture",
+    "settings",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "parameters",
+    "epochs_run",
+    "best_epoch",
+    "accuracy",
+    "top_3_accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "loss",
+]
 
 
 def _settings(model: dict) -> str:
@@ -61,9 +76,17 @@ def comparison_table(runs, runs_dir, metric: str):
     for run in runs:
         metrics, config = _run_results(runs_dir, run, metric)
         training = config.training
-        rows.append({**read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]), **metrics, "run": run,
-                     "settings": _settings(config.model), "optimizer": training.optimizer,
-                     "learning_rate": training.learning_rate, "batch_size": training.batch_size})
+        rows.append(
+            {
+                **read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]),
+                **metrics,
+                "run": run,
+                "settings": _settings(config.model),
+                "optimizer": training.optimizer,
+                "learning_rate": training.learning_rate,
+                "batch_size": training.batch_size,
+            }
+        )
     table = pd.DataFrame(rows)
     table = table[[c for c in TABLE_COLUMNS if c in table.columns]]
     return table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -96,10 +119,10 @@ def plot_curves(runs, runs_dir, path) -> None:
     for i, run in enumerate(runs):
         history = pd.read_csv(Path(runs_dir) / run / TRAIN_FILES["history"])
         colour = f"C{i % 10}"
-        for ax, key in zip(axes, ("loss", "accuracy")):
+        for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
             ax.plot(history["epoch"], history[f"val_{key}"], color=colour, label=run)
             ax.plot(history["epoch"], history[key], color=colour, linestyle="--", alpha=0.5)
-    for ax, key in zip(axes, ("loss", "accuracy")):
+    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
         ax.set(xlabel="epoch", ylabel=key, title=f"{key}: validation (solid), training (dashed)")
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
@@ -114,11 +137,9 @@ def plot_parameters(table, metric: str, path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter(table["parameters"], table[metric], color="C0")
     for _, row in table.iterrows():
-        ax.annotate(row["run"], (row["parameters"], row[metric]), fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+        ax.annotate(row["run"], (row["parameters"], row[metric]), fontsize=8, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")
-    ax.set(xlabel="trainable and fixed parameters", ylabel=f"test {metric}",
-           title=f"test {metric} against model size")
+    ax.set(xlabel="trainable and fixed parameters", ylabel=f"test {metric}", title=f"test {metric} against model size")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     save_png(fig, path, bbox_inches="tight")
@@ -131,7 +152,7 @@ def plot_sweeps(sweeps: dict, metric: str, path) -> None:
     if not sweeps:
         axes[0, 0].axis("off")
         axes[0, 0].text(0.5, 0.5, "no sweeps in params.yaml", ha="center", va="center")
-    for ax, (name, points) in zip(axes.flat, sweeps.items()):
+    for ax, (name, points) in zip(axes.flat, sweeps.items(), strict=False):
         keys = list(points[0][0])
         values = [point[keys[0]] for point, _ in points]
         scores = [score for _, score in points]
@@ -156,10 +177,15 @@ def _write_kernelspec(folder: str) -> str:
     """A kernelspec for this interpreter, so papermill runs the notebook in this environment."""
     spec = Path(folder) / "kernels" / "pipeline-report"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "pipeline report", "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "pipeline report",
+                "language": "python",
+            }
+        )
+    )
     return spec.name
 
 
@@ -179,12 +205,16 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
     import papermill
     from nbconvert import HTMLExporter
 
-    with tempfile.TemporaryDirectory(prefix="report-kernel-") as kernels, \
-            atomic_path(executed, suffix=".ipynb") as tmp:
+    with tempfile.TemporaryDirectory(prefix="report-kernel-") as kernels, atomic_path(executed, suffix=".ipynb") as tmp:
         os.environ["JUPYTER_PATH"] = kernels
-        papermill.execute_notebook(str(template), str(tmp), parameters=parameters,
-                                   kernel_name=_write_kernelspec(kernels), cwd=os.getcwd(),
-                                   progress_bar=False)
+        papermill.execute_notebook(
+            str(template),
+            str(tmp),
+            parameters=parameters,
+            kernel_name=_write_kernelspec(kernels),
+            cwd=os.getcwd(),
+            progress_bar=False,
+        )
         notebook = nbformat.read(tmp, as_version=4)
         _without_run_records(notebook)
         nbformat.write(notebook, tmp)
@@ -203,11 +233,19 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
     plot_curves(runs, runs_dir, paths["curves"])
     plot_parameters(table, metric, paths["parameters"])
     plot_sweeps(sweep_results(runs, runs_dir, metric), metric, paths["sweeps"])
-    execute_notebook(notebook, paths["executed"], paths["html"], {
-        "runs": list(runs), "metric": metric, "runs_dir": str(runs_dir), "data_dir": str(data_dir),
-        "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
-        "comparison_csv": str(paths["table_csv"]),
-    })
+    execute_notebook(
+        notebook,
+        paths["executed"],
+        paths["html"],
+        {
+            "runs": list(runs),
+            "metric": metric,
+            "runs_dir": str(runs_dir),
+            "data_dir": str(data_dir),
+            "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
+            "comparison_csv": str(paths["table_csv"]),
+        },
+    )
     print(f"best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")
     return table
 
@@ -222,9 +260,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True, help="folder for the files of REPORT_FILES")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)
-    return run_stage(lambda: report(args.runs, args.runs_dir, args.data_dir,
-                                    ReportSettings.from_json(args.config).metric, args.notebook, args.out_dir),
-                     args.log)
+    return run_stage(
+        lambda: report(
+            args.runs,
+            args.runs_dir,
+            args.data_dir,
+            ReportSettings.from_json(args.config).metric,
+            args.notebook,
+            args.out_dir,
+        ),
+        args.log,
+    )
 
 
 if __name__ == "__main__":

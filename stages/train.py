@@ -17,6 +17,7 @@ devices), and dvclive's folder, updated after every epoch. Wall-clock times
 --times, beside the log: they differ on every rerun, so they are kept out of
 the results that git and DVC track.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,7 @@ def make_deterministic(seed: int) -> None:
 def make_optimizer(name: str, learning_rate: float):
     import keras
 
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-                  "rmsprop": keras.optimizers.RMSprop}
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return optimizers[name](learning_rate=learning_rate)
 
 
@@ -77,7 +77,7 @@ def history_csv(history: dict[str, list[float]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["epoch", *columns])
-    for epoch, values in enumerate(zip(*(history[c] for c in columns)), start=1):
+    for epoch, values in enumerate(zip(*(history[c] for c in columns), strict=True), start=1):
         writer.writerow([epoch, *(repr(float(v)) for v in values)])
     return out.getvalue()
 
@@ -86,8 +86,12 @@ def _renumber_shared_objects(node, numbers=None):
     """Replace memory-address `shared_object_id`s by 1, 2, ... in order of appearance."""
     numbers = {} if numbers is None else numbers
     if isinstance(node, dict):
-        return {key: numbers.setdefault(value, len(numbers) + 1) if key == "shared_object_id"
-                else _renumber_shared_objects(value, numbers) for key, value in node.items()}
+        return {
+            key: numbers.setdefault(value, len(numbers) + 1)
+            if key == "shared_object_id"
+            else _renumber_shared_objects(value, numbers)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_renumber_shared_objects(value, numbers) for value in node]
     return node
@@ -114,8 +118,11 @@ def save_model(model, path) -> None:
                     data = json.dumps(metadata, sort_keys=True).encode()
                 elif entry.filename == "config.json":
                     data = json.dumps(_renumber_shared_objects(json.loads(data))).encode()
-                target.writestr(zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0)), data,
-                                compress_type=entry.compress_type)
+                target.writestr(
+                    zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0)),
+                    data,
+                    compress_type=entry.compress_type,
+                )
 
 
 def augmentation(settings: dict, seed: int):
@@ -187,12 +194,17 @@ def divergence_guard(run: str):
 
     class Callback(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            bad = [f"{key} {float(value)}" for key, value in (logs or {}).items()
-                   if key in ("loss", "val_loss") and not math.isfinite(float(value))]
+            bad = [
+                f"{key} {float(value)}"
+                for key, value in (logs or {}).items()
+                if key in ("loss", "val_loss") and not math.isfinite(float(value))
+            ]
             if bad:
                 rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-                raise Diverged(f"run {run} diverged in epoch {epoch + 1}: {', '.join(bad)} at learning rate "
-                               f"{rate:g}; lower the learning rate and run it again")
+                raise Diverged(
+                    f"run {run} diverged in epoch {epoch + 1}: {', '.join(bad)} at learning rate "
+                    f"{rate:g}; lower the learning rate and run it again"
+                )
 
     return Callback()
 
@@ -224,9 +236,14 @@ class Checkpoint:
 
             def on_epoch_end(self, epoch, logs=None):
                 rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-                checkpoint.rows.append({**{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
-                                        "learning_rate": rate, "phase": phase,
-                                        "seconds": time.perf_counter() - self.started})
+                checkpoint.rows.append(
+                    {
+                        **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
+                        "learning_rate": rate,
+                        "phase": phase,
+                        "seconds": time.perf_counter() - self.started,
+                    }
+                )
                 # Model first: killed in between, the rerun repeats this epoch.
                 with atomic_path(checkpoint.model_file, suffix=".keras") as tmp:
                     self.model.save(tmp)
@@ -241,8 +258,9 @@ class Checkpoint:
         self.log_file.unlink(missing_ok=True)
 
 
-def train(config: RunSettings, data_dir, model_path, history_path, summary_path, live_dir=None,
-          times_path=None) -> dict:
+def train(
+    config: RunSettings, data_dir, model_path, history_path, summary_path, live_dir=None, times_path=None
+) -> dict:
     """Train the run described by `config`; write model, history, summary (and dvclive's folder
     and the times where given); return the summary with the times.
 
@@ -260,22 +278,37 @@ def train(config: RunSettings, data_dir, model_path, history_path, summary_path,
 
     checkpoint = Checkpoint(model_path, config.to_dict())
     model = resume_or_build(config, checkpoint, train_data[0].shape[1:], num_classes)
-    print(f"run {config.run}: {config.architecture}, {model.count_params():,} parameters, "
-          f"{len(train_data[0])} training images" + (f"; resuming after epoch {len(checkpoint.rows)}"
-                                                       if checkpoint.resumable else ""), flush=True)
+    print(
+        f"run {config.run}: {config.architecture}, {model.count_params():,} parameters, "
+        f"{len(train_data[0])} training images"
+        + (f"; resuming after epoch {len(checkpoint.rows)}" if checkpoint.resumable else ""),
+        flush=True,
+    )
     live = LiveLog(live_dir, checkpoint.rows) if live_dir else None
     started = time.perf_counter()
     stop = fit_phases(model, config, checkpoint, live, train_data, val_data)
     seconds = time.perf_counter() - started
 
     save_model(model, model_path)
-    summary, times = write_results(config, model, checkpoint.rows, stop, devices, seconds, len(train_data[0]),
-                                   history_path, summary_path, times_path)
+    summary, times = write_results(
+        config,
+        model,
+        checkpoint.rows,
+        stop,
+        devices,
+        seconds,
+        len(train_data[0]),
+        history_path,
+        summary_path,
+        times_path,
+    )
     checkpoint.remove()
     keras.mixed_precision.set_global_policy("float32")
-    print(f"run {config.run}: {len(checkpoint.rows)} epochs in {seconds:.1f} s, "
-          f"{times['images_per_second']:,.0f} images/s (median epoch), peak memory {times['peak_memory_mb']:,.0f} MB",
-          flush=True)
+    print(
+        f"run {config.run}: {len(checkpoint.rows)} epochs in {seconds:.1f} s, "
+        f"{times['images_per_second']:,.0f} images/s (median epoch), peak memory {times['peak_memory_mb']:,.0f} MB",
+        flush=True,
+    )
     return {**summary, **times}
 
 
@@ -286,15 +319,21 @@ def check_devices(config: RunSettings) -> dict:
     devices = backend_devices()
     print(f"run {config.run}: {devices['backend']} backend, devices {', '.join(devices['devices'])}", flush=True)
     if config.training.require_gpu and not has_gpu(devices["devices"]):
-        raise TrainingError(f"run {config.run} sets require_gpu but the {devices['backend']} backend sees no GPU "
-                            f"(devices: {', '.join(devices['devices'])}; CUDA_VISIBLE_DEVICES="
-                            f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
+        raise TrainingError(
+            f"run {config.run} sets require_gpu but the {devices['backend']} backend sees no GPU "
+            f"(devices: {', '.join(devices['devices'])}; CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
+        )
     return devices
 
 
 def compile_model(model, training: TrainingSettings, learning_rate: float) -> None:
-    model.compile(optimizer=make_optimizer(training.optimizer, learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=training.jit_compile)
+    model.compile(
+        optimizer=make_optimizer(training.optimizer, learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=training.jit_compile,
+    )
 
 
 def resume_or_build(config: RunSettings, checkpoint: Checkpoint, input_shape, num_classes: int):
@@ -310,8 +349,9 @@ def resume_or_build(config: RunSettings, checkpoint: Checkpoint, input_shape, nu
         return load_model(checkpoint.model_file)
     model = build(config.architecture, input_shape, num_classes, **config.model)
     if config.training.augment:
-        model = keras.Sequential([keras.Input(input_shape), augmentation(config.training.augment, config.seed),
-                                  model], name=model.name)
+        model = keras.Sequential(
+            [keras.Input(input_shape), augmentation(config.training.augment, config.seed), model], name=model.name
+        )
     compile_model(model, config.training, config.training.learning_rate)
     return model
 
@@ -326,16 +366,29 @@ def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_d
 
     def fit(phase: int, epochs: int):
         """Train until `epochs` (counted from the first epoch of the run) or early stopping."""
-        stop = keras.callbacks.EarlyStopping(monitor=training.monitor, patience=training.patience,
-                                             restore_best_weights=True)
-        plateau = [keras.callbacks.ReduceLROnPlateau(
-            monitor=training.monitor, patience=training.reduce_lr_patience, factor=training.reduce_lr_factor)
-        ] if training.reduce_lr_patience else []
+        stop = keras.callbacks.EarlyStopping(
+            monitor=training.monitor, patience=training.patience, restore_best_weights=True
+        )
+        plateau = (
+            [
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=training.monitor, patience=training.reduce_lr_patience, factor=training.reduce_lr_factor
+                )
+            ]
+            if training.reduce_lr_patience
+            else []
+        )
         # The guard first: a diverged epoch stops training before anything saves or logs it.
         callbacks = [divergence_guard(config.run), stop, *plateau, checkpoint.callback(phase, live)]
-        model.fit(*train_data, validation_data=val_data, epochs=epochs, batch_size=training.batch_size,
-                  callbacks=callbacks, initial_epoch=len(checkpoint.rows),
-                  verbose=2)  # one line per epoch: readable in a log file
+        model.fit(
+            *train_data,
+            validation_data=val_data,
+            epochs=epochs,
+            batch_size=training.batch_size,
+            callbacks=callbacks,
+            initial_epoch=len(checkpoint.rows),
+            verbose=2,
+        )  # one line per epoch: readable in a log file
         return stop
 
     in_phase_2 = any(row.get("phase") == 2 for row in checkpoint.rows)
@@ -351,8 +404,18 @@ def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_d
     return stop
 
 
-def write_results(config: RunSettings, model, rows: list[dict], stop, devices: dict, seconds: float,
-                  train_images: int, history_path, summary_path, times_path) -> tuple[dict, dict]:
+def write_results(
+    config: RunSettings,
+    model,
+    rows: list[dict],
+    stop,
+    devices: dict,
+    seconds: float,
+    train_images: int,
+    history_path,
+    summary_path,
+    times_path,
+) -> tuple[dict, dict]:
     """Write the per-epoch history, the summary and (untracked) the times; return summary and times."""
     # The phase column only where there are two.
     skip = {"seconds"} | (set() if config.training.fine_tune_epochs else {"phase"})
@@ -396,8 +459,9 @@ def main(argv=None) -> int:
         gpu = claim_gpu()  # before Keras starts: the job sees only its GPU
         if gpu is not None:
             print(f"training on GPU {gpu} (CUDA_VISIBLE_DEVICES)", flush=True)
-        train(RunSettings.from_json(args.config), args.data, args.model, args.history, args.summary, args.live,
-              args.times)
+        train(
+            RunSettings.from_json(args.config), args.data, args.model, args.history, args.summary, args.live, args.times
+        )
 
     # configs/<run>.json: the console lines of the job start with the run's name.
     return run_stage(body, args.log, prefix=Path(args.config).stem)

@@ -13,6 +13,7 @@ package's copies). The test arrays must be the ones recorded in provenance.json
 difference and a summary per model; exits 1 when anything differs or is
 missing. Nothing is written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,10 @@ import sys
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
+from stages.lib.archive import opened_package
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
-from stages.lib.archive import opened_package
 from stages.lib.splits import load_split
 
 
@@ -89,6 +90,7 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float, pac
     `name` may say `{run}`: the run recorded in the provenance (a package's run). Errors
     name the files of a `package` as `<package>: <file>`.
     """
+
     def shown(path: Path) -> str:
         return f"{package}: {path.name}" if package else str(path)
 
@@ -103,14 +105,18 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float, pac
         if not isinstance(test_sha256, dict):
             raise TypeError
     except (KeyError, TypeError):
-        raise InputError(f"{shown(paths['provenance'])}: no data.sha256 or config.run; "
-                         "not a file evaluate wrote") from None
+        raise InputError(
+            f"{shown(paths['provenance'])}: no data.sha256 or config.run; not a file evaluate wrote"
+        ) from None
     found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance)
     name = name.format(run=run)
     for line in found:
         print(f"{name}: {line}")
-    print(f"{name}: DIFFERS ({len(found)} values)" if found
-          else f"{name}: ok, every metric equals the recorded one (accuracy {recorded['accuracy']})")
+    print(
+        f"{name}: DIFFERS ({len(found)} values)"
+        if found
+        else f"{name}: ok, every metric equals the recorded one (accuracy {recorded['accuracy']})"
+    )
     return not found
 
 
@@ -132,22 +138,31 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=PREPARED, help=f"prepared data (default {PREPARED})")
     parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"recorded metrics (default {RUNS_DIR})")
     parser.add_argument("--models-dir", default=MODELS_DIR, help=f"trained models (default {MODELS_DIR})")
-    parser.add_argument("--tolerance", type=_tolerance, default=0.0,
-                        help="largest accepted difference per value (default 0: equal); other hardware "
-                             "or backends may need 1e-6")
+    parser.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=0.0,
+        help="largest accepted difference per value (default 0: equal); other hardware or backends may need 1e-6",
+    )
     args = parser.parse_args(argv)
     try:
         if args.package:
             with opened_package(args.package) as folder:
-                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance,
-                            args.package)
+                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:
                 raise InputError(f"{args.runs_dir}: no runs with metrics.json")
-            results = [_check(run, Path(args.models_dir) / run / Path(MODEL).name,
-                              Path(args.runs_dir) / run, args.data, args.tolerance)
-                       for run in runs]
+            results = [
+                _check(
+                    run,
+                    Path(args.models_dir) / run / Path(MODEL).name,
+                    Path(args.runs_dir) / run,
+                    args.data,
+                    args.tolerance,
+                )
+                for run in runs
+            ]
             ok = all(results)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -5,6 +5,7 @@ ARCHITECTURES. The keyword arguments of each builder are the keys that
 params.yaml accepts for that architecture (workflow/schemas/params.schema.yaml;
 a test keeps the two in step).
 """
+
 from __future__ import annotations
 
 import keras
@@ -14,8 +15,8 @@ from stages.lib.layers import Dilation2D, Erosion2D
 from stages.lib.shapes import ArchitectureError, check_input
 
 MLP_PRESETS = {
-    "deep": {"units": [100, 50, 50, 25, 25], "dropout": 0.0},   # the course's 100-50-50-25-25
-    "wide": {"units": [512, 512, 512], "dropout": 0.2},         # Keras' mnist_mlp, one layer more
+    "deep": {"units": [100, 50, 50, 25, 25], "dropout": 0.0},  # the course's 100-50-50-25-25
+    "wide": {"units": [512, 512, 512], "dropout": 0.2},  # Keras' mnist_mlp, one layer more
 }
 
 
@@ -88,8 +89,16 @@ def build_cnn_dropout(input_shape, num_classes, activation="relu", padding="vali
     )
 
 
-def build_morph(input_shape, num_classes, operation="dilation", filters=8, kernel_size=5, padding="valid",
-                activation="relu", dropout=0.5) -> keras.Model:
+def build_morph(
+    input_shape,
+    num_classes,
+    operation="dilation",
+    filters=8,
+    kernel_size=5,
+    padding="valid",
+    activation="relu",
+    dropout=0.5,
+) -> keras.Model:
     """Dilation2D or Erosion2D first layer, then MaxPool-Conv32-MaxPool-Flatten-Dropout-Dense
     (the morpholayers tutorial: 8 filters of 5x5, 200 parameters in the first layer on MNIST)."""
     _check_spatial(input_shape, "morph", padding=padding, kernel_size=kernel_size)
@@ -109,8 +118,9 @@ def build_morph(input_shape, num_classes, operation="dilation", filters=8, kerne
     )
 
 
-def build_cnn_deep(input_shape, num_classes, activation="relu", padding="valid", dropout=0.25,
-                   dense_dropout=0.5, batch_norm=False) -> keras.Model:
+def build_cnn_deep(
+    input_shape, num_classes, activation="relu", padding="valid", dropout=0.25, dense_dropout=0.5, batch_norm=False
+) -> keras.Model:
     """Conv32-Conv32-Pool-Dropout-Conv64-Conv64-Pool-Dropout-Flatten-Dense512-Dropout-Dense
     (Keras' cifar10_cnn: about 1.25 million parameters on CIFAR-10), optional batch normalisation."""
     _check_spatial(input_shape, "cnn_deep", padding=padding)
@@ -130,19 +140,26 @@ def build_cnn_deep(input_shape, num_classes, activation="relu", padding="valid",
     return model
 
 
-def build_transfer(input_shape, num_classes, backbone="mobilenet_v2", weights="none", dropout=0.2,
-                   alpha=1.0) -> keras.Model:
+def build_transfer(
+    input_shape, num_classes, backbone="mobilenet_v2", weights="none", dropout=0.2, alpha=1.0
+) -> keras.Model:
     """A Keras Applications backbone without its top, global average pooling, dropout and a new
     softmax head. `weights`: "none" (random initialisation, offline) or a local weights file of the
     backbone without top. The backbone (layer "backbone") is frozen; the `fine_tune_epochs`
     training setting unfreezes it for a second phase at `fine_tune_learning_rate`."""
     _check_spatial(input_shape, "transfer")
     if weights != "none" and input_shape[-1] != 3:
-        raise ArchitectureError(f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; "
-                         "set data.color_mode: rgb")
+        raise ArchitectureError(
+            f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; set data.color_mode: rgb"
+        )
     constructors = {"mobilenet_v2": keras.applications.MobileNetV2}
-    base = constructors[backbone](input_shape=tuple(input_shape), include_top=False, alpha=alpha,
-                                  weights=None if weights == "none" else weights, pooling="avg")
+    base = constructors[backbone](
+        input_shape=tuple(input_shape),
+        include_top=False,
+        alpha=alpha,
+        weights=None if weights == "none" else weights,
+        pooling="avg",
+    )
     base.name = "backbone"
     base.trainable = False  # frozen for the first phase; training's fine_tune_epochs unfreeze it
     inputs = keras.Input(input_shape)

@@ -2,14 +2,15 @@
 
 The package stage writes it; predict classifies images with it and verify re-checks it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
@@ -41,7 +42,9 @@ def verify_package(folder: Path, label=None) -> None:
         listed[name] = digest
     # Snakemake marks a directory() output with .snakemake_timestamp after the stage wrote the manifest.
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
-        "SHA256SUMS", ".snakemake_timestamp"}
+        "SHA256SUMS",
+        ".snakemake_timestamp",
+    }
     if present - set(listed):
         raise PackageError(f"{label}: {sorted(present - set(listed))[0]} is not in SHA256SUMS")
     for name, digest in listed.items():
@@ -95,8 +98,12 @@ def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
     made elsewhere may hold anything that has its checksum."""
     contract = package_json(folder, "preprocessing.json", label)
     shape = contract.get("image_shape") if isinstance(contract, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and n > 0 for n in shape)
-            and shape[2] in (1, 3)):
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(type(n) is int and n > 0 for n in shape)
+        and shape[2] in (1, 3)
+    ):
         raise PackageError(f"{label}: preprocessing.json has no image_shape [height, width, 1 or 3]")
     class_names = package_json(folder, "class_names.json", label)
     if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):

@@ -4,6 +4,7 @@ files those modules declare in a module-level `DATA_FILES = ("stages/templates/.
 Both runners declare these as inputs of the stage, so editing the code of a
 stage reruns that stage and nothing that does not import the edited module.
 """
+
 from __future__ import annotations
 
 import ast

@@ -10,13 +10,14 @@ A parser returns a `Parsed`: the dataset's official splits, {"train": (x, y),
 "test": (x, y)}, with "val" where an image folder has one, or {"all": (x, y)}
 when it has none, with x as uint8 N x H x W x C and y as int64, the class names and the pixel maximum.
 """
+
 from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -32,26 +33,28 @@ class ImageTooLarge(DataError):
     """An image whose header promises more pixels than the limit; raised before decoding."""
 
     def __init__(self, path, width: int, height: int, limit: int):
-        super().__init__(f"{path}: {width}x{height} pixels is above the limit of {limit:,}"
-                         " (data.max_image_pixels; it guards against decompression bombs)")
+        super().__init__(
+            f"{path}: {width}x{height} pixels is above the limit of {limit:,}"
+            " (data.max_image_pixels; it guards against decompression bombs)"
+        )
         self.width, self.height, self.limit = width, height, limit
 
 
 @dataclass(frozen=True)
 class FileSpec:
-    sha256: str                          # of the published file
-    content_sha256: str | None = None    # of the decompressed content (gzip files)
+    sha256: str  # of the published file
+    content_sha256: str | None = None  # of the decompressed content (gzip files)
     shape: tuple[int, ...] | None = None  # IDX dimensions, checked in the header
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
-    format: str                          # a key of PARSERS
-    files: dict[str, FileSpec]           # published file name -> what it must be
-    base: str                            # URL or local folder the files are fetched from
+    format: str  # a key of PARSERS
+    files: dict[str, FileSpec]  # published file name -> what it must be
+    base: str  # URL or local folder the files are fetched from
     description: str
-    class_names: tuple[str, ...] = ()    # empty: the parser reads them from the data
+    class_names: tuple[str, ...] = ()  # empty: the parser reads them from the data
     archives: tuple[str, ...] = field(default=())  # files that download extracts
 
 
@@ -59,7 +62,7 @@ class Source:
 class Parsed:
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
     class_names: list[str]
-    max_value: int = 255                 # the format's white: prepare divides by it
+    max_value: int = 255  # the format's white: prepare divides by it
     skipped: list[str] = field(default_factory=list)  # unreadable files left out
 
 
@@ -94,12 +97,14 @@ def parse_idx_bytes(data: bytes, name: str, expect_shape: tuple[int, ...] | None
     ndim = data[3]
     if len(data) < 4 + 4 * ndim:
         raise DataError(f"{name}: truncated IDX header")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    body = memoryview(data)[4 + 4 * ndim:]
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = memoryview(data)[4 + 4 * ndim :]
     expected = int(np.prod(dims))
     if len(body) != expected:
-        raise DataError(f"{name}: header promises {expected:,} bytes of data {dims}, found {len(body):,}"
-                        f" ({'truncated' if len(body) < expected else 'trailing bytes'})")
+        raise DataError(
+            f"{name}: header promises {expected:,} bytes of data {dims}, found {len(body):,}"
+            f" ({'truncated' if len(body) < expected else 'trailing bytes'})"
+        )
     if expect_shape is not None and tuple(dims) != tuple(expect_shape):
         raise DataError(f"{name}: IDX dimensions {dims}, expected {tuple(expect_shape)}")
     return np.frombuffer(body, dtype=IDX_TYPES[data[2]]).reshape(dims)
@@ -163,6 +168,7 @@ def parse_cifar100_binary(raw_dir: Path, manifest: dict):
 
 
 # ---------------------------------------------------------------- scikit-learn digits
+
 
 def parse_digits_csv(raw_dir: Path, manifest: dict):
     """scikit-learn's digits.csv.gz: one image per row, 64 pixels (0-16) then the label."""
@@ -293,8 +299,14 @@ def _unreadable_reason(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def parse_folder(raw_dir: Path, manifest: dict, image_size=None, color_mode=None, skip_unreadable=False,
-                 max_pixels: int | None = MAX_IMAGE_PIXELS):
+def parse_folder(
+    raw_dir: Path,
+    manifest: dict,
+    image_size=None,
+    color_mode=None,
+    skip_unreadable=False,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+):
     """Decode every image of an image folder; unreadable ones fail together or are skipped.
 
     Images above `max_pixels` pixels count as unreadable. A class left without a
@@ -324,12 +336,14 @@ def parse_folder(raw_dir: Path, manifest: dict, image_size=None, color_mode=None
             if label not in found:
                 where = "" if split == "all" else f" in {split}/"
                 shown = ", ".join(lost[label][:3]) + (", ..." if len(lost[label]) > 3 else "")
-                raise DataError(f"class {name!r} has no readable images{where} "
-                                f"({len(lost[label])} unreadable skipped: {shown})")
+                raise DataError(
+                    f"class {name!r} has no readable images{where} ({len(lost[label])} unreadable skipped: {shown})"
+                )
         splits[split] = (np.stack(images), np.array(labels, dtype=np.int64))
     if unreadable and not skip_unreadable:
-        raise DataError(f"{len(unreadable)} unreadable image(s): {', '.join(reasons)}"
-                        "; set data.skip_unreadable: true to skip them")
+        raise DataError(
+            f"{len(unreadable)} unreadable image(s): {', '.join(reasons)}; set data.skip_unreadable: true to skip them"
+        )
     return Parsed(splits, classes, skipped=unreadable)
 
 
@@ -344,11 +358,18 @@ PARSERS: dict[str, Callable] = {
 
 # ---------------------------------------------------------------- the sources
 
+
 def _idx_files(hashes: dict[str, tuple[str, str]], train: int, test: int, side: int = 28):
-    shapes = {"train-images": (train, side, side), "train-labels": (train,),
-              "t10k-images": (test, side, side), "t10k-labels": (test,)}
-    return {f"{stem}-idx{len(shapes[stem])}-ubyte.gz": FileSpec(sha, content, shapes[stem])
-            for stem, (sha, content) in hashes.items()}
+    shapes = {
+        "train-images": (train, side, side),
+        "train-labels": (train,),
+        "t10k-images": (test, side, side),
+        "t10k-labels": (test,),
+    }
+    return {
+        f"{stem}-idx{len(shapes[stem])}-ubyte.gz": FileSpec(sha, content, shapes[stem])
+        for stem, (sha, content) in hashes.items()
+    }
 
 
 def _sklearn_data_dir() -> str:
@@ -359,7 +380,8 @@ def _sklearn_data_dir() -> str:
 
 SOURCES = {
     "digits": Source(
-        name="digits", format="digits_csv",
+        name="digits",
+        format="digits_csv",
         files={"digits.csv.gz": FileSpec("09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22")},
         base="sklearn",  # resolved by `base_location`: the data folder inside the installed wheel
         class_names=tuple(str(i) for i in range(10)),
@@ -367,57 +389,96 @@ SOURCES = {
     ),
     # torchvision's MNIST location; hashes of the gzip files and of their content.
     "mnist": Source(
-        name="mnist", format="idx",
-        files=_idx_files({
-            "train-images": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-            "train-labels": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-            "t10k-images": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-            "t10k-labels": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-        }, train=60_000, test=10_000),
+        name="mnist",
+        format="idx",
+        files=_idx_files(
+            {
+                "train-images": (
+                    "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                ),
+                "train-labels": (
+                    "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                ),
+                "t10k-images": (
+                    "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                ),
+                "t10k-labels": (
+                    "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                ),
+            },
+            train=60_000,
+            test=10_000,
+        ),
         base="https://ossci-datasets.s3.amazonaws.com/mnist/",
         class_names=tuple(str(i) for i in range(10)),
         description="MNIST handwritten digits, 28x28 grey, 60,000 training and 10,000 test images",
     ),
     # Zalando's own location (torchvision's); Keras hosts the same files.
     "fashion_mnist": Source(
-        name="fashion_mnist", format="idx",
-        files=_idx_files({
-            "train-images": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-                             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-            "train-labels": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-                             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-            "t10k-images": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-                            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-            "t10k-labels": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-                            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
-        }, train=60_000, test=10_000),
+        name="fashion_mnist",
+        format="idx",
+        files=_idx_files(
+            {
+                "train-images": (
+                    "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                ),
+                "train-labels": (
+                    "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                ),
+                "t10k-images": (
+                    "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                ),
+                "t10k-labels": (
+                    "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                ),
+            },
+            train=60_000,
+            test=10_000,
+        ),
         base="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         description="Fashion-MNIST (Zalando), 28x28 grey, 60,000 training and 10,000 test images",
     ),
     "cifar10": Source(
-        name="cifar10", format="cifar10_binary",
-        files={"cifar-10-binary.tar.gz": FileSpec(
-            "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd")},
+        name="cifar10",
+        format="cifar10_binary",
+        files={"cifar-10-binary.tar.gz": FileSpec("c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd")},
         archives=("cifar-10-binary.tar.gz",),
         base="https://www.cs.toronto.edu/~kriz/",
         description="CIFAR-10 (binary version), 32x32 colour, 50,000 training and 10,000 test images",
     ),
     "cifar100": Source(
-        name="cifar100", format="cifar100_binary",
-        files={"cifar-100-binary.tar.gz": FileSpec(
-            "58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")},
+        name="cifar100",
+        format="cifar100_binary",
+        files={"cifar-100-binary.tar.gz": FileSpec("58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec")},
         archives=("cifar-100-binary.tar.gz",),
         base="https://www.cs.toronto.edu/~kriz/",
         description="CIFAR-100 (binary version, fine labels), 32x32 colour, 50,000 training and 10,000 test images",
     ),
     "folder": Source(
-        name="folder", format="image_folder", files={}, base="",
+        name="folder",
+        format="image_folder",
+        files={},
+        base="",
         description="an image folder with one subfolder per class",
     ),
 }

@@ -6,6 +6,7 @@ caps how many train jobs run at once; `claim_gpu` then gives each job a GPU
 no other job holds (an exclusive lock per GPU, released when the job's process
 ends) and hides the others from it through CUDA_VISIBLE_DEVICES.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -23,8 +24,13 @@ _held = []  # open lock files: a GPU stays claimed as long as this process lives
 def installed_gpus() -> list[str]:
     """Indices of the NVIDIA GPUs of this machine (none without nvidia-smi)."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30, check=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in out.splitlines() if line.strip()]
@@ -43,7 +49,7 @@ def claim_gpu(gpus: list[str] | None = None, lock_dir: Path = LOCK_DIR) -> str |
         return None
     lock_dir.mkdir(parents=True, exist_ok=True)
     for index in gpus:
-        handle = open(lock_dir / f"gpu-{index}.lock", "w")
+        handle = open(lock_dir / f"gpu-{index}.lock", "w")  # noqa: SIM115 - held open: the lock lives with the process
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -52,8 +58,10 @@ def claim_gpu(gpus: list[str] | None = None, lock_dir: Path = LOCK_DIR) -> str |
         _held.append(handle)
         os.environ["CUDA_VISIBLE_DEVICES"] = index
         return index
-    raise DeviceError(f"all {len(gpus)} GPUs are in use by other train jobs; give Snakemake "
-                      f"--resources gpu={len(gpus)} (workflow/profiles/local) so that it waits")
+    raise DeviceError(
+        f"all {len(gpus)} GPUs are in use by other train jobs; give Snakemake "
+        f"--resources gpu={len(gpus)} (workflow/profiles/local) so that it waits"
+    )
 
 
 class DeviceError(PipelineError):

@@ -1,4 +1,5 @@
 """Matplotlib without a display, and PNG files that depend only on what is drawn."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Every output is written to a temporary name in the same folder and renamed
 into place, so a killed stage never leaves a file that a later run trusts.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from stages.lib.errors import InputError, PipelineError
 

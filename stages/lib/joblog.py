@@ -9,6 +9,7 @@ a run's job starts with the run's name, so the lines of jobs running side by
 side can be told apart, and TensorFlow's C++ log lines (start-up notes that
 TF_CPP_MIN_LOG_LEVEL does not silence) are left out; the log file keeps them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,8 @@ import re
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from stages.lib.errors import PipelineError
 
@@ -61,8 +62,7 @@ def tee_output(log_path: str | os.PathLike, prefix: str = "") -> Iterator[None]:
             saved[fd] = os.dup(fd)
             os.dup2(write_end, fd)
             os.close(write_end)
-            thread = threading.Thread(target=_pump, args=(read_end, saved[fd], log, lock, prefix.encode()),
-                                      daemon=True)
+            thread = threading.Thread(target=_pump, args=(read_end, saved[fd], log, lock, prefix.encode()), daemon=True)
             thread.start()
             threads.append(thread)
         try:

@@ -6,8 +6,13 @@ dvc.yaml's generator with `${item}`, a tool with a run's name (`per_run`).
 
 CONFIG_DIR = "configs"
 # In CONFIG_DIR, written by configure (and by the Snakefile while it is parsed).
-CONFIG_FILES = {"download": "data/download.json", "prepare": "data/prepare.json", "package": "package.json",
-                "report": "report.json", "run": "{run}.json"}
+CONFIG_FILES = {
+    "download": "data/download.json",
+    "prepare": "data/prepare.json",
+    "package": "package.json",
+    "report": "report.json",
+    "run": "{run}.json",
+}
 CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
 RAW = "data/raw"
 PREPARED = "data/prepared"
@@ -24,8 +29,13 @@ RUN_DIR = f"{RUNS_DIR}/{{run}}"
 # metrics, updated after every epoch, that `dvc plots` and `dvc exp show` read.
 LIVE_DIR = "live"
 # Keras' name of each logged value -> dvclive's (as dvclive's own Keras callback names them).
-LIVE_METRICS = {"loss": "train/loss", "accuracy": "train/accuracy", "val_loss": "eval/loss",
-                "val_accuracy": "eval/accuracy", "learning_rate": "learning_rate"}
+LIVE_METRICS = {
+    "loss": "train/loss",
+    "accuracy": "train/accuracy",
+    "val_loss": "eval/loss",
+    "val_accuracy": "eval/accuracy",
+    "learning_rate": "learning_rate",
+}
 TRAIN_FILES = {
     "history": "history.csv",
     "summary": "training.json",
@@ -49,8 +59,7 @@ EVALUATION_FILES = {
     "filters": "filters.png",
 }
 # What the report stage reads of each run, and what the package stage reads besides its model.
-REPORT_INPUTS = ("metrics", "provenance", "summary", "history", "heatmap", "misclassified", "filters",
-                 "report_text")
+REPORT_INPUTS = ("metrics", "provenance", "summary", "history", "heatmap", "misclassified", "filters", "report_text")
 PACKAGE_INPUTS = ("metrics", "scores", "provenance", "summary", "confusion", "heatmap")
 
 # Across runs, in REPORT_DIR (the --out-dir of report).

@@ -6,6 +6,7 @@ the key and the value, e.g.
 
     params.yaml: runs.mlp.architecture: 'foo' is not one of ['softmax', 'mlp', 'cnn_intro']
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,14 @@ from ruamel.yaml.error import YAMLError
 
 from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
-from stages.lib.settings import (DownloadSettings, PackageSettings, PrepareSettings, ReportSettings, RunSettings,
-                                 TrainingSettings)
+from stages.lib.settings import (
+    DownloadSettings,
+    PackageSettings,
+    PrepareSettings,
+    ReportSettings,
+    RunSettings,
+    TrainingSettings,
+)
 from stages.lib.shapes import check_input, input_shape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +43,13 @@ TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainingSettings))
 
 # The published datasets: classes, images that prepare splits, and whether those are the training
 # images of an official train/test split (else all images). A folder's are counted by prepare.
-DATASET_SIZES = {"digits": (10, 1797, False), "mnist": (10, 60_000, True), "fashion_mnist": (10, 60_000, True),
-                 "cifar10": (10, 50_000, True), "cifar100": (100, 50_000, True)}
+DATASET_SIZES = {
+    "digits": (10, 1797, False),
+    "mnist": (10, 60_000, True),
+    "fashion_mnist": (10, 60_000, True),
+    "cifar10": (10, 50_000, True),
+    "cifar100": (100, 50_000, True),
+}
 
 
 class ParamsError(PipelineError):
@@ -46,8 +58,10 @@ class ParamsError(PipelineError):
 
 def _key_path(path) -> str:
     """runs.mlp.units: each key as written, or its repr where it has unprintable characters; long ones cut."""
-    parts = (part if isinstance(part, str) and part.isprintable() else repr(part) if isinstance(part, str)
-             else str(part) for part in path)
+    parts = (
+        part if isinstance(part, str) and part.isprintable() else repr(part) if isinstance(part, str) else str(part)
+        for part in path
+    )
     return ".".join(part if len(part) <= 40 else f"{part[:30]}..." for part in parts) or "(top level)"
 
 
@@ -61,7 +75,10 @@ def _describe(error: jsonschema.ValidationError, params: dict) -> str:
         arch = parent.get("architecture") if where.startswith("runs.") else None
         allowed = error.schema.get("enum")
         if arch and allowed:
-            return f"{where}: unknown key {_shown(error.instance)} for architecture {arch!r} (allowed: {', '.join(allowed)})"
+            return (
+                f"{where}: unknown key {_shown(error.instance)} for architecture {arch!r} "
+                f"(allowed: {', '.join(allowed)})"
+            )
         return f"{where}: invalid name {_shown(error.instance)}: {error.schema.get('description') or error.message}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -92,7 +109,9 @@ def _shown(value) -> str:
     text = repr(value)
     if len(text) <= 60:
         return text
-    size = f" ({len(value)} {'characters' if isinstance(value, str) else 'entries'})" if hasattr(value, "__len__") else ""
+    size = (
+        f" ({len(value)} {'characters' if isinstance(value, str) else 'entries'})" if hasattr(value, "__len__") else ""
+    )
     return f"{text[:50]}...{size}"
 
 
@@ -101,7 +120,8 @@ def _strict_validator(schema: dict):
     JSON Schema's integer accepts 2.0, which Keras then refuses as an epoch count."""
     base = jsonschema.validators.validator_for(schema)
     checker = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
@@ -118,8 +138,10 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
         raise ParamsError(_describe(error, params))
     split = params["split"]
     if split["val_fraction"] + split["test_fraction"] >= 1:
-        raise ParamsError(f"split: val_fraction {split['val_fraction']} + test_fraction {split['test_fraction']}"
-                          " leaves no images for training; their sum must be below 1")
+        raise ParamsError(
+            f"split: val_fraction {split['val_fraction']} + test_fraction {split['test_fraction']}"
+            " leaves no images for training; their sum must be below 1"
+        )
     runs = all_runs(params)
     # Every run a sweep makes must be a valid run itself: check them as if written out.
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
@@ -127,8 +149,9 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
     for stage in ("package", "report"):  # configs/<stage>.json is that stage's config
         if stage in runs:
-            raise ParamsError(f"runs.{stage}: the name {stage!r} is reserved for the {stage} stage's config;"
-                              " rename the run")
+            raise ParamsError(
+                f"runs.{stage}: the name {stage!r} is reserved for the {stage} stage's config; rename the run"
+            )
     check_input_sizes(params["data"], runs)
     if params["data"]["dataset"] in DATASET_SIZES:
         check_split_sizes(params["data"], params["split"])
@@ -139,8 +162,10 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
 
 def sweep_run_name(sweep: str, point: dict) -> str:
     """A stable, readable name: the sweep's name, then each swept value (key too if several)."""
+
     def text(value):
         return "_".join(map(str, value)) if isinstance(value, list) else str(value).lower()
+
     if len(point) == 1:
         return f"{sweep}-{text(next(iter(point.values())))}"
     return "-".join([sweep, *(f"{key}_{text(value)}" for key, value in point.items())])
@@ -152,7 +177,7 @@ def sweep_points(params: dict) -> dict[str, tuple[str, dict]]:
     for sweep, spec in (params.get("sweeps") or {}).items():
         keys = list(spec["grid"])
         for values in itertools.product(*(spec["grid"][key] for key in keys)):
-            point = dict(zip(keys, values))
+            point = dict(zip(keys, values, strict=True))
             name = sweep_run_name(sweep, point)
             if name in params["runs"] or name in points:
                 raise ParamsError(f"sweeps.{sweep}: run name {name!r} is taken already")
@@ -175,18 +200,24 @@ def check_split_sizes(data: dict, split: dict) -> None:
     parts = [("val_fraction", split["val_fraction"], images, "validation")]
     if not official_test:  # the test split comes first, validation from the rest
         test = math.ceil(split["test_fraction"] * images)
-        parts = [("test_fraction", split["test_fraction"], images, "test"),
-                 ("val_fraction", split["val_fraction"] / (1 - split["test_fraction"]), images - test, "validation")]
+        parts = [
+            ("test_fraction", split["test_fraction"], images, "test"),
+            ("val_fraction", split["val_fraction"] / (1 - split["test_fraction"]), images - test, "validation"),
+        ]
     for key, fraction, pool, name in parts:
         taken = math.ceil(fraction * pool)
         for count, what in ((taken, f"{name} images"), (pool - taken, "images for the rest")):
             if count < classes:
-                raise ParamsError(f"split.{key}: {split[key]} is invalid: of the {images:,} images of {data['dataset']}"
-                                  f" it leaves {count:,} {what}, fewer than its {classes} classes")
+                raise ParamsError(
+                    f"split.{key}: {split[key]} is invalid: of the {images:,} images of {data['dataset']}"
+                    f" it leaves {count:,} {what}, fewer than its {classes} classes"
+                )
     subsample = data.get("train_subsample")
     if subsample is not None and subsample < classes:
-        raise ParamsError(f"data.train_subsample: {subsample} is invalid: a stratified subsample keeps"
-                          f" at least one image of each of the {classes} classes of {data['dataset']}")
+        raise ParamsError(
+            f"data.train_subsample: {subsample} is invalid: a stratified subsample keeps"
+            f" at least one image of each of the {classes} classes of {data['dataset']}"
+        )
 
 
 def check_input_sizes(data: dict, runs: dict) -> None:
@@ -210,8 +241,9 @@ def read_yaml(path: Path):
         raise ParamsError(f"{path}: not a text file (not UTF-8)") from None
     except DuplicateKeyError as err:
         key = re.search(r'duplicate key "(.*)" with value', err.problem)
-        raise ParamsError(f"{path}: line {err.problem_mark.line + 1}: duplicate key "
-                          f"{(key[1] if key else err.problem)!r}") from None
+        raise ParamsError(
+            f"{path}: line {err.problem_mark.line + 1}: duplicate key {(key[1] if key else err.problem)!r}"
+        ) from None
     except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -244,8 +276,11 @@ def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings]:
     download_keys = {f.name for f in dataclasses.fields(DownloadSettings)}
     return {
         "download": DownloadSettings(**{key: value for key, value in data.items() if key in download_keys}),
-        "prepare": PrepareSettings(seed=params["seed"], **params["split"],
-                                   **{key: value for key, value in data.items() if key not in download_keys}),
+        "prepare": PrepareSettings(
+            seed=params["seed"],
+            **params["split"],
+            **{key: value for key, value in data.items() if key not in download_keys},
+        ),
     }
 
 
@@ -300,6 +335,12 @@ def resolve_runs(params: dict) -> dict[str, RunSettings]:
         model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
         # The report plots a sweep's metric against the swept values.
         sweep = {"name": sweeps[name][0], "point": sweeps[name][1]} if name in sweeps else None
-        resolved[name] = RunSettings(run=name, architecture=run["architecture"], model=model,
-                                     training=TrainingSettings(**training), seed=params["seed"], sweep=sweep)
+        resolved[name] = RunSettings(
+            run=name,
+            architecture=run["architecture"],
+            model=model,
+            training=TrainingSettings(**training),
+            seed=params["seed"],
+            sweep=sweep,
+        )
     return resolved

@@ -1,6 +1,8 @@
 """Provenance recorded next to every result: package versions, backend, devices, git revision."""
+
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import platform
 import subprocess
@@ -11,8 +13,7 @@ from stages.lib.codedeps import code_files
 PACKAGES = ("keras", "numpy", "scikit-learn", "pandas", "snakemake", "dvc")
 # Only the backend that ran is recorded: an installed but unused one (the test
 # extra brings JAX) must not make the same result's metrics.json differ.
-BACKEND_PACKAGES = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"),
-                    "torch": ("torch",)}
+BACKEND_PACKAGES = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
 
 
 def package_versions() -> dict[str, str]:
@@ -21,10 +22,8 @@ def package_versions() -> dict[str, str]:
 
     versions = {"python": platform.python_version()}
     for name in (*PACKAGES, *BACKEND_PACKAGES.get(keras.backend.backend(), ())):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):  # not installed: not listed
             versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return versions
 
 

@@ -5,6 +5,7 @@ convolutions and poolings would shrink the images to nothing must fail there,
 with a message that says why, not minutes later inside a training job. The
 builders in stages.lib.architectures check the same numbers.
 """
+
 from __future__ import annotations
 
 from stages.lib.errors import PipelineError
@@ -14,8 +15,13 @@ class ArchitectureError(PipelineError):
     """An architecture that is unknown or cannot take the input it is given."""
 
 
-NATIVE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
-                 "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
+NATIVE_SHAPES = {
+    "digits": (8, 8, 1),
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+    "cifar100": (32, 32, 3),
+}
 
 
 def input_shape(data: dict) -> tuple[int, int, int] | None:
@@ -44,11 +50,9 @@ def spatial_plan(architecture: str, hp: dict) -> list[tuple[str, int, str]]:
     if architecture == "cnn_intro":
         return [("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, "")]
     if architecture == "cnn_dropout":
-        return [("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, ""),
-                ("conv", 3, padding)]
+        return [("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding)]
     if architecture == "morph":
-        return [("conv", hp.get("kernel_size", 5), padding), ("pool", 2, ""), ("conv", 3, padding),
-                ("pool", 2, "")]
+        return [("conv", hp.get("kernel_size", 5), padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, "")]
     if architecture == "cnn_deep":  # each block: a 'same' convolution, then one with `padding`
         block = [("conv", 3, "same"), ("conv", 3, padding), ("pool", 2, "")]
         return block + block
@@ -66,5 +70,7 @@ def check_input(architecture: str, hp: dict, shape) -> None:
         convolutional = architecture != "transfer"
         padding = f" with padding {hp.get('padding', 'valid')}" if convolutional else ""
         hint = "set data.image_size" + (" or padding: same" if convolutional else "")
-        raise ArchitectureError(f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding}"
-                         f" (needs at least {need}x{need}); {hint}")
+        raise ArchitectureError(
+            f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding}"
+            f" (needs at least {need}x{need}); {hint}"
+        )

@@ -5,6 +5,7 @@ y_*.npy (int64 class indices) and metadata.json. Kept apart from prepare so
 that training depends on this contract, not on the dataset parsers: adding a
 dataset does not retrain every model.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
