@@ -3,7 +3,7 @@
     python benchmarks/run_all.py [--only runner_overhead prepare_fashion train_throughput] [--summary-only]
 
 Each benchmark writes its own figures to benchmarks/results/<name>.json; this
-collects them into one file and a short Markdown summary that the README
+collects them into one file and a short Markdown summary that docs/development.md
 quotes. `--summary-only` rebuilds the summary from the existing results.
 Needs the test extras (`bash setup.sh --test`: the overhead benchmark builds
 projects as the tests do) and, for prepare, Debian's dataset-fashion-mnist.
