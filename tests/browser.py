@@ -5,6 +5,7 @@ every URL the page requested, the requests that failed, the state of its
 <img> elements, and a screenshot: what the report tests need to say that a
 page renders offline with its images.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,9 +22,18 @@ from pathlib import Path
 
 import pytest
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         "--window-size=1280,1400", "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--window-size=1280,1400",
+    "--remote-debugging-port=0",
+]
 # Schemes that stay on this machine; anything else (http, https, ws) is a request to another host.
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome:", "devtools:")
 PAGE_STATE = """(() => { try { return JSON.stringify({
@@ -91,8 +101,12 @@ def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float
     # Chromium's helper processes may still write into the profile for a moment after the
     # browser dies: the whole process group is killed, and a late file does not fail the test.
     with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
-        process = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             tools = DevTools(_debugger_url(Path(profile), process))
             tools.call("Network.enable")

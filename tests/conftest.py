@@ -1,4 +1,5 @@
 """Shared fixtures: a throw-away copy of the project in which both runners can run."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,10 @@ def run(args, cwd, check=True, env_extra=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env_extra or {})}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} exited {result.returncode}\n"
-                             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+        )
     return result
 
 
@@ -45,6 +48,13 @@ def make_project(dest: Path, edit_params=None) -> Path:
     run(["dvc", "init", "-q"], dest)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")  # the offline plots template
     run(["python", "-m", "stages.dvcgen"], dest)
+    return dest
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project the runners have worked in, for a test that changes it: git, DVC's
+    cache and records, Snakemake's records, and the files with their modification times."""
+    shutil.copytree(source, dest, symlinks=True)
     return dest
 
 
@@ -95,16 +105,24 @@ def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30)
         y = np.arange(n) % 3
         x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype(np.float32)
         for i, label in enumerate(y):
-            x[i, label * 2:label * 2 + 2] += 0.7
+            x[i, label * 2 : label * 2 + 2] += 0.7
         np.save(folder / f"x_{split}.npy", x)
         np.save(folder / f"y_{split}.npy", y.astype(np.int64))
     # The keys prepare writes (stages/prepare.py).
-    write_json(folder / "metadata.json", {
-        "dataset": "tiny", "description": "8x8 test images of 3 classes", "class_names": ["a", "b", "c"],
-        "image_shape": [8, 8, 1], "scaling": "none", "official_test_split": False,
-        "counts": {split: {c: n // 3 for c in "abc"} for split, n in sizes},
-        "settings": {"seed": 0, "val_fraction": 0.2, "test_fraction": 0.2},
-        "checksums": {p.name: sha256_file(p) for p in sorted(folder.glob("*.npy"))}})
+    write_json(
+        folder / "metadata.json",
+        {
+            "dataset": "tiny",
+            "description": "8x8 test images of 3 classes",
+            "class_names": ["a", "b", "c"],
+            "image_shape": [8, 8, 1],
+            "scaling": "none",
+            "official_test_split": False,
+            "counts": {split: dict.fromkeys("abc", n // 3) for split, n in sizes},
+            "settings": {"seed": 0, "val_fraction": 0.2, "test_fraction": 0.2},
+            "checksums": {p.name: sha256_file(p) for p in sorted(folder.glob("*.npy"))},
+        },
+    )
     return folder
 
 
@@ -118,7 +136,19 @@ def run_config(architecture="cnn_intro", training=None, **model):
     from stages.lib.settings import RunSettings
 
     model = model or ({"padding": "same"} if architecture == "cnn_intro" else {})
-    return RunSettings.from_dict({
-        "run": f"tiny_{architecture}", "architecture": architecture, "model": model, "seed": 1,
-        "training": {"epochs": 3, "batch_size": 16, "optimizer": "adam", "learning_rate": 0.01, "patience": 2,
-                     **(training or {})}})
+    return RunSettings.from_dict(
+        {
+            "run": f"tiny_{architecture}",
+            "architecture": architecture,
+            "model": model,
+            "seed": 1,
+            "training": {
+                "epochs": 3,
+                "batch_size": 16,
+                "optimizer": "adam",
+                "learning_rate": 0.01,
+                "patience": 2,
+                **(training or {}),
+            },
+        }
+    )

@@ -1,4 +1,5 @@
 """The architecture zoo: parameter counts of the course models, morphological layers, input checks."""
+
 import copy
 
 import keras
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 
 from stages.lib.architectures import ARCHITECTURES, build
-from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.layers import Dilation2D, Erosion2D
+from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.shapes import NATIVE_SHAPES
 from tests.conftest import ROOT
 
@@ -22,23 +23,34 @@ def conv(k, channels, filters):
     return k * k * channels * filters + filters
 
 
-@pytest.mark.parametrize("name, shape, hp, expected", [
-    ("softmax", MNIST, {}, 7_850),
-    ("mlp", MNIST, {"preset": "deep"},
-     dense(784, 100) + dense(100, 50) + dense(50, 50) + dense(50, 25) + dense(25, 25) + dense(25, 10)),
-    ("mlp", MNIST, {"preset": "wide"}, dense(784, 512) + 2 * dense(512, 512) + dense(512, 10)),
-    # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5: 5*5*32 = 800 features
-    ("cnn_intro", MNIST, {}, conv(3, 1, 16) + conv(3, 16, 32) + dense(800, 64) + dense(64, 10)),
-    # 32 -conv-> 30 -pool-> 15 -conv-> 13 -pool-> 6: 6*6*32 = 1152 features; 79,530 in all
-    ("cnn_intro", CIFAR, {}, conv(3, 3, 16) + conv(3, 16, 32) + dense(1152, 64) + dense(64, 10)),
-    # ... -conv64-> 3: 3*3*64 = 576 features
-    ("cnn_dropout", MNIST, {}, conv(3, 1, 16) + conv(3, 16, 32) + conv(3, 32, 64) + dense(576, 10)),
-    # 28 -morph 5x5-> 24 -pool-> 12 -conv-> 10 -pool-> 5: 5*5*32 = 800 features
-    ("morph", MNIST, {}, 5 * 5 * 8 + conv(3, 8, 32) + dense(800, 10)),
-    # Keras' cifar10_cnn: 32 -same-> 32 -valid-> 30 -pool-> 15 -> 15 -> 13 -pool-> 6: 6*6*64 = 2304
-    ("cnn_deep", CIFAR, {}, conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64)
-     + dense(2304, 512) + dense(512, 10)),
-])
+@pytest.mark.parametrize(
+    "name, shape, hp, expected",
+    [
+        ("softmax", MNIST, {}, 7_850),
+        (
+            "mlp",
+            MNIST,
+            {"preset": "deep"},
+            dense(784, 100) + dense(100, 50) + dense(50, 50) + dense(50, 25) + dense(25, 25) + dense(25, 10),
+        ),
+        ("mlp", MNIST, {"preset": "wide"}, dense(784, 512) + 2 * dense(512, 512) + dense(512, 10)),
+        # 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5: 5*5*32 = 800 features
+        ("cnn_intro", MNIST, {}, conv(3, 1, 16) + conv(3, 16, 32) + dense(800, 64) + dense(64, 10)),
+        # 32 -conv-> 30 -pool-> 15 -conv-> 13 -pool-> 6: 6*6*32 = 1152 features; 79,530 in all
+        ("cnn_intro", CIFAR, {}, conv(3, 3, 16) + conv(3, 16, 32) + dense(1152, 64) + dense(64, 10)),
+        # ... -conv64-> 3: 3*3*64 = 576 features
+        ("cnn_dropout", MNIST, {}, conv(3, 1, 16) + conv(3, 16, 32) + conv(3, 32, 64) + dense(576, 10)),
+        # 28 -morph 5x5-> 24 -pool-> 12 -conv-> 10 -pool-> 5: 5*5*32 = 800 features
+        ("morph", MNIST, {}, 5 * 5 * 8 + conv(3, 8, 32) + dense(800, 10)),
+        # Keras' cifar10_cnn: 32 -same-> 32 -valid-> 30 -pool-> 15 -> 15 -> 13 -pool-> 6: 6*6*64 = 2304
+        (
+            "cnn_deep",
+            CIFAR,
+            {},
+            conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64) + dense(2304, 512) + dense(512, 10),
+        ),
+    ],
+)
 def test_parameter_counts_of_the_course_models(name, shape, hp, expected):
     assert build(name, shape, 10, **hp).count_params() == expected
 
@@ -65,18 +77,19 @@ def test_transfer_builds_offline_with_a_named_backbone():
 
 # ---------------------------------------------------------------- morphological layers
 
+
 def reference(x, w, sign, padding):
     """Plain NumPy max-plus (sign +1) / min-minus (sign -1), written from the definition."""
     k = w.shape[0]
     if padding == "same":
         pad = ((0, 0), ((k - 1) // 2, k // 2), ((k - 1) // 2, k // 2), (0, 0))
         x = np.pad(x, pad, constant_values=-np.inf if sign > 0 else np.inf)
-    b, h, wd, c = x.shape
+    b, h, wd, _ = x.shape
     out = np.empty((b, h - k + 1, wd - k + 1, w.shape[-1]))
     for n in range(b):
         for i in range(h - k + 1):
             for j in range(wd - k + 1):
-                window = x[n, i:i + k, j:j + k, :, None]  # k, k, c, 1
+                window = x[n, i : i + k, j : j + k, :, None]  # k, k, c, 1
                 values = window + w if sign > 0 else window - w
                 out[n, i, j] = values.max(axis=(0, 1, 2)) if sign > 0 else values.min(axis=(0, 1, 2))
     return out
@@ -144,7 +157,9 @@ REFUSED = {
     # 8 < 10: two blocks of a same and a valid conv3 and a pool2
     ("cnn_deep", "digits"): 10,
     # Keras Applications take at least 32x32 images: the 28x28 ones too are refused
-    ("transfer", "digits"): 32, ("transfer", "mnist"): 32, ("transfer", "fashion_mnist"): 32,
+    ("transfer", "digits"): 32,
+    ("transfer", "mnist"): 32,
+    ("transfer", "fashion_mnist"): 32,
 }
 
 
@@ -155,8 +170,10 @@ def test_every_architecture_trains_on_every_dataset_or_is_refused_at_validation(
     if (architecture, dataset) in REFUSED:
         side = REFUSED[architecture, dataset]
         padding, hint = ("", "") if architecture == "transfer" else (" with padding valid", " or padding: same")
-        reason = (f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding} "
-                  f"(needs at least {side}x{side}); set data.image_size{hint}")
+        reason = (
+            f"input {shape[0]}x{shape[1]} is too small for {architecture}{padding} "
+            f"(needs at least {side}x{side}); set data.image_size{hint}"
+        )
         with pytest.raises(ParamsError) as refused:
             validate_params(with_run(dataset, architecture))
         assert str(refused.value) == f"runs.one: {reason}"

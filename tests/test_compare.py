@@ -1,4 +1,5 @@
 """The compare command: metric deltas between two report folders or two commits."""
+
 import pytest
 
 from stages.compare import CompareError, compare, load_metrics, main
@@ -52,13 +53,16 @@ def test_a_report_folder_counts_only_the_runs_of_its_comparison_table(tmp_path):
     assert list(load_metrics(str(folder), ["accuracy"])) == ["b", "a"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[0.5, 0.6]", "a JSON list, not an object of metrics"),
-    ('{"accuracy": 0.5', "not valid JSON (Expecting ',' delimiter: line 1 column 17 (char 16))"),
-    ('{"accuracy": NaN}', "not valid JSON (holds NaN)"),
-    ('{"accuracy": "0.5"}', "accuracy is '0.5', not a finite number"),
-    ('{"accuracy": 1e999}', "accuracy is inf, not a finite number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[0.5, 0.6]", "a JSON list, not an object of metrics"),
+        ('{"accuracy": 0.5', "not valid JSON (Expecting ',' delimiter: line 1 column 17 (char 16))"),
+        ('{"accuracy": NaN}', "not valid JSON (holds NaN)"),
+        ('{"accuracy": "0.5"}', "accuracy is '0.5', not a finite number"),
+        ('{"accuracy": 1e999}', "accuracy is inf, not a finite number"),
+    ],
+)
 def test_a_report_folder_with_a_malformed_metrics_file_is_named(tmp_path, capsys, text, message):
     _runs(tmp_path / "new", a=0.5)
     (tmp_path / "old" / "runs" / "a").mkdir(parents=True)
@@ -88,8 +92,9 @@ def test_an_unknown_metric_is_refused_with_the_known_ones(tmp_path, capsys):
     _runs(tmp_path / "old", a=0.5)
     _runs(tmp_path / "new", a=0.75)
     assert main([str(tmp_path / "old"), str(tmp_path / "new"), "--metrics", "acuracy", "loss"]) == 1
-    assert capsys.readouterr().err == ("error: no run on either side has the metric 'acuracy'; "
-                                       "known metrics: accuracy, loss\n")
+    assert capsys.readouterr().err == (
+        "error: no run on either side has the metric 'acuracy'; known metrics: accuracy, loss\n"
+    )
     # Of the default metrics, those no run has (older versions) are left out.
     assert main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
     assert "| run | accuracy | Δ accuracy | loss | Δ loss |" in capsys.readouterr().out

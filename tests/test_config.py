@@ -1,4 +1,5 @@
 """params.yaml: validation errors are one line naming the key and value; runs resolve."""
+
 import copy
 import inspect
 
@@ -18,37 +19,54 @@ def broken(edit):
     return params
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda p: p.update(colour="red"), "(top level): unknown key 'colour'"),
-    (lambda p: p["runs"]["mlp"].update(widths=[3]), "runs.mlp: unknown key 'widths' for architecture 'mlp'"),
-    (lambda p: p["runs"]["softmax"].update(units=[3]), "runs.softmax: unknown key 'units' for architecture 'softmax'"),
-    (lambda p: p["runs"]["mlp"].update(architecture="resnet"), "runs.mlp.architecture: 'resnet' is invalid"),
-    (lambda p: p["train"].update(epochs="ten"), "train.epochs: 'ten' is invalid: 'ten' is not of type 'integer'"),
-    (lambda p: p["train"].update(batch_size=0), "train.batch_size: 0 is invalid"),
-    (lambda p: p["train"].update(epochs=0), "train.epochs: 0 is invalid"),
-    (lambda p: p["train"].update(activation="relu"), "train: unknown key 'activation'"),
-    (lambda p: p["runs"]["mlp"].update(activation="swish2"), "runs.mlp.activation: 'swish2' is invalid"),
-    (lambda p: p["split"].update(test_fraction=0), "split.test_fraction: 0 is invalid"),
-    (lambda p: p["split"].update(val_fraction=0.5, test_fraction=0.5),
-     "split: val_fraction 0.5 + test_fraction 0.5 leaves no images for training"),
-    (lambda p: p["runs"].update({"a;rm": {"architecture": "mlp"}}), "runs: invalid name 'a;rm'"),
-    (lambda p: p["runs"]["mlp"].update(epochs=-1), "runs.mlp.epochs: -1 is invalid"),
-    (lambda p: p["split"].update(val_fraction=1.5), "split.val_fraction: 1.5 is invalid"),
-    (lambda p: p["data"].update(dataset="imagenet"), "data.dataset: 'imagenet' is invalid"),
-    (lambda p: p["data"].update(dataset="folder"), "data.folder: missing: dataset folder needs the path"),
-    (lambda p: p["data"].update(dataset="folder", folder="images"), "data.image_size: missing: dataset folder needs"),
-    (lambda p: p["data"].update(folder="images"), "data.folder: 'images' is invalid: only used with dataset: folder"),
-    (lambda p: p["data"].update(skip_unreadable=True), "data.skip_unreadable: True is invalid: only used with dataset: folder"),
-    (lambda p: p["data"].update(image_size=[28]), "data.image_size: [28] is invalid: [28] is too short"),
-    (lambda p: p["data"].update(color_mode="cmyk"), "data.color_mode: 'cmyk' is invalid"),
-    (lambda p: p["data"].update(train_subsample=0), "data.train_subsample: 0 is invalid"),
-    (lambda p: p["train"].update(optimizer="adagrad"), "train.optimizer: 'adagrad' is invalid"),
-    (lambda p: p["train"].pop("epochs"), "train: 'epochs' is a required property"),
-    (lambda p: p["runs"].update({"two words": {"architecture": "mlp"}}), "runs: invalid name 'two words'"),
-    (lambda p: p["runs"].update(package={"architecture": "mlp"}), "runs.package: the name 'package' is reserved"),
-    (lambda p: p["package"].update(run="best"), "package.run: 'best' is not a run; the runs are softmax, mlp,"),
-    (lambda p: p["package"].update(exports=["tflite"]), "package.exports.0: 'tflite' is invalid"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda p: p.update(colour="red"), "(top level): unknown key 'colour'"),
+        (lambda p: p["runs"]["mlp"].update(widths=[3]), "runs.mlp: unknown key 'widths' for architecture 'mlp'"),
+        (
+            lambda p: p["runs"]["softmax"].update(units=[3]),
+            "runs.softmax: unknown key 'units' for architecture 'softmax'",
+        ),
+        (lambda p: p["runs"]["mlp"].update(architecture="resnet"), "runs.mlp.architecture: 'resnet' is invalid"),
+        (lambda p: p["train"].update(epochs="ten"), "train.epochs: 'ten' is invalid: 'ten' is not of type 'integer'"),
+        (lambda p: p["train"].update(batch_size=0), "train.batch_size: 0 is invalid"),
+        (lambda p: p["train"].update(epochs=0), "train.epochs: 0 is invalid"),
+        (lambda p: p["train"].update(activation="relu"), "train: unknown key 'activation'"),
+        (lambda p: p["runs"]["mlp"].update(activation="swish2"), "runs.mlp.activation: 'swish2' is invalid"),
+        (lambda p: p["split"].update(test_fraction=0), "split.test_fraction: 0 is invalid"),
+        (
+            lambda p: p["split"].update(val_fraction=0.5, test_fraction=0.5),
+            "split: val_fraction 0.5 + test_fraction 0.5 leaves no images for training",
+        ),
+        (lambda p: p["runs"].update({"a;rm": {"architecture": "mlp"}}), "runs: invalid name 'a;rm'"),
+        (lambda p: p["runs"]["mlp"].update(epochs=-1), "runs.mlp.epochs: -1 is invalid"),
+        (lambda p: p["split"].update(val_fraction=1.5), "split.val_fraction: 1.5 is invalid"),
+        (lambda p: p["data"].update(dataset="imagenet"), "data.dataset: 'imagenet' is invalid"),
+        (lambda p: p["data"].update(dataset="folder"), "data.folder: missing: dataset folder needs the path"),
+        (
+            lambda p: p["data"].update(dataset="folder", folder="images"),
+            "data.image_size: missing: dataset folder needs",
+        ),
+        (
+            lambda p: p["data"].update(folder="images"),
+            "data.folder: 'images' is invalid: only used with dataset: folder",
+        ),
+        (
+            lambda p: p["data"].update(skip_unreadable=True),
+            "data.skip_unreadable: True is invalid: only used with dataset: folder",
+        ),
+        (lambda p: p["data"].update(image_size=[28]), "data.image_size: [28] is invalid: [28] is too short"),
+        (lambda p: p["data"].update(color_mode="cmyk"), "data.color_mode: 'cmyk' is invalid"),
+        (lambda p: p["data"].update(train_subsample=0), "data.train_subsample: 0 is invalid"),
+        (lambda p: p["train"].update(optimizer="adagrad"), "train.optimizer: 'adagrad' is invalid"),
+        (lambda p: p["train"].pop("epochs"), "train: 'epochs' is a required property"),
+        (lambda p: p["runs"].update({"two words": {"architecture": "mlp"}}), "runs: invalid name 'two words'"),
+        (lambda p: p["runs"].update(package={"architecture": "mlp"}), "runs.package: the name 'package' is reserved"),
+        (lambda p: p["package"].update(run="best"), "package.run: 'best' is not a run; the runs are softmax, mlp,"),
+        (lambda p: p["package"].update(exports=["tflite"]), "package.exports.0: 'tflite' is invalid"),
+    ],
+)
 def test_invalid_params_name_key_and_value(edit, expected):
     with pytest.raises(ParamsError) as err:
         validate_params(broken(edit))
@@ -77,7 +95,7 @@ def test_runs_merge_training_defaults():
     assert runs["softmax"].training == TrainingSettings(**PARAMS["train"])
     assert runs["softmax"].training.monitor == "val_loss" and "monitor" not in PARAMS["train"]
     assert runs["mlp"].model == {k: v for k, v in PARAMS["runs"]["mlp"].items() if k != "architecture"}
-    assert list(runs)[:len(PARAMS["runs"])] == list(PARAMS["runs"])  # then the sweeps
+    assert list(runs)[: len(PARAMS["runs"])] == list(PARAMS["runs"])  # then the sweeps
 
 
 def test_default_params_have_three_architectures():
@@ -91,8 +109,10 @@ def test_schema_arguments_match_builders():
     from stages.lib.params import TRAINING_KEYS
 
     schema = yaml.safe_load(SCHEMA.read_text())
-    allowed = {rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])
-               for rule in schema["$defs"]["run"]["allOf"]}
+    allowed = {
+        rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])
+        for rule in schema["$defs"]["run"]["allOf"]
+    }
     assert set(allowed) == set(ARCHITECTURES) == set(schema["$defs"]["run"]["properties"]["architecture"]["enum"])
     for name, builder in ARCHITECTURES.items():
         arguments = set(inspect.signature(builder).parameters) - {"input_shape", "num_classes"}
@@ -100,28 +120,50 @@ def test_schema_arguments_match_builders():
 
 
 def test_sweeps_expand_into_named_runs():
-    params = broken(lambda p: p.update(sweeps={
-        "dropout": {"run": {"architecture": "cnn_dropout", "padding": "same"}, "grid": {"dropout": [0.15, 0.75]}},
-        "opt": {"run": {"architecture": "mlp"}, "grid": {"optimizer": ["sgd", "adam"], "units": [[32], [64, 32]]}},
-    }))
+    params = broken(
+        lambda p: p.update(
+            sweeps={
+                "dropout": {
+                    "run": {"architecture": "cnn_dropout", "padding": "same"},
+                    "grid": {"dropout": [0.15, 0.75]},
+                },
+                "opt": {
+                    "run": {"architecture": "mlp"},
+                    "grid": {"optimizer": ["sgd", "adam"], "units": [[32], [64, 32]]},
+                },
+            }
+        )
+    )
     validate_params(params)
     runs = resolve_runs(params)
-    assert list(runs)[-6:] == ["dropout-0.15", "dropout-0.75", "opt-optimizer_sgd-units_32",
-                               "opt-optimizer_sgd-units_64_32", "opt-optimizer_adam-units_32",
-                               "opt-optimizer_adam-units_64_32"]
+    assert list(runs)[-6:] == [
+        "dropout-0.15",
+        "dropout-0.75",
+        "opt-optimizer_sgd-units_32",
+        "opt-optimizer_sgd-units_64_32",
+        "opt-optimizer_adam-units_32",
+        "opt-optimizer_adam-units_64_32",
+    ]
     assert runs["dropout-0.75"].model == {"padding": "same", "dropout": 0.75}
     assert runs["opt-optimizer_sgd-units_64_32"].training.optimizer == "sgd"
     assert runs["opt-optimizer_sgd-units_64_32"].model == {"units": [64, 32]}
 
 
-@pytest.mark.parametrize("sweep, expected", [
-    ({"run": {"architecture": "mlp"}, "grid": {"padding": ["same"]}},
-     "runs.s-same: unknown key 'padding' for architecture 'mlp'"),
-    ({"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5, 1.5]}}, "runs.s-1.5.dropout: 1.5 is invalid"),
-    ({"run": {"architecture": "cnn_intro"}, "grid": {"dense_units": [8]}},
-     "runs.s-8: input 8x8 is too small for cnn_intro with padding valid"),
-    ({"run": {"architecture": "mlp"}, "grid": {}}, "sweeps.s.grid: {} is invalid"),
-])
+@pytest.mark.parametrize(
+    "sweep, expected",
+    [
+        (
+            {"run": {"architecture": "mlp"}, "grid": {"padding": ["same"]}},
+            "runs.s-same: unknown key 'padding' for architecture 'mlp'",
+        ),
+        ({"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5, 1.5]}}, "runs.s-1.5.dropout: 1.5 is invalid"),
+        (
+            {"run": {"architecture": "cnn_intro"}, "grid": {"dense_units": [8]}},
+            "runs.s-8: input 8x8 is too small for cnn_intro with padding valid",
+        ),
+        ({"run": {"architecture": "mlp"}, "grid": {}}, "sweeps.s.grid: {} is invalid"),
+    ],
+)
 def test_bad_sweeps_name_the_run_they_make(sweep, expected):
     with pytest.raises(ParamsError) as err:
         validate_params(broken(lambda p: p.update(sweeps={"s": sweep})))
@@ -129,22 +171,35 @@ def test_bad_sweeps_name_the_run_they_make(sweep, expected):
 
 
 def test_sweep_run_names_must_not_collide():
-    params = broken(lambda p: (p["runs"].update({"s-0.5": {"architecture": "mlp"}}),
-                               p.update(sweeps={"s": {"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5]}}})))
-    with pytest.raises(ParamsError, match="sweeps.s: run name 's-0.5' is taken already"):
+    params = broken(
+        lambda p: (
+            p["runs"].update({"s-0.5": {"architecture": "mlp"}}),
+            p.update(sweeps={"s": {"run": {"architecture": "mlp"}, "grid": {"dropout": [0.5]}}}),
+        )
+    )
+    with pytest.raises(ParamsError, match=r"sweeps\.s: run name 's-0\.5' is taken already"):
         validate_params(params)
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda p: p["split"].update(val_fraction=0.001),
-     "split.val_fraction: 0.001 is invalid: of the 1,797 images of digits it leaves 2 validation images, "
-     "fewer than its 10 classes"),
-    (lambda p: p["split"].update(test_fraction=0.004),
-     "split.test_fraction: 0.004 is invalid: of the 1,797 images of digits it leaves 8 test images"),
-    (lambda p: p["data"].update(dataset="cifar100") or p["split"].update(val_fraction=0.001),
-     "split.val_fraction: 0.001 is invalid: of the 50,000 images of cifar100 it leaves 50 validation images, "
-     "fewer than its 100 classes"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda p: p["split"].update(val_fraction=0.001),
+            "split.val_fraction: 0.001 is invalid: of the 1,797 images of digits it leaves 2 validation images, "
+            "fewer than its 10 classes",
+        ),
+        (
+            lambda p: p["split"].update(test_fraction=0.004),
+            "split.test_fraction: 0.004 is invalid: of the 1,797 images of digits it leaves 8 test images",
+        ),
+        (
+            lambda p: p["data"].update(dataset="cifar100") or p["split"].update(val_fraction=0.001),
+            "split.val_fraction: 0.001 is invalid: of the 50,000 images of cifar100 it leaves 50 validation images, "
+            "fewer than its 100 classes",
+        ),
+    ],
+)
 def test_fractions_that_leave_a_published_datasets_split_without_every_class_are_refused(edit, expected):
     with pytest.raises(ParamsError) as caught:
         validate_params(broken(edit))

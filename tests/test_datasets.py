@@ -1,4 +1,5 @@
 """Download and prepare: real formats served from 127.0.0.1, mirrors, folders, real Fashion-MNIST."""
+
 from __future__ import annotations
 
 import gzip
@@ -15,21 +16,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.lib.settings import PrepareSettings
+from stages.download import HttpOptions, download
 from stages.lib import datasets
 from stages.lib.datasets import DataError, FileSpec, Source, read_idx
-from stages.download import HttpOptions, download
 from stages.lib.files import read_json, sha256_file
-from stages.prepare import prepare
+from stages.lib.settings import PrepareSettings
 from stages.lib.splits import load_split
+from stages.prepare import prepare
 
 FAST = HttpOptions(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01)
-PREPARE = {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.2, "train_subsample": None,
-           "image_size": None, "color_mode": None, "skip_unreadable": False}
+PREPARE = {
+    "seed": 1,
+    "val_fraction": 0.25,
+    "test_fraction": 0.2,
+    "train_subsample": None,
+    "image_size": None,
+    "color_mode": None,
+    "skip_unreadable": False,
+}
 FASHION_MIRROR = Path("/usr/share/datasets/fashion-mnist")
 
 
 # ------------------------------------------------------------ files in the published formats
+
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """IDX written by hand: 0, 0, type 0x08, ndim, big-endian uint32 dims, data."""
@@ -50,14 +59,21 @@ def tiny_mnist(train=40, test=20, side=28, level=9):
             raw = idx_bytes(np.asarray(array))
             name = f"{prefix}-{kind}-ubyte.gz"
             files[name] = gzip.compress(raw, compresslevel=level, mtime=0)
-            specs[name] = FileSpec(hashlib.sha256(files[name]).hexdigest(), hashlib.sha256(raw).hexdigest(),
-                                   np.asarray(array).shape)
+            specs[name] = FileSpec(
+                hashlib.sha256(files[name]).hexdigest(), hashlib.sha256(raw).hexdigest(), np.asarray(array).shape
+            )
     return files, specs
 
 
 def mnist_source(specs, base) -> Source:
-    return Source(name="tiny_mnist", format="idx", files=specs, base=base, description="test",
-                  class_names=tuple("zero one two three four five six seven eight nine".split()))
+    return Source(
+        name="tiny_mnist",
+        format="idx",
+        files=specs,
+        base=base,
+        description="test",
+        class_names=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    )
 
 
 def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
@@ -83,8 +99,10 @@ def cifar_record(label: int, k: int) -> bytes:
 
 def tiny_cifar10() -> bytes:
     root = "cifar-10-batches-bin/"
-    members = {f"{root}data_batch_{b}.bin": b"".join(cifar_record(k % 10, k) for k in range(10 * b, 10 * b + 10))
-               for b in range(1, 6)}
+    members = {
+        f"{root}data_batch_{b}.bin": b"".join(cifar_record(k % 10, k) for k in range(10 * b, 10 * b + 10))
+        for b in range(1, 6)
+    }
     members[f"{root}test_batch.bin"] = b"".join(cifar_record(k % 10, k) for k in range(10))
     names = "airplane automobile bird cat deer dog frog horse ship truck"
     members[f"{root}batches.meta.txt"] = ("\n".join(names.split()) + "\n\n").encode()
@@ -92,6 +110,7 @@ def tiny_cifar10() -> bytes:
 
 
 # ------------------------------------------------------------ a server on 127.0.0.1
+
 
 class Server:
     """Serves `files`; `modes[name]` makes it misbehave: 'drop' (first response cut short),
@@ -170,6 +189,7 @@ def assert_nothing_left(tmp_path: Path):
 
 # ------------------------------------------------------------ downloads over HTTP
 
+
 def test_idx_download_verifies_and_prepare_keeps_the_official_test_split(server, tmp_path, capsys):
     server.files, specs = tiny_mnist()
     manifest = download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
@@ -177,8 +197,13 @@ def test_idx_download_verifies_and_prepare_keeps_the_official_test_split(server,
     assert read_json(tmp_path / "raw" / "manifest.json") == manifest
     assert all(sha256_file(tmp_path / "raw" / name) == spec.sha256 for name, spec in specs.items())
 
-    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE),
-                       tmp_path / "samples.png", tmp_path / "balance.csv")
+    metadata = prepare(
+        tmp_path / "raw",
+        tmp_path / "prepared",
+        PrepareSettings(**PREPARE),
+        tmp_path / "samples.png",
+        tmp_path / "balance.csv",
+    )
     x_test, y_test = load_split(tmp_path / "prepared", "test")
     assert x_test.shape == (20, 28, 28, 1) and x_test.dtype == np.float32
     assert x_test[13, 4, 9, 0] == np.float32(pixel(13, 4, 9)) / np.float32(255)  # the official test order
@@ -205,9 +230,14 @@ def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
 def test_truncated_file_is_named_as_truncated(server, tmp_path):
     archive = tiny_cifar10()
     server.files["cifar-10-binary.tar.gz"] = archive[: len(archive) // 2]
-    source = Source(name="c", format="cifar10_binary", base=server.url, description="test",
-                    files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
-                    archives=("cifar-10-binary.tar.gz",))
+    source = Source(
+        name="c",
+        format="cifar10_binary",
+        base=server.url,
+        description="test",
+        files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
+        archives=("cifar-10-binary.tar.gz",),
+    )
     with pytest.raises(DataError, match=r"^cifar-10-binary.tar.gz: SHA-256 mismatch .*; truncated or corrupt gzip"):
         download(source, tmp_path / "raw", http_options=FAST)
     assert_nothing_left(tmp_path)
@@ -277,8 +307,13 @@ def test_unreachable_host_fails_with_connection_error(tmp_path):
 def test_progress_lines_for_large_files(server, tmp_path, capsys):
     data = np.random.default_rng(0).bytes(3_000_000)
     server.files["big.bin"] = data
-    source = Source(name="big", format="idx", base=server.url, description="test",
-                    files={"big.bin": FileSpec(hashlib.sha256(data).hexdigest())})
+    source = Source(
+        name="big",
+        format="idx",
+        base=server.url,
+        description="test",
+        files={"big.bin": FileSpec(hashlib.sha256(data).hexdigest())},
+    )
     download(source, tmp_path / "raw", http_options=FAST)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("big.bin: ") and "MB" in line]
     assert len(lines) >= 9 and lines[-1] == "big.bin: 3.0 of 3.0 MB (100%)"
@@ -286,12 +321,18 @@ def test_progress_lines_for_large_files(server, tmp_path, capsys):
 
 # ------------------------------------------------------------ archives
 
+
 def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
     archive = tiny_cifar10()
     server.files["cifar-10-binary.tar.gz"] = archive
-    source = Source(name="tiny_cifar", format="cifar10_binary", base=server.url, description="test",
-                    files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
-                    archives=("cifar-10-binary.tar.gz",))
+    source = Source(
+        name="tiny_cifar",
+        format="cifar10_binary",
+        base=server.url,
+        description="test",
+        files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
+        archives=("cifar-10-binary.tar.gz",),
+    )
     manifest = download(source, tmp_path / "raw", http_options=FAST)
     assert not (tmp_path / "raw" / "cifar-10-binary.tar.gz").exists()
     assert "cifar-10-batches-bin/test_batch.bin" in manifest["contents"]
@@ -305,16 +346,29 @@ def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
     assert {s: sum(c.values()) for s, c in metadata["counts"].items()} == {"train": 40, "val": 10, "test": 10}
 
 
-@pytest.mark.parametrize("members, links, problem", [
-    ({"cifar-10-batches-bin/ok.bin": b"x", "../evil.txt": b"owned"}, None, "'../evil.txt': its path leaves"),
-    ({"/tmp/evil-absolute.txt": b"owned"}, None, "'/tmp/evil-absolute.txt': its path leaves"),
-    ({"a.bin": b"x"}, {"cifar-10-batches-bin/link": "/etc/passwd"}, "'cifar-10-batches-bin/link': not a plain file"),
-])
+@pytest.mark.parametrize(
+    "members, links, problem",
+    [
+        ({"cifar-10-batches-bin/ok.bin": b"x", "../evil.txt": b"owned"}, None, "'../evil.txt': its path leaves"),
+        ({"/tmp/evil-absolute.txt": b"owned"}, None, "'/tmp/evil-absolute.txt': its path leaves"),
+        (
+            {"a.bin": b"x"},
+            {"cifar-10-batches-bin/link": "/etc/passwd"},
+            "'cifar-10-batches-bin/link': not a plain file",
+        ),
+    ],
+)
 def test_unsafe_archive_members_are_refused(server, tmp_path, members, links, problem):
     archive = tar_gz(members, links)
     server.files["evil.tar.gz"] = archive
-    source = Source(name="evil", format="cifar10_binary", base=server.url, description="test",
-                    files={"evil.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())}, archives=("evil.tar.gz",))
+    source = Source(
+        name="evil",
+        format="cifar10_binary",
+        base=server.url,
+        description="test",
+        files={"evil.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
+        archives=("evil.tar.gz",),
+    )
     out = tmp_path / "work" / "raw"
     with pytest.raises(DataError, match=rf"^evil.tar.gz: refusing member {problem}"):
         download(source, out, http_options=FAST)
@@ -323,6 +377,7 @@ def test_unsafe_archive_members_are_refused(server, tmp_path, members, links, pr
 
 
 # ------------------------------------------------------------ mirrors
+
 
 def test_local_mirror_with_repacked_gzip_is_verified_by_content(tmp_path):
     files, specs = tiny_mnist()
@@ -389,8 +444,14 @@ def test_missing_mirror_folder_or_file_is_named(tmp_path):
 
 def test_labels_outside_the_class_list_are_refused(server, tmp_path):
     server.files, specs = tiny_mnist()  # labels 0..9
-    five_classes = Source(name="five", format="idx", files=specs, base=server.url, description="test",
-                          class_names=("a", "b", "c", "d", "e"))
+    five_classes = Source(
+        name="five",
+        format="idx",
+        files=specs,
+        base=server.url,
+        description="test",
+        class_names=("a", "b", "c", "d", "e"),
+    )
     download(five_classes, tmp_path / "raw", http_options=FAST)
     with pytest.raises(DataError, match=r"^five train: labels outside 0..4$"):
         prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE))
@@ -399,12 +460,16 @@ def test_labels_outside_the_class_list_are_refused(server, tmp_path):
 
 # ------------------------------------------------------------ parsers
 
-@pytest.mark.parametrize("data, problem", [
-    (b"\x00\x00\x0d\x01" + struct.pack(">I", 3) + b"abc", "not an IDX file of unsigned bytes"),
-    (b"\x00\x00\x08\x02" + struct.pack(">II", 2, 3) + b"\x01" * 5, "found 5 (truncated)"),
-    (b"\x00\x00\x08\x01" + struct.pack(">I", 2) + b"\x01" * 3, "found 3 (trailing bytes)"),
-    (b"\x00\x00\x08\x03\x00", "truncated IDX header"),
-])
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (b"\x00\x00\x0d\x01" + struct.pack(">I", 3) + b"abc", "not an IDX file of unsigned bytes"),
+        (b"\x00\x00\x08\x02" + struct.pack(">II", 2, 3) + b"\x01" * 5, "found 5 (truncated)"),
+        (b"\x00\x00\x08\x01" + struct.pack(">I", 2) + b"\x01" * 3, "found 3 (trailing bytes)"),
+        (b"\x00\x00\x08\x03\x00", "truncated IDX header"),
+    ],
+)
 def test_idx_parser_refuses_bad_headers(tmp_path, data, problem):
     path = tmp_path / "bad-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(data))
@@ -448,6 +513,7 @@ def test_prepare_refuses_raw_files_changed_after_download(tmp_path):
 
 # ------------------------------------------------------------ digits, resizing, subsampling
 
+
 def test_digits_splits_all_images_three_ways(tmp_path):
     manifest = download("digits", tmp_path / "raw")
     assert manifest["files"]["digits.csv.gz"]["sha256"] == datasets.SOURCES["digits"].files["digits.csv.gz"].sha256
@@ -473,6 +539,7 @@ def test_resize_colour_and_subsample(tmp_path):
 
 # ------------------------------------------------------------ image folders
 
+
 def make_image_folder(root: Path) -> dict[str, int]:
     """Three classes of PNG and JPEG images of mixed sizes and modes, a corrupt PNG and a text file."""
     from PIL import Image
@@ -497,7 +564,9 @@ def test_image_folder_with_bad_file_fails_naming_it_or_skips_it(tmp_path):
     manifest = download("folder", tmp_path / "raw", folder=str(tmp_path / "images"))
     assert manifest["class_names"] == ["cat", "dog", "emu"] and manifest["ignored"] == ["emu/notes.txt"]
     config = {**PREPARE, "image_size": [16, 16], "color_mode": "grayscale", "val_fraction": 0.2, "test_fraction": 0.2}
-    with pytest.raises(DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(not an image\); set data.skip_unr"):
+    with pytest.raises(
+        DataError, match=r"^1 unreadable image\(s\): dog/broken.png \(not an image\); set data.skip_unr"
+    ):
         prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**config))
     assert not (tmp_path / "prepared").exists()
 
@@ -534,6 +603,7 @@ def test_images_of_mixed_sizes_need_a_resize_setting(tmp_path):
 
 # ------------------------------------------------------------ the real Fashion-MNIST
 
+
 def require_fashion_mirror():
     """Skip where Debian's package is not installed, but fail in CI, which installs it."""
     if not FASHION_MIRROR.is_dir():
@@ -542,6 +612,7 @@ def require_fashion_mirror():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (`bash setup.sh --test` installs it)")
 
 
+@pytest.mark.slow
 def test_real_fashion_mnist_from_the_debian_mirror(tmp_path):
     require_fashion_mirror()
     manifest = download("fashion_mnist", tmp_path / "raw", mirror=str(FASHION_MIRROR))

@@ -1,4 +1,5 @@
 """Device choice: each train job its own GPU of a workstation's pool; a clear error without a GPU."""
+
 import os
 import subprocess
 import sys
@@ -21,8 +22,14 @@ time.sleep(float(sys.argv[3]))
 
 def claim_in_process(gpus, lock_dir, hold_seconds):
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-    process = subprocess.Popen([sys.executable, "-c", HOLD, ",".join(gpus), str(lock_dir), str(hold_seconds)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, ",".join(gpus), str(lock_dir), str(hold_seconds)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return process, process.stdout.readline().strip()
 
 
@@ -59,7 +66,10 @@ def test_device_names_of_every_backend():
 
 def test_a_run_that_requires_a_gpu_fails_clearly_without_one(tiny_data, tmp_path):
     config = run_config(training={"require_gpu": True})
-    with pytest.raises(ValueError, match=r"sets require_gpu but the tensorflow backend sees no GPU \(devices: "
-                                         r"/device:CPU:0"):
+    with pytest.raises(
+        ValueError,
+        match=r"sets require_gpu but the tensorflow backend sees no GPU \(devices: "
+        r"/device:CPU:0",
+    ):
         train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
     assert not (tmp_path / "m.keras").exists()

@@ -1,9 +1,13 @@
-"""The whole DAG on digits, under Snakemake and under DVC, in one throw-away project.
+"""The whole DAG on digits, under Snakemake and under DVC, in throw-away projects.
 
-The tests run in file order and share the project: Snakemake builds everything,
-DVC records it, DVC rebuilds it from scratch, then each runner reruns after a
-change of one run's parameters, and DVC diffs two commits.
+Snakemake builds one project once (the fixture `built`); `recorded` is a copy of it
+whose results `dvc commit` recorded and git committed. Tests only read those two: a
+test that changes a project (DVC rebuilds it from scratch, a runner reruns after a
+change of one run's parameters, a sweep grows, the split changes) works on a copy
+of its own, and the two commits that DVC diffs are a fixture too. So each test sees
+the state its fixtures make, whichever tests ran before it.
 """
+
 import json
 import re
 import shutil
@@ -12,30 +16,72 @@ import pytest
 
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
 from tests.browser import render
-from tests.conftest import make_project, run, set_params, tiny
+from tests.conftest import copy_project, make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
+
+pytestmark = pytest.mark.slow  # the pipeline under both runners, Chromium, the real Fashion-MNIST
 
 RUNS = ["softmax", "mlp", "cnn_intro", "dropout-0.3"]  # three runs and a one-point sweep
 PER_RUN = [*EVALUATION_FILES.values(), *TRAIN_FILES.values()]
-TOP = [*(f"reports/{name}" for name in REPORT_FILES.values()),
-       "models/package.tar.gz", "models/package/model.keras", "models/package/SHA256SUMS",
-       "reports/data/samples.png", "reports/data/class_balance.csv"]
+TOP = [
+    *(f"reports/{name}" for name in REPORT_FILES.values()),
+    "models/package.tar.gz",
+    "models/package/model.keras",
+    "models/package/SHA256SUMS",
+    "reports/data/samples.png",
+    "reports/data/class_balance.csv",
+]
 # JavaScript for the Snakemake report: click the element that shows `text`, or a result's "eye" button.
-CLICK = "[...document.querySelectorAll('*')].filter(e => !e.children.length && e.innerText && e.innerText.trim() == {!r}).pop().click()"
-SHOW = "[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.innerText.includes({!r})).querySelector('a[iconname=eye]').click()"
-ALL_IMAGES_LOADED = "document.images.length > 0 && Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+CLICK = "[...document.querySelectorAll('*')].filter(e => !e.children.length && e.innerText && e.innerText.trim() == {!r}).pop().click()"  # noqa: E501 - JavaScript, kept on one line
+SHOW = "[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.innerText.includes({!r})).querySelector('a[iconname=eye]').click()"  # noqa: E501 - JavaScript, kept on one line
+ALL_IMAGES_LOADED = (
+    "document.images.length > 0 && Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+)
 
 
 def three_runs_and_a_sweep(params):
     tiny(params)
     params["runs"] = {name: params["runs"][name] for name in RUNS[:3]}
-    params["sweeps"] = {"dropout": {"run": {"architecture": "cnn_dropout", "padding": "same"},
-                                    "grid": {"dropout": [0.3]}}}
+    params["sweeps"] = {
+        "dropout": {"run": {"architecture": "cnn_dropout", "padding": "same"}, "grid": {"dropout": [0.3]}}
+    }
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("e2e") / "project", three_runs_and_a_sweep)
+def built(tmp_path_factory):
+    """The project after `snakemake --cores 2`; what Snakemake printed is in snakemake.log beside it."""
+    project = make_project(tmp_path_factory.mktemp("e2e") / "project", three_runs_and_a_sweep)
+    result = run(["snakemake", "--cores", "2"], project)
+    (project.parent / "snakemake.log").write_text(result.stdout + result.stderr)
+    return project
+
+
+@pytest.fixture(scope="module")
+def recorded(built):
+    """A copy of `built` whose results `dvc commit` recorded, all committed to git."""
+    project = copy_project(built, built.parent / "recorded")
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results A"], project)
+    return project
+
+
+@pytest.fixture
+def project(recorded, tmp_path):
+    """The test's own copy of `recorded`, to change."""
+    return copy_project(recorded, tmp_path / "project")
+
+
+@pytest.fixture(scope="module")
+def softmax_changed(recorded):
+    """A copy of `recorded` in which softmax's learning rate changed and `dvc repro` reran, committed:
+    HEAD~1 and HEAD differ in that one parameter. Returns the project and what `dvc repro` printed."""
+    project = copy_project(recorded, recorded.parent / "softmax-changed")
+    set_params(project, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
+    result = run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "results B"], project)
+    return project, result
 
 
 def planned_jobs(project) -> dict[str, int]:
@@ -53,14 +99,19 @@ def dvc_ran(result) -> set[str]:
 
 
 def snapshot(project) -> dict[str, bytes]:
-    return {f"{run}/{name}": (project / "reports" / "runs" / run / name).read_bytes()
-            for run in RUNS for name in ("metrics.json", "predictions.csv", "history.csv")}
+    return {
+        f"{run}/{name}": (project / "reports" / "runs" / run / name).read_bytes()
+        for run in RUNS
+        for name in ("metrics.json", "predictions.csv", "history.csv")
+    }
 
 
-def test_snakemake_runs_the_whole_pipeline(project):
-    result = run(["snakemake", "--cores", "2"], project)
-    assert "13 of 13 steps (100%) done" in result.stderr + result.stdout
-    missing = [f"reports/runs/{r}/{n}" for r in RUNS for n in PER_RUN if not (project / "reports/runs" / r / n).exists()]
+def test_snakemake_runs_the_whole_pipeline(built):
+    project = built
+    assert "13 of 13 steps (100%) done" in (project.parent / "snakemake.log").read_text()
+    missing = [
+        f"reports/runs/{r}/{n}" for r in RUNS for n in PER_RUN if not (project / "reports/runs" / r / n).exists()
+    ]
     missing += [path for path in TOP if not (project / path).exists()]
     assert missing == []
     assert planned_jobs(project) == {}, "a second snakemake must have nothing to do"
@@ -69,9 +120,10 @@ def test_snakemake_runs_the_whole_pipeline(project):
     assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report loads a script from the web"
 
 
-def test_both_html_reports_render_offline_in_chromium(project, tmp_path):
+def test_both_html_reports_render_offline_in_chromium(built, tmp_path):
     """The notebook's HTML and `snakemake --report` open in headless Chromium with their images,
     and neither asks any other host for anything."""
+    project = built
     notebook = render(project / "reports" / "report.html", tmp_path / "report.png", ("", ALL_IMAGES_LOADED))
     assert notebook["settled"] and notebook["external"] == [] and notebook["failed"] == []
     # 3 comparison figures, the data sample, and each run's confusion matrix, misclassified images and filters
@@ -79,19 +131,24 @@ def test_both_html_reports_render_offline_in_chromium(project, tmp_path):
     assert all(run in notebook["text"] for run in RUNS)
 
     run(["snakemake", "--report", str(tmp_path / "snakemake.html")], project)
-    snakemake = render(tmp_path / "snakemake.html", tmp_path / "snakemake.png",
-                       ("", "document.body.innerText.includes('Comparison')"),
-                       (CLICK.format("Runs"), "document.body.innerText.includes('dropout-0.3')"),
-                       (CLICK.format("dropout-0.3"), "document.body.innerText.includes('misclassified.png')"),
-                       (SHOW.format("misclassified.png"), "Array.from(document.images).some(i => i.naturalWidth > 300)"))
+    snakemake = render(
+        tmp_path / "snakemake.html",
+        tmp_path / "snakemake.png",
+        ("", "document.body.innerText.includes('Comparison')"),
+        (CLICK.format("Runs"), "document.body.innerText.includes('dropout-0.3')"),
+        (CLICK.format("dropout-0.3"), "document.body.innerText.includes('misclassified.png')"),
+        (SHOW.format("misclassified.png"), "Array.from(document.images).some(i => i.naturalWidth > 300)"),
+    )
     assert snakemake["settled"] and snakemake["external"] == [] and snakemake["failed"] == [], {
-        key: snakemake[key] for key in ("settled", "condition", "external", "failed")}
+        key: snakemake[key] for key in ("settled", "condition", "external", "failed")
+    }
     assert all(image["loaded"] for image in snakemake["images"])
     for shot in ("report.png", "snakemake.png"):
         assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / shot).stat().st_size > 10_000
 
 
-def test_dvc_commit_records_snakemake_results(project):
+def test_dvc_commit_records_snakemake_results(built, tmp_path):
+    project = copy_project(built, tmp_path / "project")
     run(["dvc", "commit", "--force", "--quiet"], project)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
     assert dvc_ran(run(["dvc", "repro"], project)) == set()
@@ -103,13 +160,13 @@ def test_dvc_repro_from_scratch_gives_identical_results(project):
         shutil.rmtree(project / folder)
     # --force: recompute every stage instead of checking its recorded outputs out of the cache.
     result = run(["dvc", "repro", "--force"], project)
-    assert {"configure", "download", "prepare", "train@mlp", "evaluate@cnn_intro", "report", "package"} <= dvc_ran(result)
+    assert {"configure", "download", "prepare", "train@mlp", "evaluate@cnn_intro", "report", "package"} <= dvc_ran(
+        result
+    )
     after = snapshot(project)
     assert [name for name in before if before[name] != after[name]] == []
     assert dvc_ran(run(["dvc", "repro"], project)) == set()
     assert planned_jobs(project) == {}, "snakemake must accept what DVC rebuilt"
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "results A"], project)
 
 
 def test_one_changed_run_reruns_only_its_jobs_under_snakemake(project):
@@ -120,25 +177,20 @@ def test_one_changed_run_reruns_only_its_jobs_under_snakemake(project):
     assert json.loads((project / "configs" / "mlp.json").read_text())["model"]["dropout"] == 0.4
     run(["dvc", "commit", "--force", "--quiet"], project)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "results B"], project)
 
 
-def test_one_changed_run_reruns_only_its_stages_under_dvc(project):
-    set_params(project, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
-    result = run(["dvc", "repro"], project)
+def test_one_changed_run_reruns_only_its_stages_under_dvc(softmax_changed):
+    project, result = softmax_changed  # runs.softmax.learning_rate: 0.05, then `dvc repro`
     assert dvc_ran(result) == {"configure", "train@softmax", "evaluate@softmax", "report", "package"}
     assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "results C"], project)
 
 
 def _committed_metrics(project, rev: str, run_name: str) -> dict:
     return json.loads(run(["git", "show", f"{rev}:reports/runs/{run_name}/metrics.json"], project).stdout)
 
 
-def test_reviewers_diff_metrics_params_and_plots(project, tmp_path):
-    # HEAD~1 and HEAD differ in one parameter: softmax's learning rate.
+def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
+    project, _ = softmax_changed  # HEAD~1 and HEAD differ in one parameter: softmax's learning rate.
     old = {name: _committed_metrics(project, "HEAD~1", name) for name in RUNS}
     new = {name: _committed_metrics(project, "HEAD", name) for name in RUNS}
     assert old["softmax"]["loss"] != new["softmax"]["loss"]
@@ -162,25 +214,34 @@ def test_reviewers_diff_metrics_params_and_plots(project, tmp_path):
     a, b = old["softmax"], new["softmax"]
     changed = f"{a['loss']:.4f} → {b['loss']:.4f} | {b['loss'] - a['loss']:+.4f}"
     assert changed in rows["softmax"], rows["softmax"]
-    assert rows["mlp"] == (f"| mlp | {new['mlp']['accuracy']:.4f} | 0 | {new['mlp']['macro_f1']:.4f} | 0 "
-                           f"| {new['mlp']['loss']:.4f} | 0 |")
+    assert rows["mlp"] == (
+        f"| mlp | {new['mlp']['accuracy']:.4f} | 0 | {new['mlp']['macro_f1']:.4f} | 0 | {new['mlp']['loss']:.4f} | 0 |"
+    )
 
-    out = project / "plots-diff"
+    out = tmp_path / "plots-diff"
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
     page = (out / "index.html").read_text()
-    for plot in ("validation_loss_per_epoch", "validation_accuracy_per_epoch", "learning_rate_per_epoch",
-                 "reports_runs_softmax_predictions_csv"):
+    for plot in (
+        "validation_loss_per_epoch",
+        "validation_accuracy_per_epoch",
+        "learning_rate_per_epoch",
+        "reports_runs_softmax_predictions_csv",
+    ):
         assert f"vegaEmbed('#{plot}" in page, plot
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
     # The page carries Vega itself: every plot (3 curves, a confusion matrix per run) draws offline.
     plots = 3 + len(RUNS)
     # ... and each run has its own colour, named in the curves' legends (Vega computed the run).
-    legend_names = (f"{json.dumps(RUNS)}.every(r => [...document.querySelectorAll('.vega-embed svg text')]"
-                    ".some(t => t.textContent == r))")
-    shown = render(out / "index.html", tmp_path / "plots.png",
-                   ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots} && {legend_names}"))
+    legend_names = (
+        f"{json.dumps(RUNS)}.every(r => [...document.querySelectorAll('.vega-embed svg text')]"
+        ".some(t => t.textContent == r))"
+    )
+    shown = render(
+        out / "index.html",
+        tmp_path / "plots.png",
+        ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots} && {legend_names}"),
+    )
     assert shown["settled"] and shown["external"] == [] and shown["failed"] == []
-    shutil.rmtree(out)
 
 
 def test_a_new_sweep_point_adds_one_job_under_both_runners(project):
@@ -196,7 +257,15 @@ def test_a_new_sweep_point_adds_one_job_under_both_runners(project):
 
 def test_a_changed_split_reprepares_without_downloading(project):
     set_params(project, lambda p: p["split"].update(val_fraction=0.2))
-    assert planned_jobs(project) == {"prepare": 1, "train": 5, "evaluate": 5, "report": 1, "package": 1, "all": 1}
+    every_run = len(RUNS)
+    assert planned_jobs(project) == {
+        "prepare": 1,
+        "train": every_run,
+        "evaluate": every_run,
+        "report": 1,
+        "package": 1,
+        "all": 1,
+    }
     run(["dvc", "repro", "configure"], project)  # DVC sees the new split through configure's output
     status = run(["dvc", "status", "download", "prepare"], project).stdout
     assert "prepare:" in status and "download:" not in status

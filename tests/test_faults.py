@@ -5,6 +5,7 @@ sizes without a resize setting) is in tests/test_datasets.py; a train job killed
 mid-epoch resuming is in tests/test_training.py; unsafe archive members are in
 tests/test_datasets.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,7 +22,7 @@ import pytest
 
 from stages.lib.files import write_json
 from stages.lib.layout import EVALUATION_FILES
-from tests.conftest import BIN, RUNNER_COMMANDS, ROOT, edited_params, make_project, run, set_params, tiny
+from tests.conftest import BIN, ROOT, RUNNER_COMMANDS, edited_params, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
 
@@ -34,6 +35,7 @@ def small(params):
 
 # ------------------------------------------------------------------ bad params.yaml at the command line
 
+
 def replace(old, new):
     return lambda text: text.replace(old, new, 1)
 
@@ -41,50 +43,83 @@ def replace(old, new):
 BAD_PARAMS = {
     "yaml-syntax": (replace("seed: 42", "seed: [42"), "params.yaml: YAML syntax error at line"),
     "unknown-key": (lambda t: t + "colour: red\n", "params.yaml: (top level): unknown key 'colour'"),
-    "unknown-train-key": (replace("  epochs: 3", "  epochs: 3\n  activation: relu"),
-                          "params.yaml: train: unknown key 'activation'"),
+    "unknown-train-key": (
+        replace("  epochs: 3", "  epochs: 3\n  activation: relu"),
+        "params.yaml: train: unknown key 'activation'",
+    ),
     "wrong-type": (replace("  epochs: 3", "  epochs: three"), "params.yaml: train.epochs: 'three' is invalid"),
     "zero-epochs": (replace("  epochs: 3", "  epochs: 0"), "params.yaml: train.epochs: 0 is invalid"),
-    "negative-batch": (replace("  batch_size: 64", "  batch_size: -8"),
-                       "params.yaml: train.batch_size: -8 is invalid"),
-    "fraction": (replace("  val_fraction: 0.15", "  val_fraction: 1.5"),
-                 "params.yaml: split.val_fraction: 1.5 is invalid"),
-    "fractions-sum": (replace("  val_fraction: 0.15", "  val_fraction: 0.85"),
-                      "params.yaml: split: val_fraction 0.85 + test_fraction 0.15 leaves no images"),
+    "negative-batch": (replace("  batch_size: 64", "  batch_size: -8"), "params.yaml: train.batch_size: -8 is invalid"),
+    "fraction": (
+        replace("  val_fraction: 0.15", "  val_fraction: 1.5"),
+        "params.yaml: split.val_fraction: 1.5 is invalid",
+    ),
+    "fractions-sum": (
+        replace("  val_fraction: 0.15", "  val_fraction: 0.85"),
+        "params.yaml: split: val_fraction 0.85 + test_fraction 0.15 leaves no images",
+    ),
     "duplicate-run": (replace("  mlp:", "  softmax:"), "duplicate key 'softmax'"),
-    "dataset": (replace("  dataset: digits", "  dataset: imagenet"),
-                "params.yaml: data.dataset: 'imagenet' is invalid"),
-    "architecture": (replace("    architecture: mlp", "    architecture: resnet"),
-                     "params.yaml: runs.mlp.architecture: 'resnet' is invalid"),
-    "optimizer": (replace("  optimizer: adam", "  optimizer: adagrad"),
-                  "params.yaml: train.optimizer: 'adagrad' is invalid"),
-    "activation": (replace("    architecture: mlp", "    architecture: mlp\n    activation: swish2"),
-                   "params.yaml: runs.mlp.activation: 'swish2' is invalid"),
-    "sweep-key": (replace("sweeps: null", "sweeps:\n  s:\n    run: {architecture: mlp}\n    grid: {colour: [1]}"),
-                  "params.yaml: runs.s-1: unknown key 'colour' for architecture 'mlp'"),
+    "dataset": (
+        replace("  dataset: digits", "  dataset: imagenet"),
+        "params.yaml: data.dataset: 'imagenet' is invalid",
+    ),
+    "architecture": (
+        replace("    architecture: mlp", "    architecture: resnet"),
+        "params.yaml: runs.mlp.architecture: 'resnet' is invalid",
+    ),
+    "optimizer": (
+        replace("  optimizer: adam", "  optimizer: adagrad"),
+        "params.yaml: train.optimizer: 'adagrad' is invalid",
+    ),
+    "activation": (
+        replace("    architecture: mlp", "    architecture: mlp\n    activation: swish2"),
+        "params.yaml: runs.mlp.activation: 'swish2' is invalid",
+    ),
+    "sweep-key": (
+        replace("sweeps: null", "sweeps:\n  s:\n    run: {architecture: mlp}\n    grid: {colour: [1]}"),
+        "params.yaml: runs.s-1: unknown key 'colour' for architecture 'mlp'",
+    ),
     # Values the schema alone let through and a stage then refused, after the runner had
     # deleted that job's earlier results (issue 17).
-    "float-epochs": (replace("  epochs: 3", "  epochs: 3.0"),
-                     "params.yaml: train.epochs: 3.0 is invalid: an integer is needed (write 3)"),
-    "float-batch": (replace("  batch_size: 64", "  batch_size: 64.0"),
-                    "params.yaml: train.batch_size: 64.0 is invalid: an integer is needed (write 64)"),
-    "nan-rate": (replace("  learning_rate: 0.001", "  learning_rate: .nan"),
-                 "params.yaml: train.learning_rate: nan is invalid: not a finite number"),
-    "inf-fraction": (replace("  val_fraction: 0.15", "  val_fraction: .inf"),
-                     "params.yaml: split.val_fraction: inf is invalid: not a finite number"),
-    "huge-seed": (replace("seed: 42", "seed: 99999999999"),
-                  "params.yaml: seed: 99999999999 is invalid: 99999999999 is greater than the maximum of 4294967295"),
+    "float-epochs": (
+        replace("  epochs: 3", "  epochs: 3.0"),
+        "params.yaml: train.epochs: 3.0 is invalid: an integer is needed (write 3)",
+    ),
+    "float-batch": (
+        replace("  batch_size: 64", "  batch_size: 64.0"),
+        "params.yaml: train.batch_size: 64.0 is invalid: an integer is needed (write 64)",
+    ),
+    "nan-rate": (
+        replace("  learning_rate: 0.001", "  learning_rate: .nan"),
+        "params.yaml: train.learning_rate: nan is invalid: not a finite number",
+    ),
+    "inf-fraction": (
+        replace("  val_fraction: 0.15", "  val_fraction: .inf"),
+        "params.yaml: split.val_fraction: inf is invalid: not a finite number",
+    ),
+    "huge-seed": (
+        replace("seed: 42", "seed: 99999999999"),
+        "params.yaml: seed: 99999999999 is invalid: 99999999999 is greater than the maximum of 4294967295",
+    ),
     "integer-run-name": (replace("  softmax:", "  1:"), "params.yaml: runs: invalid name 1: a run name is text"),
     "long-run-name": (replace("  softmax:", f"  {'x' * 300}:"), "params.yaml: runs: invalid name 'xxxxxxxxxx"),
-    "reserved-run-name": (replace("  softmax:", "  report:"),
-                          "params.yaml: runs.report: the name 'report' is reserved for the report stage's config"),
-    "units-list": (lambda t: re.sub(r"    units:\n(    - \d+\n)+", "    units: [" + ", ".join(["8"] * 1000) + "]\n", t),
-                   "params.yaml: runs.mlp.units: [8, 8, 8"),
-    "subsample": (replace("  train_subsample: null", "  train_subsample: 1"),
-                  "params.yaml: data.train_subsample: 1 is invalid: a stratified subsample keeps at least one image of"
-                  " each of the 10 classes of digits"),
-    "yaml-1.1-boolean": (replace("  mixed_precision: false", "  mixed_precision: no"),
-                         "params.yaml: train.mixed_precision: 'no' is invalid: 'no' is not of type 'boolean'"),
+    "reserved-run-name": (
+        replace("  softmax:", "  report:"),
+        "params.yaml: runs.report: the name 'report' is reserved for the report stage's config",
+    ),
+    "units-list": (
+        lambda t: re.sub(r"    units:\n(    - \d+\n)+", "    units: [" + ", ".join(["8"] * 1000) + "]\n", t),
+        "params.yaml: runs.mlp.units: [8, 8, 8",
+    ),
+    "subsample": (
+        replace("  train_subsample: null", "  train_subsample: 1"),
+        "params.yaml: data.train_subsample: 1 is invalid: a stratified subsample keeps at least one image of"
+        " each of the 10 classes of digits",
+    ),
+    "yaml-1.1-boolean": (
+        replace("  mixed_precision: false", "  mixed_precision: no"),
+        "params.yaml: train.mixed_precision: 'no' is invalid: 'no' is not of type 'boolean'",
+    ),
 }
 
 
@@ -98,6 +133,7 @@ def unstarted(tmp_path_factory):
     return make_project(tmp_path_factory.mktemp("params") / "project", small)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner", ["snakemake", "dvc"])
 @pytest.mark.parametrize("case", BAD_PARAMS)
 def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
@@ -117,6 +153,7 @@ def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
     assert not (unstarted / "data").exists() and not (unstarted / "models").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner", ["snakemake", "dvc"])
 @pytest.mark.parametrize("content", [None, "", "# nothing yet\n"])
 def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content, runner):
@@ -127,16 +164,21 @@ def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content,
     lines = [line for line in output.splitlines() if "params.yaml" in line]
     assert result.returncode != 0 and len(lines) == 1, output[-3000:]
     if runner == "dvc":  # DVC checks the stage's params before configure runs
-        assert re.fullmatch(r"ERROR: failed to reproduce 'configure': Parameters '.*' are missing from 'params.yaml'\.",
-                            lines[0]), output
+        assert re.fullmatch(
+            r"ERROR: failed to reproduce 'configure': Parameters '.*' are missing from 'params.yaml'\.", lines[0]
+        ), output
     else:
-        assert lines[0] == ("error: params.yaml: file not found" if content is None else
-                            "error: params.yaml: empty; it needs the keys seed, data, split, train, runs and report")
+        assert lines[0] == (
+            "error: params.yaml: file not found"
+            if content is None
+            else "error: params.yaml: empty; it needs the keys seed, data, split, train, runs and report"
+        )
     assert "Traceback" not in output and "report.metric" not in output
     assert not (unstarted / "data").exists() and not (unstarted / "models").exists()
 
 
 # ------------------------------------------------------------------ kills
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
@@ -151,8 +193,7 @@ def start(args, cwd, log: Path, **env_extra) -> subprocess.Popen:
     """Start a command in its own process group, so that a kill takes its children too."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env_extra}
     with open(log, "w") as out:
-        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:
@@ -167,7 +208,7 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> Non
 
 
 def temporary_files(folder: Path) -> list[Path]:
-    return [p for p in folder.glob(".*.tmp*")] if folder.is_dir() else []
+    return list(folder.glob(".*.tmp*")) if folder.is_dir() else []
 
 
 def snakemake_pending(project) -> set[str]:
@@ -214,6 +255,7 @@ def training_progress(project, run) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resumes(project):
     set_params(project, lambda p: p["runs"]["mlp"].update(epochs=40, patience=40))
     snakemake = start(["snakemake", "--cores", "1"], project, project.parent / "snakemake.log")
@@ -224,6 +266,7 @@ def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resu
     assert re.search(r"run mlp: .* resuming after epoch \d+", log)
 
 
+@pytest.mark.slow
 def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     set_params(project, lambda p: p["runs"]["softmax"].update(epochs=5))
     metrics = project / "reports" / "runs" / "softmax" / "metrics.json"
@@ -236,10 +279,20 @@ def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     finish_and_check_both_runners_agree_nothing_is_left(project)
 
 
+@pytest.mark.slow
 def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project, tmp_path):
     """Kill evaluate at the moments it writes: every file under its final name is whole."""
-    command = [str(BIN / "python"), "-m", "stages.evaluate", "--config", "configs/cnn_intro.json",
-               "--model", "models/runs/cnn_intro/model.keras", "--data", "data/prepared"]
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "stages.evaluate",
+        "--config",
+        "configs/cnn_intro.json",
+        "--model",
+        "models/runs/cnn_intro/model.keras",
+        "--data",
+        "data/prepared",
+    ]
     reference = tmp_path / "reference"
     run([*command, "--out-dir", str(reference)], project)
     expected = {p.name: p.read_bytes() for p in reference.iterdir()}
@@ -251,24 +304,48 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
     for moment, condition in moments.items():
         out = tmp_path / moment.replace(" ", "-")
         process = start([*command, "--out-dir", str(out)], project, tmp_path / "evaluate.log")
-        kill_when(process, lambda: condition(out))
+        kill_when(process, lambda condition=condition, out=out: condition(out))
         finals = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
         assert len(finals) < len(expected), f"{moment}: evaluate finished before the kill"
         for name, data in finals.items():
             assert data == expected[name], f"{moment}: {name} is not whole"
 
 
+@pytest.mark.slow
 def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
     """Fashion-MNIST: 220 MB of arrays, so the kill lands while they are written."""
     from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
     require_fashion_mirror()
     write_json(tmp_path / "download.json", {"dataset": "fashion_mnist", "mirror": str(FASHION_MIRROR), "folder": None})
-    write_json(tmp_path / "prepare.json", {"seed": 1, "val_fraction": 0.1, "test_fraction": 0.1, "image_size": None,
-                                           "color_mode": None, "skip_unreadable": False, "train_subsample": None})
-    run([str(BIN / "python"), "-m", "stages.download", "--config", "download.json", "--out", "raw"], tmp_path,
-        env_extra={"PYTHONPATH": str(ROOT)})
-    command = [str(BIN / "python"), "-m", "stages.prepare", "--config", "prepare.json", "--raw", "raw", "--out", "prepared"]
+    write_json(
+        tmp_path / "prepare.json",
+        {
+            "seed": 1,
+            "val_fraction": 0.1,
+            "test_fraction": 0.1,
+            "image_size": None,
+            "color_mode": None,
+            "skip_unreadable": False,
+            "train_subsample": None,
+        },
+    )
+    run(
+        [str(BIN / "python"), "-m", "stages.download", "--config", "download.json", "--out", "raw"],
+        tmp_path,
+        env_extra={"PYTHONPATH": str(ROOT)},
+    )
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "stages.prepare",
+        "--config",
+        "prepare.json",
+        "--raw",
+        "raw",
+        "--out",
+        "prepared",
+    ]
     process = start(command, tmp_path, tmp_path / "prepare.log", PYTHONPATH=str(ROOT))
     kill_when(process, lambda: any(p.glob("x_*.npy") for p in tmp_path.glob(".prepared.*")))
     assert not (tmp_path / "prepared").exists()
@@ -279,6 +356,7 @@ def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
 
 
 # ------------------------------------------------------------------ concurrency and determinism
+
 
 def results(project) -> dict[str, bytes]:
     """Every metrics file and model: what must not depend on how the jobs were scheduled."""
@@ -301,6 +379,7 @@ def overlapping_train_jobs(log: str) -> int:
     return most
 
 
+@pytest.mark.slow
 def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
     outcomes = {}
     for cores in (1, 2):
@@ -314,7 +393,7 @@ def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
                 assert sorted(p.name for p in (project / "models" / "runs" / name).iterdir()) == ["model.keras"]
                 provenance = json.loads((project / "reports" / "runs" / name / "provenance.json").read_text())
                 assert provenance["config"]["run"] == name
-            assert not [p for p in project.rglob(".*.tmp*")]
+            assert not list(project.rglob(".*.tmp*"))
     # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
     assert len(outcomes[1]) == len(RUNS) * (len(EVALUATION_FILES) + 2 + 6 + 1)
     assert outcomes[1].keys() == outcomes[2].keys()
@@ -323,13 +402,18 @@ def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
 
 # ------------------------------------------------------------------ security
 
+
 def python_sources():
     return [p for folder in ("stages", "benchmarks") for p in sorted((ROOT / folder).glob("*.py"))]
 
 
 def calls(tree, name):
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and (getattr(node.func, "attr", None) == name or getattr(node.func, "id", None) == name)]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "attr", None) == name or getattr(node.func, "id", None) == name)
+    ]
 
 
 def keyword(call, name):
@@ -343,7 +427,9 @@ def test_code_loads_no_pickles_and_runs_no_shell():
         where = path.relative_to(ROOT)
         for call in calls(tree, "load"):
             if getattr(call.func.value, "id", None) == "np":
-                assert keyword(call, "allow_pickle") is False, f"{where}:{call.lineno}: np.load without allow_pickle=False"
+                assert keyword(call, "allow_pickle") is False, (
+                    f"{where}:{call.lineno}: np.load without allow_pickle=False"
+                )
         for call in calls(tree, "load_model"):
             if isinstance(call.func, ast.Attribute):  # keras.models.load_model, not our safe wrapper
                 assert keyword(call, "safe_mode") is True, f"{where}:{call.lineno}: load_model without safe_mode=True"
@@ -358,8 +444,10 @@ def test_code_loads_no_pickles_and_runs_no_shell():
 def test_rule_commands_interpolate_only_paths_and_validated_values():
     """Shell commands hold files, folders and log paths (stages/lib/layout.py's, with run names validated
     by the schema's pattern) and run names; every other value reaches a stage in a config file."""
-    allowed = re.compile(r"^(input|output)\.\w+$|^log$|^params\.(runs|live|times|out_dir|runs_dir|data_dir"
-                         r"|models_dir)$")
+    allowed = re.compile(
+        r"^(input|output)\.\w+$|^log$|^params\.(runs|live|times|out_dir|runs_dir|data_dir"
+        r"|models_dir)$"
+    )
     seen = set()
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         for command in re.findall(r'shell:\n((?:\s+".*"\n)+)', path.read_text()):

@@ -1,5 +1,6 @@
 """Image folders: pre-split train/ test/ (val/) layouts, classes left without readable images,
 splits and subsamples too small for a class, and oversized images (decompression bombs)."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,22 @@ import pytest
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
-from stages.lib.settings import PrepareSettings
-from stages.lib.datasets import DataError, folder_splits, load_image
 from stages.download import download
-from stages.prepare import prepare, split_stratified, subsample
+from stages.lib.datasets import DataError, folder_splits, load_image
+from stages.lib.settings import PrepareSettings
 from stages.lib.splits import load_split
+from stages.prepare import prepare, split_stratified, subsample
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDER = {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.2, "train_subsample": None,
-          "image_size": [8, 8], "color_mode": "grayscale", "skip_unreadable": False}
+FOLDER = {
+    "seed": 1,
+    "val_fraction": 0.25,
+    "test_fraction": 0.2,
+    "train_subsample": None,
+    "image_size": [8, 8],
+    "color_mode": "grayscale",
+    "skip_unreadable": False,
+}
 
 
 def write_images(root: Path, counts: dict[str, int], start: int = 0) -> int:
@@ -55,6 +63,7 @@ def raw_folder(tmp_path: Path, folder: Path) -> Path:
 
 # ------------------------------------------------------------ pre-split folders
 
+
 def test_pre_split_folder_keeps_its_test_split(tmp_path):
     end = write_images(tmp_path / "src" / "train", {"cat": 8, "dog": 6})
     write_images(tmp_path / "src" / "test", {"cat": 3, "dog": 2}, start=end)
@@ -66,7 +75,9 @@ def test_pre_split_folder_keeps_its_test_split(tmp_path):
     assert metadata["official_test_split"] and metadata["class_names"] == ["cat", "dog"]
     assert metadata["counts"]["test"] == {"cat": 3, "dog": 2}
     assert {c: metadata["counts"]["train"][c] + metadata["counts"]["val"][c] for c in ("cat", "dog")} == {
-        "cat": 8, "dog": 6}
+        "cat": 8,
+        "dog": 6,
+    }
     x, y = load_split(tmp_path / "prepared", "test")
     assert (x[:, 0, 0, 0] * 255).round().tolist() == list(range(end, end + 5))  # the folder's test images, in order
     assert y.tolist() == [0, 0, 0, 1, 1]
@@ -77,8 +88,11 @@ def test_pre_split_folder_with_val_uses_it_instead_of_val_fraction(tmp_path, cap
     end = write_images(tmp_path / "src" / "val", {"cat": 1, "dog": 2}, start=end)
     write_images(tmp_path / "src" / "test", {"cat": 2, "dog": 1}, start=end)
     metadata = prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**FOLDER))
-    assert metadata["counts"] == {"train": {"cat": 4, "dog": 5}, "val": {"cat": 1, "dog": 2},
-                                  "test": {"cat": 2, "dog": 1}}
+    assert metadata["counts"] == {
+        "train": {"cat": 4, "dog": 5},
+        "val": {"cat": 1, "dog": 2},
+        "test": {"cat": 2, "dog": 1},
+    }
     assert "split.val_fraction is not used" in capsys.readouterr().out
     x, _ = load_split(tmp_path / "prepared", "train")
     assert (x[:, 0, 0, 0] * 255).round().tolist() == list(range(9))
@@ -113,30 +127,63 @@ def test_only_train_and_test_folders_of_class_folders_are_a_pre_split_dataset(tm
 
 # ------------------------------------------------------------ classes without readable images
 
+
 def test_class_without_readable_images_is_refused_by_name(tmp_path):
     write_images(tmp_path / "src", {"dog": 4, "emu": 4})
     (tmp_path / "src" / "cat").mkdir()
     for name in ("a", "b", "c", "d"):
         (tmp_path / "src" / "cat" / f"{name}.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
     with pytest.raises(DataError) as err:
-        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**{**FOLDER, "skip_unreadable": True}))
-    assert str(err.value) == ("class 'cat' has no readable images "
-                              "(4 unreadable skipped: cat/a.png, cat/b.png, cat/c.png, ...)")
+        prepare(
+            raw_folder(tmp_path, tmp_path / "src"),
+            tmp_path / "prepared",
+            PrepareSettings(**{**FOLDER, "skip_unreadable": True}),
+        )
+    assert str(err.value) == (
+        "class 'cat' has no readable images (4 unreadable skipped: cat/a.png, cat/b.png, cat/c.png, ...)"
+    )
     assert not (tmp_path / "prepared").exists()
 
 
 # ------------------------------------------------------------ splits too small for a class
 
-@pytest.mark.parametrize("counts, val, test, message", [
-    ([1, 20, 20], 0.15, 0.15, "class 'cat' has 1 image; split.test_fraction 0.15 by class needs at least 2 per class"),
-    ([14, 13, 13], 0.2, 0.05, "split.test_fraction 0.05 of 40 images gives 2 test images, fewer than the 3 classes"),
-    ([14, 13, 13], 0.05, 0.2, "split.val_fraction 0.05 of 40 images gives 2 validation images, "
-                              "fewer than the 3 classes"),
-    ([2, 2, 2], 0.1, 0.5, "class 'cat' has 1 image outside the test split; "
-                          "split.val_fraction 0.1 by class needs at least 2 per class"),
-    ([3, 3, 3], 0.1, 0.8, "split.test_fraction 0.8 of 9 images leaves 1 training and validation image, "
-                          "fewer than the 3 classes"),
-])
+
+@pytest.mark.parametrize(
+    "counts, val, test, message",
+    [
+        (
+            [1, 20, 20],
+            0.15,
+            0.15,
+            "class 'cat' has 1 image; split.test_fraction 0.15 by class needs at least 2 per class",
+        ),
+        (
+            [14, 13, 13],
+            0.2,
+            0.05,
+            "split.test_fraction 0.05 of 40 images gives 2 test images, fewer than the 3 classes",
+        ),
+        (
+            [14, 13, 13],
+            0.05,
+            0.2,
+            "split.val_fraction 0.05 of 40 images gives 2 validation images, fewer than the 3 classes",
+        ),
+        (
+            [2, 2, 2],
+            0.1,
+            0.5,
+            "class 'cat' has 1 image outside the test split; "
+            "split.val_fraction 0.1 by class needs at least 2 per class",
+        ),
+        (
+            [3, 3, 3],
+            0.1,
+            0.8,
+            "split.test_fraction 0.8 of 9 images leaves 1 training and validation image, fewer than the 3 classes",
+        ),
+    ],
+)
 def test_split_too_small_for_a_class_names_it_and_the_setting(counts, val, test, message):
     labels = np.repeat(np.arange(3), counts)
     with pytest.raises(DataError) as err:
@@ -149,16 +196,22 @@ def test_val_split_of_a_pre_split_folder_names_the_class(tmp_path):
     write_images(tmp_path / "src" / "test", {"cat": 1, "dog": 1})
     with pytest.raises(DataError) as err:
         prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**FOLDER))
-    assert str(err.value) == ("class 'cat' has 1 image for training; "
-                              "split.val_fraction 0.25 by class needs at least 2 per class")
+    assert str(err.value) == (
+        "class 'cat' has 1 image for training; split.val_fraction 0.25 by class needs at least 2 per class"
+    )
 
 
 # ------------------------------------------------------------ train_subsample
 
+
 def test_train_subsample_below_the_class_count_is_refused(tmp_path):
     write_images(tmp_path / "src", {"cat": 5, "dog": 5, "emu": 5})
     with pytest.raises(DataError) as err:
-        prepare(raw_folder(tmp_path, tmp_path / "src"), tmp_path / "prepared", PrepareSettings(**{**FOLDER, "train_subsample": 2}))
+        prepare(
+            raw_folder(tmp_path, tmp_path / "src"),
+            tmp_path / "prepared",
+            PrepareSettings(**{**FOLDER, "train_subsample": 2}),
+        )
     assert str(err.value) == "data.train_subsample 2 is fewer than the 3 classes; keep at least one image per class"
     assert not (tmp_path / "prepared").exists()
 
@@ -178,6 +231,7 @@ def test_train_subsample_just_below_the_training_images_works():
 
 # ------------------------------------------------------------ oversized images
 
+
 @pytest.mark.parametrize("side", [10_000, 30_000])  # above Pillow's warning limit; above its error limit
 def test_oversized_image_is_refused_before_decoding(tmp_path, side):
     huge_png(tmp_path / "big.png", side, side)
@@ -185,8 +239,10 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, side):
         warnings.simplefilter("error")  # Pillow's DecompressionBombWarning must not be what is seen
         with pytest.raises(DataError) as err:
             load_image(tmp_path / "big.png", (8, 8), "grayscale")
-    assert str(err.value) == (f"{tmp_path / 'big.png'}: {side}x{side} pixels is above the limit of 89,478,485 "
-                              "(data.max_image_pixels; it guards against decompression bombs)")
+    assert str(err.value) == (
+        f"{tmp_path / 'big.png'}: {side}x{side} pixels is above the limit of 89,478,485 "
+        "(data.max_image_pixels; it guards against decompression bombs)"
+    )
 
 
 def test_our_limit_replaces_pillows(tmp_path, monkeypatch):
@@ -207,31 +263,59 @@ def test_prepare_counts_oversized_images_as_unreadable(tmp_path):
     raw = raw_folder(tmp_path, tmp_path / "src")
     with pytest.raises(DataError) as err:
         prepare(raw, tmp_path / "prepared", PrepareSettings(**FOLDER))
-    assert str(err.value) == ("2 unreadable image(s): cat/big.png (12000x12000 pixels, above data.max_image_pixels "
-                              "89,478,485), cat/x.png (not an image); set data.skip_unreadable: true to skip them")
+    assert str(err.value) == (
+        "2 unreadable image(s): cat/big.png (12000x12000 pixels, above data.max_image_pixels "
+        "89,478,485), cat/x.png (not an image); set data.skip_unreadable: true to skip them"
+    )
     metadata = prepare(raw, tmp_path / "prepared", PrepareSettings(**{**FOLDER, "skip_unreadable": True}))
     assert metadata["skipped_unreadable"] == ["cat/big.png", "cat/x.png"]
     # The limit comes from the prepare config (data.max_image_pixels): 8x8 images above 63 pixels.
-    with pytest.raises(DataError, match=r"^8 unreadable image\(s\): cat/00.png \(8x8 pixels, above "
-                                        r"data.max_image_pixels 63\), "):
+    with pytest.raises(
+        DataError,
+        match=r"^8 unreadable image\(s\): cat/00.png \(8x8 pixels, above "
+        r"data.max_image_pixels 63\), ",
+    ):
         prepare(raw, tmp_path / "p2", PrepareSettings(**{**FOLDER, "max_image_pixels": 63}))
 
 
 # ------------------------------------------------------------ what the user sees
 
-@pytest.mark.parametrize("layout, config, message", [
-    ({"train": {"cat": 4, "dog": 4}, "test": {"cat": 1, "dog": 1}}, {"train_subsample": 1},
-     "data.train_subsample 1 is fewer than the 2 classes; keep at least one image per class"),
-    ({"": {"cat": 1, "dog": 9}}, {},
-     "class 'cat' has 1 image; split.test_fraction 0.2 by class needs at least 2 per class"),
-])
+
+@pytest.mark.parametrize(
+    "layout, config, message",
+    [
+        (
+            {"train": {"cat": 4, "dog": 4}, "test": {"cat": 1, "dog": 1}},
+            {"train_subsample": 1},
+            "data.train_subsample 1 is fewer than the 2 classes; keep at least one image per class",
+        ),
+        (
+            {"": {"cat": 1, "dog": 9}},
+            {},
+            "class 'cat' has 1 image; split.test_fraction 0.2 by class needs at least 2 per class",
+        ),
+    ],
+)
 def test_prepare_command_fails_in_one_line(tmp_path, layout, config, message):
     for split, counts in layout.items():
         write_images(tmp_path / "src" / split, counts)
     raw = raw_folder(tmp_path, tmp_path / "src")
     (tmp_path / "prepare.json").write_text(json.dumps({**FOLDER, **config}))
-    result = subprocess.run([sys.executable, "-m", "stages.prepare", "--config", str(tmp_path / "prepare.json"),
-                             "--raw", str(raw), "--out", str(tmp_path / "prepared")],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stages.prepare",
+            "--config",
+            str(tmp_path / "prepare.json"),
+            "--raw",
+            str(raw),
+            "--out",
+            str(tmp_path / "prepared"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and result.stderr == f"error: {message}\n"
     assert not (tmp_path / "prepared").exists()

@@ -1,4 +1,5 @@
 """A job's log (stages/lib/joblog.py): what a stage prints goes to its log and, run-named, to the console."""
+
 import subprocess
 import sys
 
@@ -35,15 +36,22 @@ def test_the_log_has_everything_and_the_console_names_the_run(tmp_path):
     assert result.returncode == 0
     assert result.stdout.splitlines() == ["[mlp] from python", "[mlp] from the C level"]
     assert result.stderr == ""  # TensorFlow's C++ line stays off the console ...
-    assert sorted(log.read_text().splitlines()) == sorted([  # ... and is kept in the log
-        "from python", "from the C level",
-        "I0000 00:00:1795468239.709333    9349 port.cc:153] oneDNN custom operations are on."])
+    assert sorted(log.read_text().splitlines()) == sorted(
+        [  # ... and is kept in the log
+            "from python",
+            "from the C level",
+            "I0000 00:00:1795468239.709333    9349 port.cc:153] oneDNN custom operations are on.",
+        ]
+    )
 
 
-@pytest.mark.parametrize("case, last_line", [
-    ("bad-input", "error: bad input (log: {log})"),
-    ("bug", "error: unexpected failure (log: {log})"),
-])
+@pytest.mark.parametrize(
+    "case, last_line",
+    [
+        ("bad-input", "error: bad input (log: {log})"),
+        ("bug", "error: unexpected failure (log: {log})"),
+    ],
+)
 def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line):
     log = tmp_path / "mlp.log"
     result = stage(case, log)

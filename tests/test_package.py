@@ -1,4 +1,5 @@
 """The package stage and the predict command, on a tiny trained run."""
+
 import dataclasses
 import gzip
 import re
@@ -12,11 +13,11 @@ from PIL import Image
 from stages.evaluate import evaluate
 from stages.lib.files import read_json, sha256_file
 from stages.lib.settings import PackageSettings
+from stages.lib.splits import load_split
 from stages.package import package, write_archive
 from stages.predict import main as predict_main
-from stages.verify import main as verify_main
-from stages.lib.splits import load_split
 from stages.train import train
+from stages.verify import main as verify_main
 from tests.conftest import run_config
 
 RUNS = ("first", "second")
@@ -38,8 +39,15 @@ def runs(tiny_data, tmp_path_factory):
 
 
 def make_package(runs, tiny_data, out, **config):
-    selection = package(PackageSettings(**{"metric": "accuracy", **config}), RUNS, runs / "reports", runs / "models", tiny_data, out / "package",
-                        out / "package.tar.gz")
+    selection = package(
+        PackageSettings(**{"metric": "accuracy", **config}),
+        RUNS,
+        runs / "reports",
+        runs / "models",
+        tiny_data,
+        out / "package",
+        out / "package.tar.gz",
+    )
     return selection, out / "package"
 
 
@@ -51,10 +59,20 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     selection, folder = make_package(runs, tiny_data, tmp_path)
     run = selection["run"]
     files = manifest(folder)
-    assert set(files) == {"model.keras", "metrics.json", "scores.json", "provenance.json", "training.json",
-                          "confusion_matrix.csv",
-                          "confusion_matrix.png", "class_names.json", "preprocessing.json", "params.json",
-                          "selection.json", "MODEL_CARD.md"}
+    assert set(files) == {
+        "model.keras",
+        "metrics.json",
+        "scores.json",
+        "provenance.json",
+        "training.json",
+        "confusion_matrix.csv",
+        "confusion_matrix.png",
+        "class_names.json",
+        "preprocessing.json",
+        "params.json",
+        "selection.json",
+        "MODEL_CARD.md",
+    }
     assert all(sha256_file(folder / name) == digest for name, digest in files.items())
     assert read_json(folder / "preprocessing.json")["image_shape"] == [8, 8, 1]
     assert read_json(folder / "params.json")["run"]["run"] == run
@@ -64,8 +82,10 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
     assert f"| macro_f1 | {metrics['macro_f1']:.4f} |" in card
     for name, scores in read_json(runs / "reports" / run / "scores.json")["per_class"].items():
-        assert (f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
-                f"| {scores['support']} |") in card
+        assert (
+            f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
+            f"| {scores['support']} |"
+        ) in card
     assert "Selected as the best of 2 runs by test accuracy" in card
     with tarfile.open(tmp_path / "package.tar.gz") as tar:
         assert sorted(tar.getnames()) == sorted(f"package/{name}" for name in [*files, "SHA256SUMS"])
@@ -111,7 +131,7 @@ def test_predict_agrees_with_evaluate_on_the_test_images(runs, tiny_data, tmp_pa
     assert list(rows[0]) == ["file", "predicted", "probability", "class_2", "probability_2"]
     evaluated = read_csv_rows((runs / "reports" / selection["run"] / "predictions.csv").read_text())
     assert [r["file"] for r in rows] == [str(p) for p in images]
-    assert [r["predicted"] for r in rows] == [e["predicted"] for e in evaluated[:len(images)]]
+    assert [r["predicted"] for r in rows] == [e["predicted"] for e in evaluated[: len(images)]]
     for row, expected in zip(rows, evaluated):
         assert float(row["probability"]) == pytest.approx(float(expected[f"p_{row['predicted']}"]), abs=0.02)
 
@@ -137,8 +157,15 @@ def test_an_unreadable_image_is_named_and_the_others_classified(runs, tiny_data,
     images = save_test_images(tiny_data, tmp_path / "images", count=3)
     capsys.readouterr()
     (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    status = predict_main([str(tmp_path / "package"), str(tmp_path / "images"), str(tmp_path / "missing.png"),
-                           "--out", str(tmp_path / "out.csv")])
+    status = predict_main(
+        [
+            str(tmp_path / "package"),
+            str(tmp_path / "images"),
+            str(tmp_path / "missing.png"),
+            "--out",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     assert status == 1
     err = capsys.readouterr().err
     assert re.search(r"error: .*broken\.png: cannot read the image", err)
@@ -151,8 +178,9 @@ def test_an_unreadable_image_is_named_and_the_others_classified(runs, tiny_data,
 def rewrite_manifest(folder):
     """SHA256SUMS made anew: a package that was changed by hand but is consistent, as one made elsewhere."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
-    (folder / "SHA256SUMS").write_text("".join(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n"
-                                               for p in files))
+    (folder / "SHA256SUMS").write_text(
+        "".join(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in files)
+    )
 
 
 def test_a_damaged_archive_is_named_as_typed_in_one_line(runs, tiny_data, tmp_path, capsys, monkeypatch):
@@ -160,10 +188,14 @@ def test_a_damaged_archive_is_named_as_typed_in_one_line(runs, tiny_data, tmp_pa
     image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
     monkeypatch.chdir(tmp_path)
     whole = (tmp_path / "package.tar.gz").read_bytes()
-    damaged = {"half.tar.gz": whole[:len(whole) // 2], "ten.tar.gz": whole[:10], "empty.tar.gz": b"",
-               "random.tar.gz": np.random.default_rng(0).bytes(4096),
-               "flipped.tar.gz": whole[:100] + bytes(b ^ 0xFF for b in whole[100:120]) + whole[120:],
-               "gzip-not-tar.tar.gz": gzip.compress(b"hello, not a tar file\n" * 10)}
+    damaged = {
+        "half.tar.gz": whole[: len(whole) // 2],
+        "ten.tar.gz": whole[:10],
+        "empty.tar.gz": b"",
+        "random.tar.gz": np.random.default_rng(0).bytes(4096),
+        "flipped.tar.gz": whole[:100] + bytes(b ^ 0xFF for b in whole[100:120]) + whole[120:],
+        "gzip-not-tar.tar.gz": gzip.compress(b"hello, not a tar file\n" * 10),
+    }
     for name, data in damaged.items():
         (tmp_path / name).write_bytes(data)
     capsys.readouterr()
@@ -189,19 +221,26 @@ def test_a_tampered_archive_is_named_not_its_temporary_folder(runs, tiny_data, t
     assert capsys.readouterr().err == f"error: {archive}: class_names.json does not match its SHA-256 in SHA256SUMS\n"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("preprocessing.json", None, "no preprocessing.json; not a complete package"),
-    ("preprocessing.json", "{image_shape: [8, 8, 1]}", "preprocessing.json is not valid JSON"),
-    ("preprocessing.json", '[8, 8, 1]', "preprocessing.json has no image_shape [height, width, 1 or 3]"),
-    ("preprocessing.json", '{"image_shape": ["8", 8, 1]}',
-     "preprocessing.json has no image_shape [height, width, 1 or 3]"),
-    ("class_names.json", None, "no class_names.json; not a complete package"),
-    ("class_names.json", '{"a": 0}', "class_names.json is not a list of class names"),
-    ("class_names.json", '["a", "b"]', "the model gives (3,) outputs per image, class_names.json names 2 classes"),
-    ("model.keras", "not a zip", "model.keras does not load as a Keras model"),
-])
-def test_a_package_with_a_missing_or_malformed_contract_is_named(runs, tiny_data, tmp_path, capsys, name, text,
-                                                                  message):
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("preprocessing.json", None, "no preprocessing.json; not a complete package"),
+        ("preprocessing.json", "{image_shape: [8, 8, 1]}", "preprocessing.json is not valid JSON"),
+        ("preprocessing.json", "[8, 8, 1]", "preprocessing.json has no image_shape [height, width, 1 or 3]"),
+        (
+            "preprocessing.json",
+            '{"image_shape": ["8", 8, 1]}',
+            "preprocessing.json has no image_shape [height, width, 1 or 3]",
+        ),
+        ("class_names.json", None, "no class_names.json; not a complete package"),
+        ("class_names.json", '{"a": 0}', "class_names.json is not a list of class names"),
+        ("class_names.json", '["a", "b"]', "the model gives (3,) outputs per image, class_names.json names 2 classes"),
+        ("model.keras", "not a zip", "model.keras does not load as a Keras model"),
+    ],
+)
+def test_a_package_with_a_missing_or_malformed_contract_is_named(
+    runs, tiny_data, tmp_path, capsys, name, text, message
+):
     _, folder = make_package(runs, tiny_data, tmp_path)
     image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
     if text is None:
@@ -217,13 +256,17 @@ def test_a_package_with_a_missing_or_malformed_contract_is_named(runs, tiny_data
     assert not (tmp_path / "out.csv").exists()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[0.5]", "metrics.json: a JSON list, not an object; not a file evaluate wrote"),
-    ('{"loss": 0.5}', "metrics.json: no accuracy; not a file evaluate wrote"),
-    ('{"accuracy": NaN}', "metrics.json: "),  # then what stages.lib.files.read_json says
-])
-def test_verify_names_the_archive_of_a_malformed_packaged_metrics_file(runs, tiny_data, tmp_path, capsys, text,
-                                                                       message):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[0.5]", "metrics.json: a JSON list, not an object; not a file evaluate wrote"),
+        ('{"loss": 0.5}', "metrics.json: no accuracy; not a file evaluate wrote"),
+        ('{"accuracy": NaN}', "metrics.json: "),  # then what stages.lib.files.read_json says
+    ],
+)
+def test_verify_names_the_archive_of_a_malformed_packaged_metrics_file(
+    runs, tiny_data, tmp_path, capsys, text, message
+):
     _, folder = make_package(runs, tiny_data, tmp_path)
     (folder / "metrics.json").write_text(text)
     rewrite_manifest(folder)
@@ -247,8 +290,10 @@ def test_a_model_that_gives_nan_is_refused(runs, tiny_data, tmp_path, capsys):
     rewrite_manifest(folder)
     capsys.readouterr()
     assert predict_main([str(folder), str(image), "--out", str(tmp_path / "out.csv")]) == 2
-    assert capsys.readouterr().err == (f"error: {folder}: the model gives non-finite probabilities (NaN or infinity); "
-                                       "was it trained with a diverging run?\n")
+    assert capsys.readouterr().err == (
+        f"error: {folder}: the model gives non-finite probabilities (NaN or infinity); "
+        "was it trained with a diverging run?\n"
+    )
     assert not (tmp_path / "out.csv").exists()
 
 
@@ -257,8 +302,21 @@ def test_an_oversized_image_is_named_and_the_others_classified(runs, tiny_data, 
     images = save_test_images(tiny_data, tmp_path / "images", count=2)
     Image.new("L", (20, 10)).save(tmp_path / "images" / "large.png")  # 200 pixels; the others 64
     capsys.readouterr()
-    assert predict_main([str(tmp_path / "package.tar.gz"), str(tmp_path / "images"), "--max-pixels", "64",
-                         "--out", str(tmp_path / "out.csv")]) == 1
-    assert capsys.readouterr().err == (f"error: {tmp_path / 'images' / 'large.png'}: cannot read the image "
-                                       "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images\n")
+    assert (
+        predict_main(
+            [
+                str(tmp_path / "package.tar.gz"),
+                str(tmp_path / "images"),
+                "--max-pixels",
+                "64",
+                "--out",
+                str(tmp_path / "out.csv"),
+            ]
+        )
+        == 1
+    )
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'images' / 'large.png'}: cannot read the image "
+        "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images\n"
+    )
     assert [r["file"] for r in read_csv_rows((tmp_path / "out.csv").read_text())] == [str(p) for p in images]

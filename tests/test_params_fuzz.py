@@ -8,6 +8,7 @@ stage configs (no NaN in them), build every run's model, optimizer and augmentat
 split and subsample the dataset's labels with prepare's own function. 500 examples, derandomized: CI
 runs the same ones every time (set HYPOTHESIS_EXAMPLES for a longer hunt).
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,9 +21,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from stages.lib.params import (DATASET_SIZES, ParamsError, load_params, resolve_data, resolve_package,
-                           resolve_report, resolve_runs)
 from stages.lib.files import dumps_json
+from stages.lib.params import (
+    DATASET_SIZES,
+    ParamsError,
+    load_params,
+    resolve_data,
+    resolve_package,
+    resolve_report,
+    resolve_runs,
+)
 from stages.lib.shapes import input_shape
 from tests.conftest import ROOT
 
@@ -46,17 +54,28 @@ PATHS = [path for path in key_paths(DEFAULT) if path]
 # Numbers a user might write, and those that break things: bounds, NaN, infinity, floats for integers.
 NUMBERS = st.one_of(
     st.integers(min_value=-3, max_value=300),
-    st.sampled_from([2 ** 31, 2 ** 32, 2 ** 63, 10 ** 100, 99999999999, -(2 ** 63)]),
+    st.sampled_from([2**31, 2**32, 2**63, 10**100, 99999999999, -(2**63)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, 1.0, 2.0, 0.5, 1e-300, 5e-324, 1e308, 42.0, -0.0]),
 )
-NAMES = st.one_of(st.text(max_size=80), st.sampled_from(["", "x" * 300, "package", "report", "a/b", "../up",
-                                                          "1", "mlp", "yes", "null", "dropout-0.15"]),
-                  st.integers(-5, 5))
-SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, NAMES,
-                    st.sampled_from(["1e-3", "nan", ".inf", "same", "valid", "relu", "sgd", "rgb", "folder"]))
-VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.lists(st.integers(-2, 300), max_size=40),
-                   st.dictionaries(NAMES.filter(lambda k: isinstance(k, str)), SCALARS, max_size=3))
+NAMES = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["", "x" * 300, "package", "report", "a/b", "../up", "1", "mlp", "yes", "null", "dropout-0.15"]),
+    st.integers(-5, 5),
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    NUMBERS,
+    NAMES,
+    st.sampled_from(["1e-3", "nan", ".inf", "same", "valid", "relu", "sgd", "rgb", "folder"]),
+)
+VALUES = st.one_of(
+    SCALARS,
+    st.lists(SCALARS, max_size=4),
+    st.lists(st.integers(-2, 300), max_size=40),
+    st.dictionaries(NAMES.filter(lambda k: isinstance(k, str)), SCALARS, max_size=3),
+)
 
 
 def get(params, path):
@@ -108,9 +127,31 @@ def similar(value):
     if isinstance(value, list):
         return st.lists(st.integers(1, 300), min_size=0, max_size=40)
     if isinstance(value, str):
-        return st.sampled_from(["same", "valid", "relu", "tanh", "sgd", "rmsprop", "adam", "val_accuracy",
-                                "erosion", "macro_f1", "cnn_deep", "transfer", "mlp", "morph", "mnist", "cifar10",
-                                "folder", "rgb", "grayscale", "deep", "wide"])
+        return st.sampled_from(
+            [
+                "same",
+                "valid",
+                "relu",
+                "tanh",
+                "sgd",
+                "rmsprop",
+                "adam",
+                "val_accuracy",
+                "erosion",
+                "macro_f1",
+                "cnn_deep",
+                "transfer",
+                "mlp",
+                "morph",
+                "mnist",
+                "cifar10",
+                "folder",
+                "rgb",
+                "grayscale",
+                "deep",
+                "wide",
+            ]
+        )
     return SCALARS
 
 
@@ -138,16 +179,23 @@ def stage_checks(params: dict) -> None:
     if images is None:  # an image folder: prepare counts its images and checks the split
         return
     labels = np.arange(images) % classes  # the training images, or all where there is no official test split
-    split_indices({"train": labels, "test": labels[:classes]} if official_test else {"all": labels},
-                  resolve_data(params)["prepare"],  # configs/data/prepare.json
-                  [str(c) for c in range(classes)])
+    split_indices(
+        {"train": labels, "test": labels[:classes]} if official_test else {"all": labels},
+        resolve_data(params)["prepare"],  # configs/data/prepare.json
+        [str(c) for c in range(classes)],
+    )
 
 
 BUILT: set = set()
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(mutations())
 def test_a_mutated_params_yaml_is_refused_in_one_line_or_works_in_every_stage(tmp_path_factory, mutation):
     description, params = mutation

@@ -1,10 +1,12 @@
 """What users and reviewers see through Snakemake's and DVC's own tools.
 
-One small project runs under Snakemake with two cores and is committed; a clone
-at another path reruns it from scratch. The tests read what the runners show:
-the console, the log files, `snakemake --lint`, `dvc metrics`, `dvc plots`,
-`git status` after the rerun.
+One small project runs under Snakemake with two cores and is committed (the
+fixture `origin`, which no test changes: a test that changes params.yaml or
+reruns works on a copy of its own); a clone at another path reruns it from
+scratch. The tests read what the runners show: the console, the log files,
+`snakemake --lint`, `dvc metrics`, `dvc plots`, `git status` after the rerun.
 """
+
 import json
 import re
 from pathlib import Path
@@ -14,7 +16,7 @@ import yaml
 
 from stages.lib.joblog import TF_NATIVE_LOG
 from stages.lib.layout import LIVE_METRICS, LOG
-from tests.conftest import ROOT, make_project, run, set_params, tiny
+from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp"]
 PATH_LITERAL = re.compile(r"""["'](?:configs|data|models|reports|logs)/""")
@@ -40,6 +42,7 @@ def origin(tmp_path_factory):
     return project
 
 
+@pytest.mark.slow
 def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
     console = (origin / "console.txt").read_text()
     logs = sorted(p.relative_to(origin).as_posix() for p in (origin / "logs").rglob("*.log"))
@@ -60,6 +63,7 @@ def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
     assert "absl::InitializeLog" not in console
 
 
+@pytest.mark.slow
 def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
     """Same code, params and data: nothing tracked changes, dvc.lock included (no wall-clock
     time, no absolute path in any result)."""
@@ -73,27 +77,32 @@ def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
     run(["dvc", "commit", "-f", "-q"], clone)
     assert run(["git", "status", "--porcelain"], clone).stdout == ""
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
-    for path in [*clone.glob("reports/**/*.json"), *clone.glob("data/raw/*.json"), *clone.glob("models/package/*.json")]:
+    for path in [
+        *clone.glob("reports/**/*.json"),
+        *clone.glob("data/raw/*.json"),
+        *clone.glob("models/package/*.json"),
+    ]:
         assert str(tmp_path) not in path.read_text() and str(origin) not in path.read_text(), path
 
 
-def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin):
+@pytest.mark.slow
+def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin, tmp_path):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
     files = shown[""]["data"]
     assert set(files) == {f"reports/runs/{r}/{name}" for r in RUNS for name in ("metrics.json", "live/metrics.json")}
     for run_name in RUNS:
-        columns = [value for path, data in files.items() if f"/{run_name}/" in path
-                   for value in _leaves(data["data"])]
+        columns = [value for path, data in files.items() if f"/{run_name}/" in path for value in _leaves(data["data"])]
         assert 0 < len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns)
     headline = files["reports/runs/mlp/metrics.json"]["data"]
     assert set(headline) == {"accuracy", "loss", "top_3_accuracy", "top_5_accuracy", "macro_f1", "weighted_f1"}
     live = files["reports/runs/mlp/live/metrics.json"]["data"]
     assert live["step"] == 2 and set(live) == {"step", "train", "eval", "learning_rate"}
 
-    set_params(origin, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
-    run(["snakemake", "--cores", "2"], origin)
-    run(["dvc", "commit", "-f", "-q"], origin)
-    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], origin).stdout)
+    project = copy_project(origin, tmp_path / "project")
+    set_params(project, lambda p: p["runs"]["softmax"].update(learning_rate=0.05))
+    run(["snakemake", "--cores", "2"], project)
+    run(["dvc", "commit", "-f", "-q"], project)
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
     assert diff and {path.split("/")[2] for path in diff} == {"softmax"}, diff
 
 
@@ -108,6 +117,7 @@ def run_of(filename: str) -> str:
     return re.sub(r"/live/.*$", "", filename).split("/")[-1]
 
 
+@pytest.mark.slow
 def test_dvc_plots_give_each_run_its_colour_and_name(origin):
     plots = json.loads(run(["dvc", "plots", "show", "--json", "--split"], origin).stdout)["data"]
     curves = {name: plot for name, plot in plots.items() if name.endswith("per epoch")}
@@ -127,6 +137,7 @@ def test_dvc_plots_give_each_run_its_colour_and_name(origin):
     assert tsv.splitlines()[0] == "step\tloss" and len(tsv.splitlines()) == 4
 
 
+@pytest.mark.slow
 def test_snakemake_config_overrides_are_refused_not_ignored(origin):
     for args in (["--config", "seed=3"], ["--configfile", "params.yaml"]):
         result = run(["snakemake", "-n", *args], origin, check=False)
@@ -135,28 +146,28 @@ def test_snakemake_config_overrides_are_refused_not_ignored(origin):
         assert len(error) == 1 and "params.yaml" in error[0] and "dvc exp run -S" in error[0], error
 
 
+@pytest.mark.slow
 def test_lint_finds_only_the_software_environment(origin):
     result = run(["snakemake", "--lint"], origin, check=False)
     findings = re.findall(r"^    \* (.+?)[:.]?$", result.stdout + result.stderr, re.M)
     assert findings and set(findings) == {"Specify a conda environment or container for each rule."}, findings
 
 
-def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin):
-    set_params(origin, lambda p: p["runs"]["mlp"].update(require_gpu=True))
-    try:
-        result = run(["snakemake", "--cores", "2"], origin, check=False)
-        out = result.stdout + result.stderr
-        assert result.returncode != 0 and "logs/train/mlp.log" in out
-        log = (origin / "logs/train/mlp.log").read_text()
-        assert "error: run mlp sets require_gpu" in log and "(log: logs/train/mlp.log)" in log
-        result = run(["dvc", "repro"], origin, check=False)
-        assert result.returncode != 0
-        assert "(log: logs/train/mlp.log)" in result.stdout + result.stderr
-        assert "error: run mlp sets require_gpu" in (origin / "logs/train/mlp.log").read_text()
-        # DVC's first stage logs too (Snakemake resolves params.yaml while it parses the workflow).
-        assert "configured 2 runs: softmax, mlp" in (origin / LOG["configure"]).read_text()
-    finally:
-        run(["git", "checkout", "-q", "--", "params.yaml"], origin)
+@pytest.mark.slow
+def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin, tmp_path):
+    project = copy_project(origin, tmp_path / "project")
+    set_params(project, lambda p: p["runs"]["mlp"].update(require_gpu=True))
+    result = run(["snakemake", "--cores", "2"], project, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "logs/train/mlp.log" in out
+    log = (project / "logs/train/mlp.log").read_text()
+    assert "error: run mlp sets require_gpu" in log and "(log: logs/train/mlp.log)" in log
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    assert "(log: logs/train/mlp.log)" in result.stdout + result.stderr
+    assert "error: run mlp sets require_gpu" in (project / "logs/train/mlp.log").read_text()
+    # DVC's first stage logs too (Snakemake resolves params.yaml while it parses the workflow).
+    assert "configured 2 runs: softmax, mlp" in (project / LOG["configure"]).read_text()
 
 
 def test_rules_and_dvc_yaml_generator_spell_no_path():

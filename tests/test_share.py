@@ -1,27 +1,39 @@
 """Share and reproduce: push to the default DVC remote, clone, pull, check, rerun; DVC experiments.
 
-One throw-away project plays the researcher: it runs the pipeline, commits the
-results and `dvc push`es them to the remote configured in .dvc/config (a folder
-beside the repository). A clone beside it plays the reviewer and follows the
-"Reproduce these results" section of docs/sharing.md. The tests run in file order.
+One throw-away project plays the researcher (the fixture `origin`): it runs the
+pipeline, commits the results and `dvc push`es them to the remote configured in
+.dvc/config (a folder beside the repository). Clones beside it play reviewers and
+follow the "Reproduce these results" section of docs/sharing.md. No test changes
+`origin`; the pulled clone `reviewer` is shared by tests that only read it or put
+back what they change; any other test gets a clone (or a copy) of its own. So no
+test depends on which tests ran before it.
 """
+
 import json
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, make_project, run, tiny
+from tests.conftest import BIN, copy_project, make_project, run, tiny
+
+pytestmark = pytest.mark.slow  # the pipeline under both runners, pushed, pulled and rerun
 
 
 def flatten(value: dict, prefix: str = "") -> dict:
     """{'eval': {'loss': 1}} -> {'eval.loss': 1}: one entry per column `dvc exp show` makes."""
-    return {k: v for key, item in value.items()
-            for k, v in (flatten(item, f"{prefix}{key}.") if isinstance(item, dict) else {f"{prefix}{key}": item}).items()}
+    return {
+        k: v
+        for key, item in value.items()
+        for k, v in (flatten(item, f"{prefix}{key}.") if isinstance(item, dict) else {f"{prefix}{key}": item}).items()
+    }
+
 
 RUNS = ["softmax", "mlp"]
 REMOTE = "imgclf-dvc-storage"  # .dvc/config: ../../imgclf-dvc-storage, i.e. beside the repository
@@ -61,14 +73,37 @@ def origin(tmp_path_factory):
     return project
 
 
-@pytest.fixture(scope="module")
-def clone(origin):
-    """The reviewer's clone, beside the origin: the same default remote."""
-    target = origin.parent / "clone"
+def clone_of(origin) -> Path:
+    """A new git clone of `origin`, beside it: the same default remote (a path relative to the clone)."""
+    target = Path(tempfile.mkdtemp(prefix="clone-", dir=origin.parent))
     run(["git", "clone", "-q", str(origin), str(target)], origin.parent)
     run(["git", "config", "user.email", "reviewer@example.org"], target)
     run(["git", "config", "user.name", "reviewer"], target)
     return target
+
+
+def pulled_clone_of(origin) -> Path:
+    target = clone_of(origin)
+    run(["python", "-m", "stages.pull"], target)
+    return target
+
+
+@pytest.fixture
+def clone(origin):
+    """A reviewer's fresh clone: nothing pulled yet."""
+    return clone_of(origin)
+
+
+@pytest.fixture(scope="module")
+def reviewer(origin):
+    """A clone after `python -m stages.pull`, for the tests that only read it or put back what they change."""
+    return pulled_clone_of(origin)
+
+
+@pytest.fixture
+def own_reviewer(origin):
+    """A clone after `python -m stages.pull`, the test's own to change."""
+    return pulled_clone_of(origin)
 
 
 def test_dvc_push_fills_the_default_remote_beside_the_repository(origin):
@@ -81,8 +116,12 @@ def test_a_fresh_clone_pulls_the_results_and_both_runners_agree(origin, clone):
     assert not (clone / "models/runs/mlp/model.keras").exists() and not (clone / "data/prepared").exists()
     out = run(["python", "-m", "stages.pull"], clone).stdout
     assert "dvc status is clean" in out
-    for path in ("models/runs/mlp/model.keras", "models/package.tar.gz", "data/prepared/x_test.npy",
-                 "reports/report.html"):
+    for path in (
+        "models/runs/mlp/model.keras",
+        "models/package.tar.gz",
+        "data/prepared/x_test.npy",
+        "reports/report.html",
+    ):
         assert (clone / path).read_bytes() == (origin / path).read_bytes(), path
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
     assert dvc_ran(run(["dvc", "repro"], clone)) == set()
@@ -104,14 +143,16 @@ def test_pull_refuses_to_mark_results_that_do_not_match_dvc_lock(clone):
     assert result.stderr.strip().splitlines()[-1].startswith("error: dvc status is not clean after the pull (configure")
 
 
-def test_verify_recomputes_the_pulled_and_packaged_models(clone):
+def test_verify_recomputes_the_pulled_and_packaged_models(reviewer):
+    clone = reviewer
     out = run(["python", "-m", "stages.verify"], clone).stdout
     assert [line.split(":")[0] for line in out.splitlines() if "ok, every metric equals" in line] == sorted(RUNS)
     out = run(["python", "-m", "stages.verify", "--package", "models/package.tar.gz"], clone).stdout
     assert "ok, every metric equals the recorded one" in out
 
 
-def test_verify_names_every_value_that_differs(clone, tmp_path):
+def test_verify_names_every_value_that_differs(reviewer, tmp_path):
+    clone = reviewer
     changed = tmp_path / "runs" / "mlp"
     shutil.copytree(clone / "reports/runs/mlp", changed)
     recorded, scores = (json.loads((changed / name).read_text()) for name in ("metrics.json", "scores.json"))
@@ -125,8 +166,9 @@ def test_verify_names_every_value_that_differs(clone, tmp_path):
     assert lines[0].startswith("mlp: accuracy: recorded 0.5, recomputed ")
     assert lines[1].startswith("mlp: per_class.3.recall: recorded 0.25, recomputed ")
     assert lines[2] == "mlp: DIFFERS (2 values)"
-    tolerant = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs"), "--tolerance", "1"],
-                   clone)
+    tolerant = run(
+        ["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs"), "--tolerance", "1"], clone
+    )
     assert "mlp: ok, every metric equals the recorded one" in tolerant.stdout
     # Other test data: the checksums recorded in provenance.json say so before any metric is compared.
     y_test = (clone / "data/prepared/y_test.npy").read_bytes()
@@ -139,7 +181,8 @@ def test_verify_names_every_value_that_differs(clone, tmp_path):
     assert result.stdout.startswith("softmax: data y_test.npy: recorded sha256 ")
 
 
-def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clone):
+def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, own_reviewer):
+    clone = own_reviewer
     code_commit = run(["git", "rev-parse", "HEAD~1"], origin).stdout.strip()
     for run_name in RUNS:
         # The commit that last changed the code, not HEAD (the results commit): rerunnable anywhere.
@@ -157,8 +200,9 @@ def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, clon
     assert nothing_to_do(clone), "Snakemake compares the rewritten files by content"
 
 
-def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin, clone):
+def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin, own_reviewer):
     """docs/configuration.md: `dvc exp run -S` in the workspace, a run it cannot add, `git checkout` + stages.pull."""
+    clone = own_reviewer
     params = clone / "params.yaml"
     params.write_text("# reviewer's note\n" + params.read_text())
     run(["git", "commit", "-qam", "a note"], clone)
@@ -192,8 +236,11 @@ def s3_server(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=(tmp_path / "moto.log").open("w"))
+    server = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "moto.log").open("w"),
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -211,59 +258,72 @@ def s3_server(tmp_path):
         server.wait(timeout=30)
 
 
-def test_an_s3_remote_as_the_readme_switches_to_it(clone, s3_server):
+def test_an_s3_remote_as_the_readme_switches_to_it(own_reviewer, s3_server, tmp_path):
     """docs/sharing.md "Sharing results": the S3 remote (dvc-s3) instead of the folder; push, clone, pull."""
+    clone = own_reviewer
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     run(["dvc", "remote", "add", "--default", "s3", "s3://imgclf/store"], clone)
     run(["dvc", "remote", "modify", "s3", "endpointurl", s3_server], clone)
     run(["dvc", "push"], clone, env_extra=credentials)
     run(["git", "commit", "-qam", "results on S3"], clone)
-    again = clone.parent / "from-s3"
-    run(["git", "clone", "-q", str(clone), str(again)], clone.parent)
-    shutil.rmtree(clone.parent / REMOTE)  # the folder remote is gone: only S3 can answer
+    # A clone with no folder remote beside it (its ../../imgclf-dvc-storage does not exist): only S3 can answer.
+    again = tmp_path / "from-s3"
+    run(["git", "clone", "-q", str(clone), str(again)], tmp_path)
+    assert not (again.parent / REMOTE).exists()
     assert "dvc status is clean" in run(["python", "-m", "stages.pull"], again, env_extra=credentials).stdout
     assert metrics_files(again) == metrics_files(clone)
     assert (again / "models/package.tar.gz").read_bytes() == (clone / "models/package.tar.gz").read_bytes()
     assert nothing_to_do(again)
 
 
-def test_a_queued_dvc_experiment_runs_end_to_end(origin):
-    before = metrics_files(origin)
-    run(["dvc", "exp", "run", "--queue", "-S", "runs.mlp.dropout=0.4", "-n", "mlp-dropout-0.4"], origin)
-    run(["dvc", "exp", "run", "--queue", "-S", "+runs.softmax.learning_rate=0.01", "-n", "softmax-lr-0.01"], origin)
+def test_a_queued_dvc_experiment_runs_end_to_end(origin, tmp_path):
+    project = copy_project(origin, tmp_path / "project")  # `dvc exp apply` below changes the workspace
+    before = metrics_files(project)
+    run(["dvc", "exp", "run", "--queue", "-S", "runs.mlp.dropout=0.4", "-n", "mlp-dropout-0.4"], project)
+    run(["dvc", "exp", "run", "--queue", "-S", "+runs.softmax.learning_rate=0.01", "-n", "softmax-lr-0.01"], project)
     try:
-        run(["dvc", "queue", "start", "--jobs", "2"], origin)
+        run(["dvc", "queue", "start", "--jobs", "2"], project)
         deadline = time.monotonic() + 900
-        while re.search(r"\b(Queued|Running)\b", status := run(["dvc", "queue", "status"], origin).stdout):
+        while re.search(r"\b(Queued|Running)\b", status := run(["dvc", "queue", "status"], project).stdout):
             assert time.monotonic() < deadline, status
             time.sleep(5)
     finally:
-        run(["dvc", "queue", "stop"], origin, check=False)
+        run(["dvc", "queue", "stop"], project, check=False)
     assert len(re.findall(r"\bSuccess\b", status)) == 2, status
     # Queued experiments run in temporary copies: the workspace is untouched.
-    assert run(["git", "status", "--porcelain"], origin).stdout == ""
-    assert metrics_files(origin) == before
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert metrics_files(project) == before
 
-    shown = {exp["name"]: exp for row in json.loads(run(["dvc", "exp", "show", "--json"], origin).stdout)
-             for group in (row.get("experiments") or []) for exp in group["revs"]}
+    shown = {
+        exp["name"]: exp
+        for row in json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+        for group in (row.get("experiments") or [])
+        for exp in group["revs"]
+    }
     params = shown["mlp-dropout-0.4"]["data"]["params"]["params.yaml"]["data"]
     assert params["runs"]["mlp"]["dropout"] == 0.4
     # `dvc exp show` reads at a glance: per run the headline test numbers and dvclive's last
     # epoch (with its step), at most 12 metric columns, every one a number.
     metrics = shown["mlp-dropout-0.4"]["data"]["metrics"]
-    assert {path for path in metrics if "/mlp/" in path} == {"reports/runs/mlp/metrics.json",
-                                                           "reports/runs/mlp/live/metrics.json"}
-    columns = {f"{path}:{key}": value for path in metrics if "/mlp/" in path
-               for key, value in flatten(metrics[path]["data"]).items()}
+    assert {path for path in metrics if "/mlp/" in path} == {
+        "reports/runs/mlp/metrics.json",
+        "reports/runs/mlp/live/metrics.json",
+    }
+    columns = {
+        f"{path}:{key}": value
+        for path in metrics
+        if "/mlp/" in path
+        for key, value in flatten(metrics[path]["data"]).items()
+    }
     assert len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns.values()), columns
     assert "reports/runs/mlp/live/metrics.json:step" in columns
 
-    diff = json.loads(run(["dvc", "exp", "diff", "HEAD", "softmax-lr-0.01", "--json"], origin).stdout)
+    diff = json.loads(run(["dvc", "exp", "diff", "HEAD", "softmax-lr-0.01", "--json"], project).stdout)
     assert diff["params"]["params.yaml"]["runs.softmax.learning_rate"]["new"] == 0.01
     changed = diff["metrics"]
     assert "reports/runs/softmax/metrics.json" in changed and "reports/runs/mlp/metrics.json" not in changed
 
     # Bring one into the workspace: its recorded metrics are the ones its model gives.
-    run(["dvc", "exp", "apply", "mlp-dropout-0.4"], origin)
-    assert "dropout: 0.4" in (origin / "params.yaml").read_text()
-    assert "ok, every metric equals" in run(["python", "-m", "stages.verify", "mlp"], origin).stdout
+    run(["dvc", "exp", "apply", "mlp-dropout-0.4"], project)
+    assert "dropout: 0.4" in (project / "params.yaml").read_text()
+    assert "ok, every metric equals" in run(["python", "-m", "stages.verify", "mlp"], project).stdout

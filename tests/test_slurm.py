@@ -7,6 +7,7 @@ smoke pipeline through workflow/profiles/slurm with the two site settings a user
 changes, compare its results with a local run, make a job fail on the cluster
 and rerun it.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_project, run, set_params, tiny
+from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
+
+pytestmark = pytest.mark.slow  # a SLURM cluster and the pipeline under it
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks (jobs do not keep SLURM_CONF)
 TEMPLATE = Path(__file__).with_name("slurm.conf.in")
@@ -27,8 +30,9 @@ COMPARED = ["metrics.json", "predictions.csv", "history.csv"]
 
 
 def require_slurm() -> None:
-    missing = [tool for tool in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol")
-               if shutil.which(tool) is None]
+    missing = [
+        tool for tool in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol") if shutil.which(tool) is None
+    ]
     if missing:
         message = f"SLURM is not installed ({', '.join(missing)} missing; bash setup.sh --test installs it as root)"
         if os.environ.get("PIPELINE_REQUIRE_SYSTEM_PACKAGES"):
@@ -62,7 +66,7 @@ def slurm(tmp_path_factory):
     for name in ("state", "spool", "run", "log"):
         (folder / name).mkdir()
     started: list[subprocess.Popen] = []
-    log = open(folder / "log" / "daemons.out", "ab")
+    log = open(folder / "log" / "daemons.out", "ab")  # noqa: SIM115 - the daemons write to it until stopped
     try:
         SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
         SLURM_CONF.write_text(cluster_config(folder))
@@ -73,8 +77,12 @@ def slurm(tmp_path_factory):
             wait_until(munge_works, "munged")
         started.append(subprocess.Popen(["slurmctld", "-D", "-i"], stdout=log, stderr=log))
         started.append(subprocess.Popen(["slurmd", "-D", "-N", "localhost"], stdout=log, stderr=log))
-        wait_until(lambda: subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-                   .stdout.strip() == "idle", "the node to be idle")
+        wait_until(
+            lambda: (
+                subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True).stdout.strip() == "idle"
+            ),
+            "the node to be idle",
+        )
         yield folder / "log"
     finally:
         subprocess.run(["scancel", "--full", "--user", "root"], capture_output=True)
@@ -112,6 +120,14 @@ def project(slurm, tmp_path_factory):
     return project
 
 
+@pytest.fixture(scope="module")
+def built(project):
+    """`project` after `snakemake --profile workflow/profiles/slurm`, and what Snakemake printed.
+    Tests only read it; the one that changes params.yaml works on a copy."""
+    result = run(["snakemake", "--profile", "workflow/profiles/slurm"], project)
+    return project, result.stdout + result.stderr
+
+
 def submitted(output: str) -> dict[str, str]:
     """SLURM job id -> the rule (or group) Snakemake submitted it for, from Snakemake's log."""
     pattern = r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/(?:rule|group)_([a-z]+)"
@@ -123,9 +139,9 @@ def job_state(job_id: str) -> str:
     return re.search(r"JobState=(\w+)", record).group(1)
 
 
-def test_the_slurm_profile_runs_every_job_on_slurm_with_local_results(project, tmp_path_factory):
-    result = run(["snakemake", "--profile", "workflow/profiles/slurm"], project)
-    jobs = submitted(result.stdout + result.stderr)
+def test_the_slurm_profile_runs_every_job_on_slurm_with_local_results(built, tmp_path_factory):
+    project, output = built
+    jobs = submitted(output)
     # prepare, and one SLURM job per run (its train and evaluate, grouped); download, report
     # and package are local rules.
     assert sorted(jobs.values()) == ["prepare", "run", "run"], jobs
@@ -151,10 +167,13 @@ def test_the_slurm_profile_runs_every_job_on_slurm_with_local_results(project, t
     assert (project / "models/package.tar.gz").read_bytes() == (local / "models/package.tar.gz").read_bytes()
 
 
-def test_a_failed_cluster_job_is_reported_and_only_it_reruns(project):
+def test_a_failed_cluster_job_is_reported_and_only_it_reruns(built, tmp_path):
+    project = copy_project(built[0], tmp_path / "project")
     # cnn_intro changes and trains; softmax asks for a GPU this cluster does not have.
-    set_params(project, lambda p: (p["runs"]["cnn_intro"].update(learning_rate=0.003),
-                                   p["runs"]["softmax"].update(require_gpu=True)))
+    set_params(
+        project,
+        lambda p: (p["runs"]["cnn_intro"].update(learning_rate=0.003), p["runs"]["softmax"].update(require_gpu=True)),
+    )
     result = run(["snakemake", "--profile", "workflow/profiles/slurm"], project, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -170,15 +189,21 @@ def test_a_failed_cluster_job_is_reported_and_only_it_reruns(project):
     plan = run(["snakemake", "--profile", "workflow/profiles/slurm", "--dry-run"], project).stdout
     table = plan.split("Job stats:")[1].split("total")[0]
     assert dict(re.findall(r"^(\w+)\s+(\d+)$", table, re.M)) == {
-        "train": "1", "evaluate": "1", "report": "1", "package": "1", "all": "1"}
+        "train": "1",
+        "evaluate": "1",
+        "report": "1",
+        "package": "1",
+        "all": "1",
+    }
     result = run(["snakemake", "--profile", "workflow/profiles/slurm"], project)
     assert sorted(submitted(result.stdout + result.stderr).values()) == ["run"]
 
 
 def test_the_gpu_profile_asks_for_one_gpu_per_train_job(project):
     fill_in_site(project, "slurm-gpu")
-    plan = run(["snakemake", "--profile", "workflow/profiles/slurm-gpu", "--dry-run", "--forcerun", "train"],
-               project).stdout
+    plan = run(
+        ["snakemake", "--profile", "workflow/profiles/slurm-gpu", "--dry-run", "--forcerun", "train"], project
+    ).stdout
     jobs = re.findall(r"^ *rule (\w+):\n(?: +.*\n)*? +resources: (.*)$", plan, re.M)  # group members indented
     train = [resources for rule, resources in jobs if rule == "train"]
     assert len(train) == len(RUNS)

@@ -1,18 +1,20 @@
 """Each stage's core function on tiny inputs."""
+
 import re
 
 import numpy as np
 import pytest
 
-from stages.lib.codedeps import code_files
 from stages.evaluate import evaluate, score
+from stages.lib.codedeps import code_files
 from stages.lib.files import read_json, sha256_file, write_json
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
 from stages.package import select_best
 from stages.prepare import split_stratified
-from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
 from stages.report import comparison_table, markdown_table, report, sweep_results
 from stages.train import train
 from tests.conftest import run_config
+
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
@@ -100,8 +102,9 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     assert confusion[0] == "actual\\predicted,a,b,c"
     counts = np.array([[int(v) for v in line.split(",")[1:]] for line in confusion[1:]])
     assert counts.sum() == 30 and np.trace(counts) == round(metrics["accuracy"] * 30)
-    fractions = np.array([[float(v) for v in line.split(",")[1:]]
-                          for line in paths["confusion_normalized"].read_text().splitlines()[1:]])
+    fractions = np.array(
+        [[float(v) for v in line.split(",")[1:]] for line in paths["confusion_normalized"].read_text().splitlines()[1:]]
+    )
     assert np.allclose(fractions, counts / counts.sum(axis=1, keepdims=True), atol=1e-4)
     report = read_json(paths["report_json"])
     assert report["accuracy"] == pytest.approx(metrics["accuracy"])
@@ -120,16 +123,26 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
 
 def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10):
     """A run's metrics.json and training.json as evaluate and train write them."""
-    config = {"run": run, "architecture": "mlp", "model": {"dropout": 0.2}, "seed": 1,
-              "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 16, "epochs": 3, "patience": 2},
-              **({"sweep": sweep} if sweep else {})}
-    write_json(folder / run / "metrics.json", {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy,
-                                               "weighted_f1": accuracy})
+    config = {
+        "run": run,
+        "architecture": "mlp",
+        "model": {"dropout": 0.2},
+        "seed": 1,
+        "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 16, "epochs": 3, "patience": 2},
+        **({"sweep": sweep} if sweep else {}),
+    }
+    write_json(
+        folder / run / "metrics.json",
+        {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy, "weighted_f1": accuracy},
+    )
     write_json(folder / run / "provenance.json", {"config": config})
-    write_json(folder / run / "training.json", {"run": run, "architecture": "mlp", "parameters": parameters,
-                                                "epochs_run": 2, "best_epoch": 2})
-    (folder / run / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.4,1.1\n"
-                                              f"2,0.6,0.8,{accuracy},{loss}\n")
+    write_json(
+        folder / run / "training.json",
+        {"run": run, "architecture": "mlp", "parameters": parameters, "epochs_run": 2, "best_epoch": 2},
+    )
+    (folder / run / "history.csv").write_text(
+        f"epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.4,1.1\n2,0.6,0.8,{accuracy},{loss}\n"
+    )
     return folder / run / "metrics.json"
 
 
@@ -151,14 +164,20 @@ def test_sweep_results_follow_the_run_configs(tmp_path):
         _write_run(tmp_path, f"dropout-{rate}", acc, 0.5, sweep={"name": "dropout", "point": {"dropout": rate}})
     _write_run(tmp_path, "act-relu", 0.6, 0.5, sweep={"name": "act", "point": {"activation": "relu"}})
     sweeps = sweep_results(["plain", "dropout-0.1", "dropout-0.5", "act-relu"], tmp_path, "accuracy")
-    assert sweeps == {"dropout": [({"dropout": 0.1}, 0.7), ({"dropout": 0.5}, 0.8)],
-                      "act": [({"activation": "relu"}, 0.6)]}
+    assert sweeps == {
+        "dropout": [({"dropout": 0.1}, 0.7), ({"dropout": 0.5}, 0.8)],
+        "act": [({"activation": "relu"}, 0.6)],
+    }
 
 
+@pytest.mark.slow
 def test_report_writes_table_figures_and_offline_html(tmp_path):
     runs_dir, data_dir = tmp_path / "runs", tmp_path / "data"
-    for run, acc, sweep in (("a", 0.7, None), ("s-1", 0.8, {"name": "s", "point": {"optimizer": "sgd"}}),
-                            ("s-2", 0.9, {"name": "s", "point": {"optimizer": "adam"}})):
+    for run, acc, sweep in (
+        ("a", 0.7, None),
+        ("s-1", 0.8, {"name": "s", "point": {"optimizer": "sgd"}}),
+        ("s-2", 0.9, {"name": "s", "point": {"optimizer": "adam"}}),
+    ):
         _write_run(runs_dir, run, acc, 0.5, sweep=sweep)
         for name in ("confusion_matrix.png", "misclassified.png", "filters.png"):
             (runs_dir / run / name).write_bytes(TINY_PNG)
@@ -166,11 +185,13 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
     data_dir.mkdir()
     (data_dir / "samples.png").write_bytes(TINY_PNG)
     (data_dir / "class_balance.csv").write_text("class,train,val,test\na,1,1,1\n")
-    table = report(["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb",
-                   tmp_path / "out")
+    table = report(
+        ["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb", tmp_path / "out"
+    )
     assert table["run"].tolist() == ["s-2", "s-1", "a"]
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.*")) == sorted(
-        REPORT_FILES.values())
+        REPORT_FILES.values()
+    )
     html = (tmp_path / "out" / REPORT_FILES["html"]).read_text()
     # 3 figures + samples + 3 runs x 3 figures, each embedded in the page
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == 13
@@ -185,16 +206,28 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
 
 
 # A 1x1 PNG: the report embeds the per-run figures it is given.
-TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-                         "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082")
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
 
 
 def test_code_files_follow_imports():
     assert code_files("train") == [
-        "stages/lib/architectures.py", "stages/lib/codedeps.py", "stages/lib/devices.py", "stages/lib/errors.py",
-        "stages/lib/files.py", "stages/lib/joblog.py", "stages/lib/layers.py", "stages/lib/layout.py",
-        "stages/lib/provenance.py", "stages/lib/settings.py", "stages/lib/shapes.py", "stages/lib/splits.py",
-        "stages/train.py"]
+        "stages/lib/architectures.py",
+        "stages/lib/codedeps.py",
+        "stages/lib/devices.py",
+        "stages/lib/errors.py",
+        "stages/lib/files.py",
+        "stages/lib/joblog.py",
+        "stages/lib/layers.py",
+        "stages/lib/layout.py",
+        "stages/lib/provenance.py",
+        "stages/lib/settings.py",
+        "stages/lib/shapes.py",
+        "stages/lib/splits.py",
+        "stages/train.py",
+    ]
     assert code_files("compare") == ["stages/compare.py", "stages/lib/errors.py", "stages/lib/layout.py"]
     # A template a stage reads (its DATA_FILES) is an input of the stage like its code.
     assert "stages/templates/model_card.md.j2" in code_files("package")
@@ -204,8 +237,11 @@ def test_json_with_nan_or_infinity_is_neither_read_nor_written(tmp_path):
     """The stages' one JSON reader and writer: a NaN result is refused by name, never passed on."""
     from stages.lib.files import read_json, write_json
 
-    for text, reason in (('{"loss": NaN}', "non-finite number NaN"), ('{"loss": -Infinity}', "non-finite number -Infinity"),
-                         ('{"loss": ', "not valid JSON (line 1, column 10: Expecting value)")):
+    for text, reason in (
+        ('{"loss": NaN}', "non-finite number NaN"),
+        ('{"loss": -Infinity}', "non-finite number -Infinity"),
+        ('{"loss": ', "not valid JSON (line 1, column 10: Expecting value)"),
+    ):
         (tmp_path / "m.json").write_text(text)
         with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'm.json'}: {reason}")):
             read_json(tmp_path / "m.json")

@@ -1,4 +1,5 @@
 """verify, predict and package refuse bad input in one line that names it, without a traceback."""
+
 import json
 import math
 
@@ -23,15 +24,27 @@ def recorded_run(runs_dir, models_dir, run="x", metrics='{"accuracy": 0.5, "loss
     return runs_dir / run / "metrics.json"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[0.5, 1.0]", "a JSON list, not an object; not a file evaluate wrote"),
-    ('{"loss": 1.0}', "no accuracy; not a file evaluate wrote"),
-    ('{"accuracy": 0.5', None),  # stages.lib.files.read_json says what is wrong
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[0.5, 1.0]", "a JSON list, not an object; not a file evaluate wrote"),
+        ('{"loss": 1.0}', "no accuracy; not a file evaluate wrote"),
+        ('{"accuracy": 0.5', None),  # stages.lib.files.read_json says what is wrong
+    ],
+)
 def test_verify_names_a_recorded_metrics_file_it_cannot_use(tmp_path, capsys, text, message):
     path = recorded_run(tmp_path / "runs", tmp_path / "models", metrics=text)
-    status = verify_main(["x", "--runs-dir", str(tmp_path / "runs"), "--models-dir", str(tmp_path / "models"),
-                          "--data", str(tmp_path / "no-data")])
+    status = verify_main(
+        [
+            "x",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--models-dir",
+            str(tmp_path / "models"),
+            "--data",
+            str(tmp_path / "no-data"),
+        ]
+    )
     assert status == 1
     err = capsys.readouterr().err
     assert err == f"error: {path}: {message}\n" if message else err.startswith(f"error: {path}: ")
@@ -43,8 +56,11 @@ def test_verify_refuses_a_tolerance_that_is_not_a_finite_non_negative_number(cap
     with pytest.raises(SystemExit) as exit_:
         verify_main([f"--tolerance={value}"])  # "=": argparse takes "-inf" alone for an option
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith(
-        f"error: argument --tolerance: must be a finite number >= 0, not '{value}'")
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(f"error: argument --tolerance: must be a finite number >= 0, not '{value}'")
+    )
 
 
 def test_a_non_finite_value_on_either_side_is_a_difference():
@@ -61,21 +77,33 @@ def test_predict_refuses_a_max_pixels_that_is_not_a_positive_integer(tmp_path, c
     with pytest.raises(SystemExit) as exit_:
         predict_main([str(tmp_path / "package"), str(tmp_path / "image.png"), "--max-pixels", value])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith(
-        f"error: argument --max-pixels: must be a positive integer, not '{value}'")
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(f"error: argument --max-pixels: must be a positive integer, not '{value}'")
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"accuracy": 0.5, "loss": 1e999}', "run 'b': metrics.json has loss Infinity; "
-                                         "only runs with finite metrics can be ranked and packaged"),
-    ('{"accuracy": "0.9", "loss": 1.0}', "run 'b': metrics.json has accuracy \"0.9\"; "
-                                         "only runs with finite metrics can be ranked and packaged"),
-    ('{"accuracy": 0.9, "loss": null}', "run 'b': metrics.json has loss null; "
-                                        "only runs with finite metrics can be ranked and packaged"),
-    ('{"accuracy": 0.9}', "run 'b': loss missing from {path}"),
-    ("[0.9, 1.0]", "run 'b': {path} is a JSON list, not an object of metrics"),
-    ('{"accuracy": 0.9, "loss": NaN}', None),  # refused by stages.lib.files.read_json, named by run and file
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"accuracy": 0.5, "loss": 1e999}',
+            "run 'b': metrics.json has loss Infinity; only runs with finite metrics can be ranked and packaged",
+        ),
+        (
+            '{"accuracy": "0.9", "loss": 1.0}',
+            "run 'b': metrics.json has accuracy \"0.9\"; only runs with finite metrics can be ranked and packaged",
+        ),
+        (
+            '{"accuracy": 0.9, "loss": null}',
+            "run 'b': metrics.json has loss null; only runs with finite metrics can be ranked and packaged",
+        ),
+        ('{"accuracy": 0.9}', "run 'b': loss missing from {path}"),
+        ("[0.9, 1.0]", "run 'b': {path} is a JSON list, not an object of metrics"),
+        ('{"accuracy": 0.9, "loss": NaN}', None),  # refused by stages.lib.files.read_json, named by run and file
+    ],
+)
 def test_package_refuses_a_run_whose_metrics_are_not_finite_numbers(tmp_path, capsys, text, message):
     recorded_run(tmp_path / "runs", tmp_path / "models", "a")
     path = recorded_run(tmp_path / "runs", tmp_path / "models", "b", metrics=text)
@@ -85,10 +113,28 @@ def test_package_refuses_a_run_whose_metrics_are_not_finite_numbers(tmp_path, ca
     assert str(error.value) == message and message.startswith("run 'b': ")
     # The stage: one line, nothing written.
     write_json(tmp_path / "package.json", {"metric": "accuracy", "run": None, "exports": []})
-    assert package_main(["--config", str(tmp_path / "package.json"), "--runs", "a", "b",
-                         "--runs-dir", str(tmp_path / "runs"), "--models-dir", str(tmp_path / "models"),
-                         "--data", str(tmp_path / "data"), "--out-dir", str(tmp_path / "package"),
-                         "--archive", str(tmp_path / "package.tar.gz")]) == 1
+    assert (
+        package_main(
+            [
+                "--config",
+                str(tmp_path / "package.json"),
+                "--runs",
+                "a",
+                "b",
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--models-dir",
+                str(tmp_path / "models"),
+                "--data",
+                str(tmp_path / "data"),
+                "--out-dir",
+                str(tmp_path / "package"),
+                "--archive",
+                str(tmp_path / "package.tar.gz"),
+            ]
+        )
+        == 1
+    )
     assert capsys.readouterr().err == f"error: {message}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "package.json", "runs"]
 

@@ -1,5 +1,7 @@
 """Training options: reduce-on-plateau, augmentation, mixed precision, and resuming a killed run."""
+
 import csv
+import itertools
 import json
 import os
 import signal
@@ -21,12 +23,21 @@ def history(path):
 
 
 def test_reduce_on_plateau_cuts_the_learning_rate_and_history_records_it(tiny_data, tmp_path):
-    config = run_config("mlp", training={"epochs": 12, "patience": 20, "reduce_lr_patience": 1,
-                                         "reduce_lr_factor": 0.5, "learning_rate": 0.05}, units=[8])
+    config = run_config(
+        "mlp",
+        training={
+            "epochs": 12,
+            "patience": 20,
+            "reduce_lr_patience": 1,
+            "reduce_lr_factor": 0.5,
+            "learning_rate": 0.05,
+        },
+        units=[8],
+    )
     summary = train(config, tiny_data, tmp_path / "m.keras", tmp_path / "h.csv", tmp_path / "s.json")
     rates = [float(row["learning_rate"]) for row in history(tmp_path / "h.csv")]
     assert len(rates) == summary["epochs_run"] == 12 and rates[0] == pytest.approx(0.05)
-    assert min(rates) < 0.05 and all(b <= a for a, b in zip(rates, rates[1:]))
+    assert min(rates) < 0.05 and all(b <= a for a, b in itertools.pairwise(rates))
     assert len(summary["epoch_seconds"]) == 12 and summary["images_per_second"] > 0
     assert not (tmp_path / "m.keras.backup.keras").exists() and not (tmp_path / "m.keras.progress.json").exists()
 
@@ -50,14 +61,29 @@ def test_monitor_val_accuracy_and_mixed_precision(tiny_data, tmp_path):
     assert summary["best_epoch"] == int(np.argmax(accuracies)) + 1
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     data = make_tiny_data(tmp_path / "data", sizes=(("train", 2000), ("val", 200), ("test", 30)))
     config = run_config("mlp", training={"epochs": 12, "patience": 12, "batch_size": 8}, units=[64])
     write_json(tmp_path / "run.json", config.to_dict())
     out = tmp_path / "out"
-    command = [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"),
-               "--data", str(data), "--model", str(out / "model.keras"), "--history", str(out / "history.csv"),
-               "--summary", str(out / "training.json"), "--live", str(out / "live")]
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "stages.train",
+        "--config",
+        str(tmp_path / "run.json"),
+        "--data",
+        str(data),
+        "--model",
+        str(out / "model.keras"),
+        "--history",
+        str(out / "history.csv"),
+        "--summary",
+        str(out / "training.json"),
+        "--live",
+        str(out / "live"),
+    ]
     live_loss = out / "live" / "plots" / "metrics" / "eval" / "loss.tsv"
     progress = out / "model.keras.progress.json"
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -83,7 +109,8 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     rows = [line.split("\t") for line in live_loss.read_text().splitlines()]
     assert rows[0] == ["step", "loss"]
     assert [(int(step), float(value)) for step, value in rows[1:]] == [
-        (epoch - 1, float(row["val_loss"])) for epoch, row in zip(epochs, history(out / "history.csv"))]
+        (epoch - 1, float(row["val_loss"])) for epoch, row in zip(epochs, history(out / "history.csv"))
+    ]
     assert read_json(out / "live" / "metrics.json")["step"] == 11
     assert "Epoch 1/12" not in second.stdout  # the second process did not start over
     assert json.loads((out / "training.json").read_text())["epochs_run"] == 12
@@ -100,21 +127,38 @@ def test_changed_settings_do_not_resume_an_old_backup(tiny_data, tmp_path):
     assert summary["epochs_run"] == 3 and [r["epoch"] for r in history(tmp_path / "h.csv")] == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
     pytest.importorskip("jax")
     config = run_config("morph", filters=2, kernel_size=3, padding="same")
     write_json(tmp_path / "run.json", config.to_dict())
     result = subprocess.run(
-        [str(BIN / "python"), "-m", "stages.train", "--config", str(tmp_path / "run.json"), "--data", str(tiny_data),
-         "--model", str(tmp_path / "m.keras"), "--history", str(tmp_path / "h.csv"),
-         "--summary", str(tmp_path / "s.json")],
-        capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"})
+        [
+            str(BIN / "python"),
+            "-m",
+            "stages.train",
+            "--config",
+            str(tmp_path / "run.json"),
+            "--data",
+            str(tiny_data),
+            "--model",
+            str(tmp_path / "m.keras"),
+            "--history",
+            str(tmp_path / "h.csv"),
+            "--summary",
+            str(tmp_path / "s.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = read_json(tmp_path / "s.json")
     assert summary["backend"] == "jax" and summary["epochs_run"] == 3
     assert np.isfinite([float(row["loss"]) for row in history(tmp_path / "h.csv")]).all()
 
 
+@pytest.mark.slow
 def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
     from stages.lib.architectures import build
     from stages.train import make_deterministic
@@ -128,8 +172,12 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
     write_json(data / "metadata.json", {"class_names": ["a", "b"]})
 
     def backbone_after(fine_tune_epochs):
-        config = run_config("transfer", training={"epochs": 2, "patience": 5, "batch_size": 8,
-                                                  "fine_tune_epochs": fine_tune_epochs}, weights="none", alpha=0.35)
+        config = run_config(
+            "transfer",
+            training={"epochs": 2, "patience": 5, "batch_size": 8, "fine_tune_epochs": fine_tune_epochs},
+            weights="none",
+            alpha=0.35,
+        )
         out = tmp_path / f"ft{fine_tune_epochs}"
         summary = train(config, data, out / "m.keras", out / "h.csv", out / "s.json")
         weights = load_model(out / "m.keras").get_layer("backbone").get_weights()
@@ -152,14 +200,34 @@ def test_a_diverging_run_stops_in_one_line_naming_the_run_and_the_epoch(tiny_dat
     write_json(tmp_path / "run.json", config.to_dict())
     model = tmp_path / "model.keras"
     result = subprocess.run(
-        [BIN / "python", "-m", "stages.train", "--config", tmp_path / "run.json", "--data", tiny_data,
-         "--model", model, "--history", tmp_path / "history.csv", "--summary", tmp_path / "training.json",
-         "--live", tmp_path / "live", "--log", tmp_path / "train.log"],
-        capture_output=True, text=True)
+        [
+            BIN / "python",
+            "-m",
+            "stages.train",
+            "--config",
+            tmp_path / "run.json",
+            "--data",
+            tiny_data,
+            "--model",
+            model,
+            "--history",
+            tmp_path / "history.csv",
+            "--summary",
+            tmp_path / "training.json",
+            "--live",
+            tmp_path / "live",
+            "--log",
+            tmp_path / "train.log",
+        ],
+        capture_output=True,
+        text=True,
+    )
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert result.returncode == 1 and len(errors) == 1, result.stderr[-3000:]
-    assert ("error: run tiny_mlp diverged in epoch 1: loss nan, val_loss nan at learning rate 1e+30; "
-            "lower the learning rate and run it again") in errors[0]
+    assert (
+        "error: run tiny_mlp diverged in epoch 1: loss nan, val_loss nan at learning rate 1e+30; "
+        "lower the learning rate and run it again"
+    ) in errors[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert not model.exists() and not (tmp_path / "history.csv").exists() and not (tmp_path / "training.json").exists()
     assert not list((tmp_path / "live").rglob("*.tsv"))  # no diverged epoch logged
@@ -169,14 +237,17 @@ def test_evaluate_refuses_a_model_that_gives_nan(tiny_data, tmp_path):
     """A model with NaN weights (a diverged run saved by other means) gets no metrics.json."""
     import keras
 
-    from stages.lib.architectures import build
     from stages.evaluate import evaluate
+    from stages.lib.architectures import build
 
     model = build("softmax", (8, 8, 1), 3)
     model.set_weights([np.full(w.shape, np.nan, dtype=np.float32) for w in model.get_weights()])
     model.save(tmp_path / "model.keras")
-    with pytest.raises(ValueError, match=r"run tiny_softmax: .*model.keras gives non-finite probabilities for 30 of 30 "
-                                         r"test images \(did training diverge\?\); nothing is written"):
+    with pytest.raises(
+        ValueError,
+        match=r"run tiny_softmax: .*model.keras gives non-finite probabilities for 30 of 30 "
+        r"test images \(did training diverge\?\); nothing is written",
+    ):
         evaluate(run_config("softmax"), tmp_path / "model.keras", tiny_data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     keras.backend.clear_session()
