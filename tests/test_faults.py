@@ -37,7 +37,13 @@ def small(params):
 
 
 def replace(old, new):
-    return lambda text: text.replace(old, new, 1)
+    """An edit of params.yaml's text; the text must hold `old` (an edit that changes nothing tests nothing)."""
+
+    def edit(text):
+        assert old in text, f"params.yaml has no {old!r}"
+        return text.replace(old, new, 1)
+
+    return edit
 
 
 BAD_PARAMS = {
@@ -112,12 +118,12 @@ BAD_PARAMS = {
         "params.yaml: runs.mlp.units: [8, 8, 8",
     ),
     "subsample": (
-        replace("  train_subsample: null", "  train_subsample: 1"),
+        replace("  dataset: digits", "  dataset: digits\n  train_subsample: 1"),
         "params.yaml: data.train_subsample: 1 is invalid: a stratified subsample keeps at least one image of"
         " each of the 10 classes of digits",
     ),
     "yaml-1.1-boolean": (
-        replace("  mixed_precision: false", "  mixed_precision: no"),
+        replace("  patience: ", "  mixed_precision: no\n  patience: "),
         "params.yaml: train.mixed_precision: 'no' is invalid: 'no' is not of type 'boolean'",
     ),
 }

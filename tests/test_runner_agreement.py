@@ -105,9 +105,9 @@ TRICKY = {
     "leading-dot": ("  val_fraction: 0.15", "  val_fraction: .5", ("split", "val_fraction"), 0.5),
     "integer-rate": ("  learning_rate: 0.001", "  learning_rate: 1", ("train", "learning_rate"), 1.0),
     "float-seed": ("seed: 42", "seed: 42.0", None, "params.yaml: seed: 42.0 is invalid: an integer is needed"),
-    "yes": (
-        "  mixed_precision: false",
-        "  mixed_precision: yes",
+    "yes": (  # params.yaml leaves mixed_precision at its default: the case adds the key
+        "  patience: 5",
+        "  mixed_precision: yes\n  patience: 5",
         None,
         "params.yaml: train.mixed_precision: 'yes' is invalid: 'yes' is not of type 'boolean'",
     ),
