@@ -63,6 +63,15 @@ def test_readme_has_at_most_200_lines():
     assert len(lines) <= 200, f"README.md has {len(lines)} lines; move the details into docs/"
 
 
+def test_ci_runs_the_readme_test_command():
+    """The README's second command (install with the test tools, run the tests) is what CI runs."""
+    block = README.read_text(encoding="utf-8").split("```sh\n", 1)[1].split("```", 1)[0]
+    test_command = block.splitlines()[1].split("#", 1)[0].strip()
+    assert test_command.endswith("pytest"), test_command
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    assert any(line == test_command or line.startswith(test_command + " ||") for line in ci_lines), test_command
+
+
 def command_modules() -> list[str]:
     """Every stages/*.py that defines a top-level `main`: a command, `python -m stages.<name>`."""
     names = []
