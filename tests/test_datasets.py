@@ -227,17 +227,22 @@ def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
     assert_nothing_left(tmp_path)
 
 
-def test_truncated_file_is_named_as_truncated(server, tmp_path):
-    archive = tiny_cifar10()
-    server.files["cifar-10-binary.tar.gz"] = archive[: len(archive) // 2]
-    source = Source(
-        name="c",
+def cifar_source(base: str, archive: bytes) -> Source:
+    """A CIFAR-10 source whose one published file is `archive`, pinned to `archive`'s SHA-256."""
+    return Source(
+        name="tiny_cifar",
         format="cifar10_binary",
-        base=server.url,
+        base=base,
         description="test",
         files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
         archives=("cifar-10-binary.tar.gz",),
     )
+
+
+def test_truncated_file_is_named_as_truncated(server, tmp_path):
+    archive = tiny_cifar10()
+    server.files["cifar-10-binary.tar.gz"] = archive[: len(archive) // 2]
+    source = cifar_source(server.url, archive)
     with pytest.raises(DataError, match=r"^cifar-10-binary.tar.gz: SHA-256 mismatch .*; truncated or corrupt gzip"):
         download(source, tmp_path / "raw", http_options=FAST)
     assert_nothing_left(tmp_path)
@@ -325,14 +330,7 @@ def test_progress_lines_for_large_files(server, tmp_path, capsys):
 def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
     archive = tiny_cifar10()
     server.files["cifar-10-binary.tar.gz"] = archive
-    source = Source(
-        name="tiny_cifar",
-        format="cifar10_binary",
-        base=server.url,
-        description="test",
-        files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
-        archives=("cifar-10-binary.tar.gz",),
-    )
+    source = cifar_source(server.url, archive)
     manifest = download(source, tmp_path / "raw", http_options=FAST)
     assert not (tmp_path / "raw" / "cifar-10-binary.tar.gz").exists()
     assert "cifar-10-batches-bin/test_batch.bin" in manifest["contents"]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,25 @@ from stages.lib.files import read_json, write_json
 from stages.lib.layers import load_model
 from stages.train import train
 from tests.conftest import BIN, make_tiny_data, run_config
+
+
+def train_command(config, data, out: Path, *extra) -> list[str]:
+    """`python -m stages.train` for `config` (written to out/run.json), with model.keras,
+    history.csv and training.json in `out`, then the `extra` arguments."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "run.json", config.to_dict())
+    outputs = {"--model": "model.keras", "--history": "history.csv", "--summary": "training.json"}
+    return [
+        str(BIN / "python"),
+        "-m",
+        "stages.train",
+        "--config",
+        str(out / "run.json"),
+        "--data",
+        str(data),
+        *(item for flag, name in outputs.items() for item in (flag, str(out / name))),
+        *map(str, extra),
+    ]
 
 
 def history(path):
@@ -65,25 +85,8 @@ def test_monitor_val_accuracy_and_mixed_precision(tiny_data, tmp_path):
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     data = make_tiny_data(tmp_path / "data", sizes=(("train", 2000), ("val", 200), ("test", 30)))
     config = run_config("mlp", training={"epochs": 12, "patience": 12, "batch_size": 8}, units=[64])
-    write_json(tmp_path / "run.json", config.to_dict())
     out = tmp_path / "out"
-    command = [
-        str(BIN / "python"),
-        "-m",
-        "stages.train",
-        "--config",
-        str(tmp_path / "run.json"),
-        "--data",
-        str(data),
-        "--model",
-        str(out / "model.keras"),
-        "--history",
-        str(out / "history.csv"),
-        "--summary",
-        str(out / "training.json"),
-        "--live",
-        str(out / "live"),
-    ]
+    command = train_command(config, data, out, "--live", out / "live")
     live_loss = out / "live" / "plots" / "metrics" / "eval" / "loss.tsv"
     progress = out / "model.keras.progress.json"
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -131,31 +134,16 @@ def test_changed_settings_do_not_resume_an_old_backup(tiny_data, tmp_path):
 def test_training_runs_under_the_jax_backend(tiny_data, tmp_path):
     pytest.importorskip("jax")
     config = run_config("morph", filters=2, kernel_size=3, padding="same")
-    write_json(tmp_path / "run.json", config.to_dict())
     result = subprocess.run(
-        [
-            str(BIN / "python"),
-            "-m",
-            "stages.train",
-            "--config",
-            str(tmp_path / "run.json"),
-            "--data",
-            str(tiny_data),
-            "--model",
-            str(tmp_path / "m.keras"),
-            "--history",
-            str(tmp_path / "h.csv"),
-            "--summary",
-            str(tmp_path / "s.json"),
-        ],
+        train_command(config, tiny_data, tmp_path),
         capture_output=True,
         text=True,
         env={**os.environ, "KERAS_BACKEND": "jax"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = read_json(tmp_path / "s.json")
+    summary = read_json(tmp_path / "training.json")
     assert summary["backend"] == "jax" and summary["epochs_run"] == 3
-    assert np.isfinite([float(row["loss"]) for row in history(tmp_path / "h.csv")]).all()
+    assert np.isfinite([float(row["loss"]) for row in history(tmp_path / "history.csv")]).all()
 
 
 @pytest.mark.slow
@@ -197,28 +185,9 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
 def test_a_diverging_run_stops_in_one_line_naming_the_run_and_the_epoch(tiny_data, tmp_path):
     """A NaN loss is an error, not a result: nothing is written for the run but its log."""
     config = run_config("mlp", {"optimizer": "sgd", "learning_rate": 1e30}, units=[32])
-    write_json(tmp_path / "run.json", config.to_dict())
     model = tmp_path / "model.keras"
     result = subprocess.run(
-        [
-            BIN / "python",
-            "-m",
-            "stages.train",
-            "--config",
-            tmp_path / "run.json",
-            "--data",
-            tiny_data,
-            "--model",
-            model,
-            "--history",
-            tmp_path / "history.csv",
-            "--summary",
-            tmp_path / "training.json",
-            "--live",
-            tmp_path / "live",
-            "--log",
-            tmp_path / "train.log",
-        ],
+        train_command(config, tiny_data, tmp_path, "--live", tmp_path / "live", "--log", tmp_path / "train.log"),
         capture_output=True,
         text=True,
     )
