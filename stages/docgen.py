@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.files import write_text_if_changed
 from stages.lib.settings import param_defaults
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "workflow/schemas/params.schema.yaml"
 ARCHITECTURES = "stages/lib/architectures.py"
 OUT = "docs/parameters.md"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.lib.joblog import run_stage
@@ -42,7 +43,6 @@ from stages.lib.splits import load_split
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 EXPORT_TOLERANCE = 1e-4
-ROOT = Path(__file__).resolve().parents[1]  # the project: templates are named relative to it
 
 
 class PackagingError(PipelineError):
