@@ -3,7 +3,7 @@
 #   bash setup.sh          the pipeline's packages
 #   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
 #                          packages the tests use: dataset-fashion-mnist, chromium, slurm, munge
-#   bash setup.sh --extra s3   plus an optional dependency group (s3, ssh, gs, onnx)
+#   bash setup.sh --extra s3   plus an optional dependency group (s3, ssh, gs)
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
 cd "$(dirname "$0")"

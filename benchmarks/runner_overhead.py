@@ -51,9 +51,12 @@ def grid(runs: int):
         params["train"]["epochs"] = 1
         params["runs"] = {"softmax": params["runs"]["softmax"]}
         rates = [round(0.001 + 0.0001 * i, 6) for i in range(runs - 1)]
-        params["sweeps"] = (
-            {"lr": {"run": {"architecture": "softmax"}, "grid": {"learning_rate": rates}}} if rates else None
-        )
+        # A grid list holds at most 100 values (params.schema.yaml): one sweep per hundred.
+        sweeps = {
+            f"lr{i // 100}": {"run": {"architecture": "softmax"}, "grid": {"learning_rate": rates[i : i + 100]}}
+            for i in range(0, len(rates), 100)
+        }
+        params["sweeps"] = sweeps or None
 
     return edit
 

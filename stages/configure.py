@@ -3,7 +3,8 @@
     python -m stages.configure --params params.yaml \
         --schema workflow/schemas/params.schema.yaml --out-dir configs --dvc-yaml dvc.yaml
 
-Writes configs/data/{download,prepare}.json, configs/{package,report}.json and configs/<run>.json. A file is
+Writes configs/data/{download,prepare}.json, configs/{package,report}.json, configs/<run>.json and
+configs/code/<stage>.json (the checksums of the code each stage runs). A file is
 rewritten only when its content changes, so both runners see a changed
 parameter as exactly one changed input: that run's train job, or the data
 stage it belongs to. The Snakefile calls `write_configs` while it is parsed;
@@ -18,9 +19,10 @@ import sys
 from pathlib import Path
 
 from stages.dvcgen import is_current
+from stages.lib.codedeps import fingerprint
 from stages.lib.files import write_json_if_changed
 from stages.lib.joblog import run_stage
-from stages.lib.layout import CONFIG_FILES
+from stages.lib.layout import CODE_STAGES, CONFIG_DIR, CONFIG_FILES, code_file
 from stages.lib.params import (
     SCHEMA,
     ParamsError,
@@ -44,6 +46,8 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
         write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config.to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params).to_dict())
+    for stage in CODE_STAGES:
+        write_json_if_changed(Path(out_dir) / Path(code_file(stage)).relative_to(CONFIG_DIR), fingerprint(stage))
     paths = {}
     for name, config in runs.items():
         paths[name] = Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name)

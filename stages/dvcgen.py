@@ -23,6 +23,7 @@ from stages.lib.files import write_text_if_changed
 from stages.lib.layout import (
     ARCHIVE,
     CLASS_BALANCE,
+    CODE_STAGES,
     CONFIG_DIR,
     CONFIGS,
     DATA_REPORTS,
@@ -44,6 +45,7 @@ from stages.lib.layout import (
     SAMPLES,
     TIMES,
     TRAIN_FILES,
+    code_file,
     per_run,
     run_file,
 )
@@ -82,6 +84,11 @@ def _run_files(keys, runs=None) -> list[str]:
     return [run_file(key, run) for key in keys for run in runs]
 
 
+def all_code_files() -> list[str]:
+    """The code of configure and of every stage whose checksums it writes."""
+    return sorted({path for stage in ("configure", *CODE_STAGES) for path in code_files(stage)})
+
+
 def dvc_pipeline(params: dict) -> dict:
     """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
     runs = list(resolve_runs(params))
@@ -96,7 +103,8 @@ def _data_stages(params: dict, runs: list[str]) -> dict:
             "cmd": "python -m stages.configure --params params.yaml"
             f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
             f" --log {LOG['configure']}",
-            "deps": ["workflow/schemas/params.schema.yaml", *code_files("configure")],
+            # configure writes every stage's code checksums: it reads all their code.
+            "deps": ["workflow/schemas/params.schema.yaml", *all_code_files()],
             "params": [
                 "seed",
                 "data",
@@ -111,18 +119,19 @@ def _data_stages(params: dict, runs: list[str]) -> dict:
                 _config(CONFIGS["prepare"]),
                 _config(CONFIGS["package"]),
                 _config(CONFIGS["report"]),
+                *(_config(code_file(stage)) for stage in CODE_STAGES),
                 *(_config(path) for path in per_run(CONFIGS["run"], runs)),
             ],
         },
         "download": {
             "cmd": f"python -m stages.download --config {CONFIGS['download']} --out {RAW} --log {LOG['download']}",
-            "deps": [CONFIGS["download"], *source_inputs(params), *code_files("download")],
+            "deps": [CONFIGS["download"], *source_inputs(params), code_file("download")],
             "outs": [RAW],
         },
         "prepare": {
             "cmd": f"python -m stages.prepare --config {CONFIGS['prepare']} --raw {RAW} --out {PREPARED}"
             f" --samples {SAMPLES} --balance {CLASS_BALANCE} --log {LOG['prepare']}",
-            "deps": [CONFIGS["prepare"], RAW, *code_files("prepare")],
+            "deps": [CONFIGS["prepare"], RAW, code_file("prepare")],
             "outs": [PREPARED, _nocache(SAMPLES), _nocache(CLASS_BALANCE)],
         },
     }
@@ -140,7 +149,7 @@ def _run_stages(runs: list[str]) -> dict:
                     f" --history {run_file('history')} --summary {run_file('summary')}"
                     f" --live {RUN_DIR}/{LIVE_DIR} --times {TIMES} --log {LOG['train']}"
                 ),
-                "deps": [_each(CONFIGS["run"]), PREPARED, *code_files("train")],
+                "deps": [_each(CONFIGS["run"]), PREPARED, code_file("train")],
                 "outs": [_each(MODEL), *(_nocache(path) for path in _run_files(train_outs))],
                 # dvclive's summary: the last epoch's numbers and the step, for `dvc exp show`.
                 "metrics": [_nocache(_each(run_file("live_summary")))],
@@ -153,7 +162,7 @@ def _run_stages(runs: list[str]) -> dict:
                     f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
                     f" --out-dir {RUN_DIR} --log {LOG['evaluate']}"
                 ),
-                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, *code_files("evaluate")],
+                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, code_file("evaluate")],
                 "outs": [_nocache(path) for path in _run_files(key for key in EVALUATION_FILES if key != "metrics")],
                 "metrics": [_nocache(_each(run_file("metrics")))],
             },
@@ -176,7 +185,7 @@ def _result_stages(runs: list[str]) -> dict:
                 SAMPLES,
                 CLASS_BALANCE,
                 NOTEBOOK,
-                *code_files("report"),
+                code_file("report"),
             ],
             # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
             "outs": [
@@ -193,7 +202,7 @@ def _result_stages(runs: list[str]) -> dict:
                 *_run_files(PACKAGE_INPUTS, runs),
                 *per_run(MODEL, runs),
                 PREPARED,
-                *code_files("package"),
+                code_file("package"),
             ],
             "outs": [PACKAGE_DIR, ARCHIVE],
         },

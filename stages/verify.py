@@ -9,7 +9,8 @@ or the package's model.keras) predicts the prepared test split again and every
 metric (accuracy, loss, top-k, precision/recall/F1, per class) is compared with
 the recorded metrics.json and scores.json (reports/runs/<run>/, or the
 package's copies). The test arrays must be the ones recorded in provenance.json
-(SHA-256). Prints one line per
+(SHA-256). A package's model.onnx must give every test image the Keras model's
+class, and its probabilities within 1e-4. Prints one line per
 difference and a summary per model; exits 1 when anything differs or is
 missing. Nothing is written.
 """
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
-from stages.lib.archive import opened_package
+from stages.lib.archive import EXPORT_TOLERANCE, ONNX_MODEL, onnx_probabilities, onnx_session, opened_package
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
@@ -71,6 +72,28 @@ def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: f
     class_names = read_json(Path(data_dir) / "metadata.json")["class_names"]
     probabilities = predict_probabilities(load_model(model_path), x_test)
     return differences(recorded, score(y_test, probabilities, class_names), tolerance)
+
+
+def verify_onnx(folder: Path, package, data_dir) -> list[str]:
+    """How the package's model.onnx disagrees with its model.keras on the test split of `data_dir`."""
+    import numpy as np
+
+    from stages.lib.layers import load_model
+
+    x_test, _ = load_split(data_dir, "test", mmap=False)
+    x_test = np.asarray(x_test, dtype=np.float32)
+    keras = predict_probabilities(load_model(folder / "model.keras"), x_test)
+    onnx = np.asarray(onnx_probabilities(onnx_session(folder / ONNX_MODEL, package), x_test), dtype=np.float64)
+    if onnx.shape != keras.shape:
+        return [f"{ONNX_MODEL}: gives {onnx.shape[1:]} outputs per image, model.keras {keras.shape[1:]}"]
+    found = []
+    classes = np.flatnonzero(onnx.argmax(axis=1) != keras.argmax(axis=1))
+    if classes.size:
+        found.append(f"{ONNX_MODEL}: another class than model.keras for {classes.size} test images")
+    difference = float(np.max(np.abs(onnx - keras)))
+    if not difference <= EXPORT_TOLERANCE:  # NaN fails too
+        found.append(f"{ONNX_MODEL}: probabilities differ from model.keras by up to {difference:.2g}")
+    return found
 
 
 def _recorded(path: Path, shown: str) -> dict:
@@ -149,6 +172,11 @@ def main(argv=None) -> int:
         if args.package:
             with opened_package(args.package) as folder:
                 ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
+                if (folder / ONNX_MODEL).is_file():
+                    found = verify_onnx(folder, args.package, args.data)
+                    for line in found or [f"{ONNX_MODEL} gives the classes of model.keras on every test image"]:
+                        print(f"package: {line}")
+                    ok = ok and not found
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:

@@ -45,7 +45,9 @@ def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, ca
     from stages.configure import main
     from stages.dvcgen import main as dvcgen_main
     from stages.lib.files import read_json
-    from stages.lib.layout import CONFIG_FILES
+    from stages.lib.codedeps import code_files
+    from stages.lib.files import sha256_file
+    from stages.lib.layout import CODE_STAGES, CONFIG_FILES
     from stages.lib.params import load_params, resolve_runs
 
     params = ROOT / "params.yaml"
@@ -56,8 +58,14 @@ def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, ca
     assert capsys.readouterr().out.splitlines()[-1] == f"configured {len(runs)} runs: {', '.join(runs)}"
     expected = [CONFIG_FILES[stage] for stage in ("download", "prepare", "package", "report")]
     expected += [CONFIG_FILES["run"].replace("{run}", name) for name in runs]
+    expected += [f"code/{stage}.json" for stage in CODE_STAGES]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == sorted(expected)
     assert read_json(out / CONFIG_FILES["run"].replace("{run}", runs[0]))["run"] == runs[0]
+    # Each stage's code, as one input: the checksum of every file it runs.
+    for stage in CODE_STAGES:
+        checksums = read_json(out / "code" / f"{stage}.json")
+        assert list(checksums) == code_files(stage)
+        assert all(digest == sha256_file(ROOT / path) for path, digest in checksums.items())
 
     # One run more in params.yaml than in dvc.yaml: refused in one line, no config written.
     changed = yaml.safe_load(params.read_text())

@@ -72,6 +72,8 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
         "params.json",
         "selection.json",
         "MODEL_CARD.md",
+        "model.onnx",  # package.exports defaults to [onnx]: stages.predict runs it without TensorFlow
+        "exports.json",
     }
     assert all(sha256_file(folder / name) == digest for name, digest in files.items())
     assert read_json(folder / "preprocessing.json")["image_shape"] == [8, 8, 1]
@@ -89,7 +91,8 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     assert "Selected as the best of 2 runs by test accuracy" in card
     with tarfile.open(tmp_path / "package.tar.gz") as tar:
         assert sorted(tar.getnames()) == sorted(f"package/{name}" for name in [*files, "SHA256SUMS"])
-    # The same inputs give the same archive, byte for byte (fixed timestamps and owners).
+    # The same inputs give the same archive, byte for byte (fixed timestamps and owners, and an ONNX
+    # export with its generated names renumbered: a second export in one process counts on).
     make_package(runs, tiny_data, tmp_path / "again")
     assert sha256_file(tmp_path / "again" / "package.tar.gz") == sha256_file(tmp_path / "package.tar.gz")
 
@@ -125,15 +128,39 @@ def read_csv_rows(text):
 def test_predict_agrees_with_evaluate_on_the_test_images(runs, tiny_data, tmp_path, capsys):
     selection, _ = make_package(runs, tiny_data, tmp_path)
     images = save_test_images(tiny_data, tmp_path / "images")
-    capsys.readouterr()  # what package printed
-    assert predict_main([str(tmp_path / "package.tar.gz"), str(tmp_path / "images"), "--top-k", "2"]) == 0
-    rows = read_csv_rows(capsys.readouterr().out)
-    assert list(rows[0]) == ["file", "predicted", "probability", "class_2", "probability_2"]
     evaluated = read_csv_rows((runs / "reports" / selection["run"] / "predictions.csv").read_text())
-    assert [r["file"] for r in rows] == [str(p) for p in images]
-    assert [r["predicted"] for r in rows] == [e["predicted"] for e in evaluated[: len(images)]]
-    for row, expected in zip(rows, evaluated):
-        assert float(row["probability"]) == pytest.approx(float(expected[f"p_{row['predicted']}"]), abs=0.02)
+    by_engine = {}
+    for engine, name in (("auto", "onnxruntime"), ("onnx", "onnxruntime"), ("keras", "Keras")):
+        capsys.readouterr()  # what package (or the previous engine) printed
+        command = [str(tmp_path / "package.tar.gz"), str(tmp_path / "images"), "--top-k", "2", "--engine", engine]
+        assert predict_main(command) == 0
+        out, err = capsys.readouterr()
+        assert err == f"classified {len(images)} of {len(images)} images with {name}\n"
+        rows = by_engine[engine] = read_csv_rows(out)
+        assert list(rows[0]) == ["file", "predicted", "probability", "class_2", "probability_2"]
+        assert [r["file"] for r in rows] == [str(p) for p in images]
+        assert [r["predicted"] for r in rows] == [e["predicted"] for e in evaluated[: len(images)]]
+        for row, expected in zip(rows, evaluated):
+            assert float(row["probability"]) == pytest.approx(float(expected[f"p_{row['predicted']}"]), abs=0.02)
+    # The ONNX export and the Keras model (the reference) give the same classes and probabilities.
+    for onnx, keras in zip(by_engine["onnx"], by_engine["keras"], strict=True):
+        assert onnx["predicted"] == keras["predicted"] and onnx["class_2"] == keras["class_2"]
+        assert float(onnx["probability"]) == pytest.approx(float(keras["probability"]), abs=1e-4)
+
+
+def test_verify_checks_the_onnx_export_against_the_keras_model(runs, tiny_data, tmp_path, capsys):
+    make_package(runs, tiny_data, tmp_path / "first", run="first")
+    _, folder = make_package(runs, tiny_data, tmp_path / "second", run="second")
+    capsys.readouterr()
+    assert verify_main(["--package", str(folder), "--data", str(tiny_data)]) == 0
+    assert "package: model.onnx gives the classes of model.keras on every test image\n" in capsys.readouterr().out
+    # Another model's export in its place (the manifest rewritten to match): verify says so.
+    shutil.copyfile(tmp_path / "first" / "package" / "model.onnx", folder / "model.onnx")
+    rewrite_manifest(folder)
+    assert verify_main(["--package", str(folder), "--data", str(tiny_data)]) == 1
+    assert re.search(
+        r"^package: model.onnx: probabilities differ from model.keras by up to 0\.\d+$", capsys.readouterr().out, re.M
+    )
 
 
 def test_a_tampered_package_is_refused(runs, tiny_data, tmp_path, capsys):
@@ -236,6 +263,7 @@ def test_a_tampered_archive_is_named_not_its_temporary_folder(runs, tiny_data, t
         ("class_names.json", '{"a": 0}', "class_names.json is not a list of class names"),
         ("class_names.json", '["a", "b"]', "the model gives (3,) outputs per image, class_names.json names 2 classes"),
         ("model.keras", "not a zip", "model.keras does not load as a Keras model"),
+        ("model.onnx", "not a protobuf", "model.onnx does not load in onnxruntime"),
     ],
 )
 def test_a_package_with_a_missing_or_malformed_contract_is_named(
@@ -251,7 +279,8 @@ def test_a_package_with_a_missing_or_malformed_contract_is_named(
     archive = tmp_path / "made-elsewhere.tar.gz"
     write_archive(folder, archive)
     capsys.readouterr()
-    assert predict_main([str(archive), str(image), "--out", str(tmp_path / "out.csv")]) == 2
+    engine = "keras" if name == "model.keras" else "auto"
+    assert predict_main([str(archive), str(image), "--out", str(tmp_path / "out.csv"), "--engine", engine]) == 2
     assert capsys.readouterr().err == f"error: {archive}: {message}\n"
     assert not (tmp_path / "out.csv").exists()
 
@@ -289,7 +318,8 @@ def test_a_model_that_gives_nan_is_refused(runs, tiny_data, tmp_path, capsys):
     model.save(folder / "model.keras")
     rewrite_manifest(folder)
     capsys.readouterr()
-    assert predict_main([str(folder), str(image), "--out", str(tmp_path / "out.csv")]) == 2
+    command = [str(folder), str(image), "--out", str(tmp_path / "out.csv"), "--engine", "keras"]
+    assert predict_main(command) == 2
     assert capsys.readouterr().err == (
         f"error: {folder}: the model gives non-finite probabilities (NaN or infinity); "
         "was it trained with a diverging run?\n"
@@ -317,6 +347,6 @@ def test_an_oversized_image_is_named_and_the_others_classified(runs, tiny_data, 
     )
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'images' / 'large.png'}: cannot read the image "
-        "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images\n"
+        "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images with onnxruntime\n"
     )
     assert [r["file"] for r in read_csv_rows((tmp_path / "out.csv").read_text())] == [str(p) for p in images]

@@ -109,3 +109,26 @@ def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
     if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):
         raise PackageError(f"{label}: class_names.json is not a list of class names")
     return shape, class_names
+
+
+# How far an export's probabilities may be from the Keras model's (the package stage and verify check).
+EXPORT_TOLERANCE = 1e-4
+ONNX_MODEL = "model.onnx"
+
+
+def onnx_session(path: Path, label):
+    """An onnxruntime session of the ONNX model at `path`: imports in a fraction of a second, where
+    Keras with TensorFlow takes about 8 (benchmarks/predict_latency.py)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: its warnings would mix with predict's CSV on a terminal
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - onnxruntime's own exception types are not exported
+        raise PackageError(f"{label}: {path.name} does not load in onnxruntime") from None
+
+
+def onnx_probabilities(session, x):
+    """The class probabilities (an array) of the ONNX model for the images `x` (float32, batch first)."""
+    return session.run(None, {session.get_inputs()[0].name: x})[0]

@@ -1,7 +1,8 @@
 """The source files a stage runs: its module plus every `stages` module it imports, and the
 files those modules declare in a module-level `DATA_FILES = ("stages/templates/...", ...)`.
 
-Both runners declare these as inputs of the stage, so editing the code of a
+Both runners see them through one file per stage, its `fingerprint` (configs/code/<stage>.json,
+written by configure and by the Snakefile, only when it changes), so editing the code of a
 stage reruns that stage and nothing that does not import the edited module.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ast
 from functools import cache
 from pathlib import Path
+
+from stages.lib.files import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +48,8 @@ def code_files(stage: str) -> list[str]:
             seen.add(module)
             todo.extend(_parse(module)[0])
     return sorted({_path(module) for module in seen} | {path for module in seen for path in _parse(module)[1]})
+
+
+def fingerprint(stage: str) -> dict[str, str]:
+    """{path: SHA-256} of the files `stages.<stage>` runs: the one input that stands for its code."""
+    return {path: sha256_file(ROOT / path) for path in code_files(stage)}

@@ -14,6 +14,17 @@ CONFIG_FILES = {
     "run": "{run}.json",
 }
 CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
+# The stages whose code reaches the runners as one input, CODE_FILE: the SHA-256 of each source file
+# the stage runs (stages.lib.codedeps), written like the configs. Two dozen code files per stage
+# made DVC's no-op check of a 200-run grid cost a third more (benchmarks/runner_overhead.py).
+CODE_STAGES = ("download", "prepare", "train", "evaluate", "report", "package")
+CODE_FILE = f"{CONFIG_DIR}/code/{{stage}}.json"
+
+
+def code_file(stage: str) -> str:
+    return CODE_FILE.replace("{stage}", stage)
+
+
 RAW = "data/raw"
 PREPARED = "data/prepared"
 DATA_REPORTS = "reports/data"

@@ -149,7 +149,8 @@ class PackageSettings(Settings):
 
     metric: str  # report.metric
     run: str | None = None
-    exports: list[str] = field(default_factory=list)
+    # ONNX by default: stages.predict classifies with onnxruntime, without importing TensorFlow.
+    exports: list[str] = field(default_factory=lambda: ["onnx"])
 
 
 # The settings whose defaults stand for keys params.yaml may leave out, by section of params.yaml

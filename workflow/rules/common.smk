@@ -13,7 +13,6 @@ import sys
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
-from stages.lib.codedeps import code_files
 from stages.lib.params import ParamsError, load_params, source_inputs
 from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml

@@ -3,7 +3,7 @@ rule evaluate:
         config=layout.CONFIGS["run"],
         model=rules.train.output.model,
         data=rules.prepare.output.data,
-        code=code_files("evaluate"),
+        code=layout.code_file("evaluate"),
     output:
         metrics=layout.run_file("metrics"),
         scores=layout.run_file("scores"),
