@@ -1,13 +1,13 @@
 """Run every CPU benchmark and write reports/bench.json and reports/bench.md.
 
-    python benchmarks/run_all.py [--only runner_overhead prepare_fashion train_throughput] [--summary-only]
+    python benchmarks/run_all.py [--only runner_overhead predict_latency ...] [--summary-only]
 
 Each benchmark writes its own figures to benchmarks/results/<name>.json; this
 collects them into one file and a short Markdown summary that docs/development.md
 quotes. `--summary-only` rebuilds the summary from the existing results.
 Needs the test extras (`bash setup.sh --test`: the overhead benchmark builds
 projects as the tests do) and, for prepare, Debian's dataset-fashion-mnist.
-About 15 minutes on 2 cores. The GPU benchmark (gpu_throughput.py) runs on a
+About 45 minutes on 2 cores. The GPU benchmark (gpu_throughput.py) runs on a
 GPU machine and is summarised here when its result file exists.
 """
 
@@ -23,39 +23,44 @@ sys.path.insert(0, str(ROOT))
 
 from stages.lib.files import read_json, write_json, write_text  # noqa: E402
 
-BENCHMARKS = ["runner_overhead", "prepare_fashion", "train_throughput"]
+BENCHMARKS = ["runner_overhead", "predict_latency", "main_job", "prepare_fashion", "train_throughput"]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def summary(results: dict) -> str:
     lines = ["# Benchmarks", "", "Medians of repeated runs; `python benchmarks/run_all.py` re-measures.", ""]
     if overhead := results.get("runner_overhead"):
+        lines += _overhead(overhead)
+    if latency := results.get("predict_latency"):
+        predict, helps = latency["predict_one_image_s"], latency["help_s"]
+        slowest = max(helps, key=helps.get)
         lines += [
-            f"## Runner overhead ({overhead['machine']['cpus']} CPUs, {overhead['repeats']} runs each)",
+            "## Commands a person types",
             "",
-            "| what | Snakemake | DVC |",
-            "|---|---|---|",
+            f"`python -m stages.predict models/package.tar.gz IMAGE` on one image: {predict['onnxruntime']:.2f} s "
+            f"with onnxruntime (the package's model.onnx), {predict['keras']:.2f} s with `--engine keras` "
+            f"(target 3 s). `--help`: at most {helps[slowest]:.2f} s (`stages.{slowest}`; target 1 s).",
+            "",
         ]
-        for grid, figures in overhead["noop"].items():
-            lines.append(
-                f"| no-op rerun, {grid} | {figures['snakemake']['median_s']:.2f} s "
-                f"| {figures['dvc_repro']['median_s']:.2f} s |"
-            )
-        for runs, figures in sorted(overhead["dag"].items(), key=lambda item: int(item[0])):
-            lines.append(
-                f"| DAG, {runs} runs (`snakemake -n`, `dvc status`) "
-                f"| {figures['snakemake_dry_run']['median_s']:.2f} s | {figures['dvc_status']['median_s']:.2f} s |"
-            )
-        sizes = sorted(overhead["dag"], key=int)
-        if len(sizes) > 1:
-            small, large = overhead["dag"][sizes[0]], overhead["dag"][sizes[-1]]
-            lines += [
-                "",
-                f"From {sizes[0]} to {sizes[-1]} runs ({int(sizes[-1]) / int(sizes[0]):.0f}x): "
-                f"`snakemake -n` x{large['snakemake_dry_run']['median_s'] / small['snakemake_dry_run']['median_s']:.1f}, "  # noqa: E501
-                f"`dvc status` x{large['dvc_status']['median_s'] / small['dvc_status']['median_s']:.1f}.",
-            ]
-        lines.append("")
+    if job := results.get("main_job"):
+        names = {
+            "fit": "fitting (`model.fit`)",
+            "predict": "predicting the test splits",
+            "imports_and_startup": "imports and start-up",
+            "runner": "Snakemake itself",
+            "rest": "the rest: files, figures, report, package",
+        }
+        lines += [
+            f"## Where the main job's time goes ({job['runs']} runs, one job at a time)",
+            "",
+            "| part | seconds | share |",
+            "|---|---|---|",
+            *(f"| {names[k]} | {v:.1f} | {job['shares'][k]:.0%} |" for k, v in job["parts_s"].items()),
+            f"| total (`snakemake --cores 1 --forceall`) | {job['total_s']:.1f} | 100% |",
+            "",
+            f"As the README runs it (`--cores 2`): {job['readme_command_s']:.1f} s.",
+            "",
+        ]
     if prepare := results.get("prepare_fashion"):
         lines += [
             "## Prepare, Fashion-MNIST from the Debian mirror",
@@ -85,6 +90,35 @@ def summary(results: dict) -> str:
     machine = next(iter(results.values()))["machine"]["platform"] if results else "?"
     lines += [f"Machine: {machine}."]
     return "\n".join(lines) + "\n"
+
+
+def _overhead(overhead: dict) -> list[str]:
+    lines = [
+        f"## Runner overhead ({overhead['machine']['cpus']} CPUs, {overhead['repeats']} runs each)",
+        "",
+        "| what | Snakemake | DVC |",
+        "|---|---|---|",
+    ]
+    for grid, figures in overhead["noop"].items():
+        smk, dvc = figures["snakemake"]["median_s"], figures["dvc_repro"]["median_s"]
+        lines.append(f"| no-op rerun, {grid} | {smk:.2f} s | {dvc:.2f} s |")
+    for runs, grid in overhead["grids"].items():
+        ours, bare, ratio = grid["project"], grid["bare"], grid["ratio"]
+        for what, smk, dvc in (
+            ("no-op rerun", "snakemake", "dvc_repro"),
+            ("status", "snakemake_dry_run", "dvc_status"),
+        ):
+            lines.append(
+                f"| {what}, {runs} runs: ours / bare ({grid['snakemake_jobs']} jobs, {grid['dvc_stages']} stages) "
+                f"| {ours[smk]['median_s']:.2f} / {bare[smk]['median_s']:.2f} s = x{ratio[smk]} "
+                f"| {ours[dvc]['median_s']:.2f} / {bare[dvc]['median_s']:.2f} s = x{ratio[dvc]} |"
+            )
+    for runs, figures in overhead.get("dag", {}).items():
+        lines.append(
+            f"| DAG of {runs} runs, nothing run yet (`snakemake -n`, `dvc status`) "
+            f"| {figures['snakemake_dry_run']['median_s']:.2f} s | {figures['dvc_status']['median_s']:.2f} s |"
+        )
+    return [*lines, ""]
 
 
 def main(argv=None) -> int:

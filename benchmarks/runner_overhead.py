@@ -1,19 +1,24 @@
-"""What the runners themselves cost: no-op reruns and DAG construction as the run grid grows.
+"""What the runners themselves cost, against their floor: no-op reruns and status as the run grid grows.
 
-    python benchmarks/runner_overhead.py [--repeats 5] [--noop-runs 200] [--dag-runs 50 200 500] \
+    python benchmarks/runner_overhead.py [--repeats 5] [--grids 200 500] [--dag-runs 2000] \
         [--out benchmarks/results/runner_overhead.json]
 
 No-op rerun: `snakemake --cores 2` and `dvc repro` when everything is up to
 date, on a copy of this project with its results (the default grid; the copy
-is brought up to date first, which retrains where the results are stale) and on a generated grid of
-`--noop-runs` runs. The generated grid is a sweep of the softmax run over
-learning rates; one run is trained and evaluated for real and its files copied
-to the others (with fresh modification times, so that Snakemake takes them as
-up to date; `dvc commit` records them): training 200 models would measure
-training, not the runners.
+is brought up to date first, which retrains where the results are stale) and
+on generated grids of each of `--grids` runs, with `snakemake -n` and `dvc status`
+there too. A generated grid is a sweep of the softmax run over learning rates;
+one run is trained and evaluated for real and its files copied to the others
+(with fresh modification times, so that Snakemake takes them as up to date;
+`dvc commit` records them): training 500 models would measure training, not
+the runners.
 
-DAG construction: `snakemake -n` and `dvc status` on generated grids where
-nothing has run yet, for each size in `--dag-runs`.
+The floor: for each grid, a bare DVC pipeline of as many stages and a bare
+Snakemake workflow of as many jobs, each of one input and one output, up to
+date, timed the same way in the same run; `ratio` is ours over the floor.
+
+DAG construction: `snakemake -n` and `dvc status` once on a grid of
+`--dag-runs` runs where nothing has run yet.
 
 Every figure is the median wall time of `--repeats` runs after one warm-up run
 (which writes Snakemake's per-run configs and DVC's hash cache).
@@ -33,10 +38,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.lib.files import write_json  # noqa: E402
+from stages.lib.files import write_json, write_text  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 from tests.conftest import make_project, run, tiny  # noqa: E402
 
@@ -120,44 +127,97 @@ def dag(project: Path, repeats: int) -> dict:
     }
 
 
+def bare_dvc(dest: Path, stages: int) -> Path:
+    """DVC's floor: `stages` stages of one dependency and one output each, all up to date."""
+    (dest / "in").mkdir(parents=True)
+    (dest / "out").mkdir()
+    pipeline = {}
+    for i in range(stages):
+        (dest / "in" / f"{i}.txt").write_text(f"{i}\n")
+        (dest / "out" / f"{i}.txt").write_text(f"{i}\n")
+        pipeline[f"s{i}"] = {"cmd": f"cp in/{i}.txt out/{i}.txt", "deps": [f"in/{i}.txt"], "outs": [f"out/{i}.txt"]}
+    write_text(dest / "dvc.yaml", yaml.safe_dump({"stages": pipeline}, sort_keys=False))
+    for args in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "commit", "-f", "-q"]):
+        run(args, dest)
+    return dest
+
+
+def bare_snakemake(dest: Path, jobs: int) -> Path:
+    """Snakemake's floor: `jobs` jobs of one input and one output each, all up to date."""
+    (dest / "in").mkdir(parents=True)
+    for i in range(jobs):
+        (dest / "in" / f"{i}.txt").write_text(f"{i}\n")
+    (dest / "out").mkdir()
+    for i in range(jobs):  # written after every input: up to date
+        (dest / "out" / f"{i}.txt").write_text(f"{i}\n")
+    write_text(
+        dest / "Snakefile",
+        f"rule all:\n    input: expand('out/{{i}}.txt', i=range({jobs}))\n\n"
+        "rule copy:\n    input: 'in/{i}.txt'\n    output: 'out/{i}.txt'\n    shell: 'cp {input} {output}'\n",
+    )
+    return dest
+
+
+def against_floor(project: Path, scratch: Path, runs: int, repeats: int) -> dict:
+    """No-op reruns and status of a `runs`-run grid, and of bare pipelines of as many stages and jobs."""
+    ours = {**noop(project, repeats), **dag(project, repeats)}
+    stages, jobs = 2 * runs + 5, 2 * runs + 4  # configure, download, prepare, train and evaluate per run, ...
+    dvc_floor = bare_dvc(scratch / f"bare-dvc-{runs}", stages)
+    snakemake_floor = bare_snakemake(scratch / f"bare-snakemake-{runs}", jobs)
+    floor = {
+        "dvc_repro": timed(["dvc", "repro"], dvc_floor, repeats, "Data and pipelines are up to date"),
+        "dvc_status": timed(["dvc", "status"], dvc_floor, repeats, ""),
+        "snakemake": timed(["snakemake", "--cores", "2"], snakemake_floor, repeats, "Nothing to be done"),
+        "snakemake_dry_run": timed(["snakemake", "-n"], snakemake_floor, repeats, ""),
+    }
+    return {
+        "dvc_stages": stages,
+        "snakemake_jobs": jobs,
+        "project": ours,
+        "bare": floor,
+        "ratio": {key: round(ours[key]["median_s"] / floor[key]["median_s"], 2) for key in floor},
+    }
+
+
+def dag_once(project: Path, repeats: int) -> dict:
+    """The DAG of a grid where nothing has run: `snakemake -n` and `dvc status` (also builds it)."""
+    return {
+        "snakemake_dry_run": timed(["snakemake", "-n"], project, repeats, ""),
+        "dvc_status": timed(["dvc", "status"], project, repeats, ""),
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--noop-runs", type=int, default=200)
-    parser.add_argument("--dag-runs", type=int, nargs="+", default=[50, 200, 500])
+    parser.add_argument("--grids", type=int, nargs="+", default=[200, 500], help="run counts against the floor")
+    parser.add_argument("--dag-runs", type=int, default=2000, help="run count of the DAG-only grid")
     parser.add_argument("--out", default="benchmarks/results/runner_overhead.json")
     args = parser.parse_args(argv)
     result = {
-        "benchmark": "runner overhead: no-op reruns and DAG construction (median wall seconds)",
+        "benchmark": "runner overhead: no-op reruns and status against bare pipelines (median wall seconds)",
         "repeats": args.repeats,
         "noop": {},
-        "dag": {},
+        "grids": {},
         "machine": {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))},
         "versions": package_versions(),
     }
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        default_runs = len(list((ROOT / "configs").glob("*.json"))) - 1  # configs/package.json is not a run
+        default_runs = len(list((ROOT / "configs").glob("*.json"))) - 2  # package.json, report.json
         print(f"no-op rerun, default grid ({default_runs} runs)", flush=True)
         result["noop"][f"default grid, {default_runs} runs"] = noop(
             copy_of_this_project(scratch / "default"), args.repeats
         )
-        print(f"no-op rerun, generated grid ({args.noop_runs} runs)", flush=True)
-        result["noop"][f"generated grid, {args.noop_runs} runs"] = noop(
-            generated_and_done(scratch / "noop", args.noop_runs), args.repeats
-        )
-        for runs in args.dag_runs:
-            print(f"DAG construction, {runs} runs", flush=True)
-            result["dag"][str(runs)] = dag(make_project(scratch / f"dag{runs}", grid(runs)), args.repeats)
+        for runs in args.grids:
+            print(f"{runs}-run grid against bare pipelines", flush=True)
+            project = generated_and_done(scratch / f"grid{runs}", runs)
+            result["grids"][str(runs)] = against_floor(project, scratch, runs, args.repeats)
+            shutil.rmtree(project)
+        print(f"DAG of a {args.dag_runs}-run grid", flush=True)
+        result["dag"] = {str(args.dag_runs): dag_once(make_project(scratch / "dag", grid(args.dag_runs)), 1)}
     write_json(args.out, result)
-    print(
-        json.dumps(
-            {
-                "noop": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["noop"].items()},
-                "dag": {k: {r: v["median_s"] for r, v in d.items()} for k, d in result["dag"].items()},
-            }
-        )
-    )
+    print(json.dumps({runs: grid["ratio"] for runs, grid in result["grids"].items()}))
     return 0
 
 

@@ -44,9 +44,8 @@ def test_every_command_answers_help(command):
 def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, capsys):
     from stages.configure import main
     from stages.dvcgen import main as dvcgen_main
-    from stages.lib.files import read_json
     from stages.lib.codedeps import code_files
-    from stages.lib.files import sha256_file
+    from stages.lib.files import read_json, sha256_file
     from stages.lib.layout import CODE_STAGES, CONFIG_FILES
     from stages.lib.params import load_params, resolve_runs
 

@@ -185,6 +185,35 @@ def test_one_changed_run_reruns_only_its_stages_under_dvc(softmax_changed):
     assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
 
 
+def test_a_changed_code_file_reruns_exactly_the_stages_that_run_it_under_both_runners(project):
+    from stages.lib.codedeps import code_files
+    from stages.lib.layout import CODE_STAGES
+
+    def edit(path):
+        with (project / path).open("a") as handle:
+            handle.write("# edited\n")
+
+    # predict is no stage; stages/lib/archive.py is package's alone.
+    assert [stage for stage in CODE_STAGES if "stages/lib/archive.py" in code_files(stage)] == ["package"]
+    edit("stages/predict.py")
+    assert planned_jobs(project) == {}
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    edit("stages/lib/archive.py")
+    assert planned_jobs(project) == {"package": 1, "all": 1}
+    assert dvc_ran(run(["dvc", "repro"], project)) == {"configure", "package"}  # configure: the code's checksums
+    assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
+    # evaluate's code: every run's evaluation, then what reads them (their provenance names the new code).
+    edit("stages/evaluate.py")
+    assert planned_jobs(project) == {"evaluate": len(RUNS), "report": 1, "package": 1, "all": 1}
+    assert dvc_ran(run(["dvc", "repro"], project)) == {
+        "configure",
+        *(f"evaluate@{name}" for name in RUNS),
+        "report",
+        "package",
+    }
+    assert planned_jobs(project) == {}
+
+
 def _committed_metrics(project, rev: str, run_name: str) -> dict:
     return json.loads(run(["git", "show", f"{rev}:reports/runs/{run_name}/metrics.json"], project).stdout)
 

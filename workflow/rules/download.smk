@@ -8,5 +8,7 @@ rule download:
         raw=directory(layout.RAW),
     log:
         layout.LOG["download"],
+    benchmark:
+        layout.BENCHMARK["download"]
     shell:
         "python -m stages.download --config {input.config} --out {output.raw} --log {log}"

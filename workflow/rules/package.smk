@@ -10,6 +10,8 @@ rule package:
         archive=layout.ARCHIVE,
     log:
         layout.LOG["package"],
+    benchmark:
+        layout.BENCHMARK["package"]
     params:
         runs=RUNS,
         runs_dir=folder_of("input", "per_run", levels=2),
