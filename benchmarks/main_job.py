@@ -11,8 +11,10 @@ wall time, and splits that time into:
   timed here on the freshly loaded model (tracing included);
 - imports and start-up: per job, a Python process importing the stage's module
   and, for the stages that use it (train, evaluate, package), Keras;
-- runner: the wall time of `snakemake` less the sum of its jobs' (each job's
-  `benchmark:` file, logs/<stage>/...benchmark.tsv);
+- runner: the wall time of `snakemake` less the sum of its jobs', each job's
+  command (from `snakemake --dry-run --forceall`) run and timed here in turn
+  (a `benchmark:` file per job would be an output DVC does not write, and
+  Snakemake would rerun what DVC ran);
 - the rest: the jobs' time less the three above: reading and writing files,
   figures, the report's notebook and HTML, the package and its ONNX export.
 
@@ -22,9 +24,9 @@ Also times one run of the job as the README runs it (`--cores 2`).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -72,18 +74,24 @@ def predict_seconds(project: Path) -> float:
 
 
 def job_seconds(project: Path) -> dict[str, float]:
-    """Stage -> the summed wall seconds of its jobs, from Snakemake's benchmark files."""
+    """Stage -> the summed wall seconds of its jobs, each job's shell command run in the order of
+    Snakemake's dry run (which lists jobs in an order that runs)."""
+    dry_run = subprocess.run(
+        ["snakemake", "--dry-run", "--forceall", "--nocolor"], cwd=project, check=True, capture_output=True, text=True
+    ).stdout
     seconds: dict[str, float] = {}
-    for path in (project / "logs").rglob("*.benchmark.tsv"):
-        stage = path.parent.name if path.parent.name != "logs" else path.name.split(".")[0]
-        with path.open() as handle:
-            row = next(csv.DictReader(handle, delimiter="\t"))
-        seconds[stage] = seconds.get(stage, 0.0) + float(row["s"])
+    stage = None
+    for line in dry_run.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):$", line):
+            stage = match[1]
+        elif line.startswith("Shell command: ") and stage != "all":
+            seconds[stage] = seconds.get(stage, 0.0) + wall(
+                ["bash", "-c", line.removeprefix("Shell command: ")], project
+            )
     return seconds
 
 
 def one_run(project: Path, startup: dict[str, float], jobs_per_stage: dict[str, int]) -> dict:
-    shutil.rmtree(project / "logs", ignore_errors=True)
     total = wall(["snakemake", "--cores", "1", "--forceall"], project)
     jobs = job_seconds(project)
     fit = sum(read_json(p)["training_seconds"] for p in (project / "logs" / "train").glob("*.times.json"))

@@ -93,8 +93,6 @@ LOGS = "logs"
 LOG = {stage: f"{LOGS}/{stage}.log" for stage in ("configure", "download", "prepare", "report", "package")}
 LOG.update({stage: f"{LOGS}/{stage}/{{run}}.log" for stage in ("train", "evaluate")})
 TIMES = f"{LOGS}/train/{{run}}.times.json"  # seconds per epoch, images per second, peak memory
-# Snakemake's `benchmark:` file of each job: wall and CPU seconds, peak memory (benchmarks/main_job.py).
-BENCHMARK = {stage: log.replace(".log", ".benchmark.tsv") for stage, log in LOG.items() if stage != "configure"}
 
 
 RUN_FILES = {**TRAIN_FILES, **EVALUATION_FILES}  # name -> file in a run's folder

@@ -8,7 +8,5 @@ rule download:
         raw=directory(layout.RAW),
     log:
         layout.LOG["download"],
-    benchmark:
-        layout.BENCHMARK["download"]
     shell:
         "python -m stages.download --config {input.config} --out {output.raw} --log {log}"

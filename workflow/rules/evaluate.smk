@@ -18,8 +18,6 @@ rule evaluate:
         filters=run_figure("filters", "filters"),
     log:
         layout.LOG["evaluate"],
-    benchmark:
-        layout.BENCHMARK["evaluate"]
     params:
         out_dir=folder_of("output", "metrics"),
     shell:

@@ -10,8 +10,6 @@ rule package:
         archive=layout.ARCHIVE,
     log:
         layout.LOG["package"],
-    benchmark:
-        layout.BENCHMARK["package"]
     params:
         runs=RUNS,
         runs_dir=folder_of("input", "per_run", levels=2),

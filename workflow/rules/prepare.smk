@@ -9,8 +9,6 @@ rule prepare:
         balance=layout.CLASS_BALANCE,
     log:
         layout.LOG["prepare"],
-    benchmark:
-        layout.BENCHMARK["prepare"]
     shell:
         "python -m stages.prepare --config {input.config} --raw {input.raw} --out {output.data}"
         " --samples {output.samples} --balance {output.balance} --log {log}"

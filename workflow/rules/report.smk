@@ -15,8 +15,6 @@ rule report:
         html=comparison("html", "report_notebook"),
     log:
         layout.LOG["report"],
-    benchmark:
-        layout.BENCHMARK["report"]
     params:
         runs=RUNS,
         runs_dir=folder_of("input", "per_run", levels=2),

@@ -11,8 +11,6 @@ rule train:
         live=[layout.run_file(key) for key in layout.TRAIN_FILES if key.startswith("live_")],
     log:
         layout.LOG["train"],
-    benchmark:
-        layout.BENCHMARK["train"]
     params:
         live=folder_of("output", "live"),
         times=layout.TIMES,
