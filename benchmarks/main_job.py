@@ -38,11 +38,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stages.lib.codedeps import code_files  # noqa: E402
 from stages.lib.files import read_json, write_json  # noqa: E402
+from stages.lib.layout import CODE_STAGES  # noqa: E402
+from stages.lib.params import load_params, resolve_runs  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 
 NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycache__", ".snakemake", "logs")
-KERAS_STAGES = {"train", "evaluate", "package"}
+KERAS_STAGES = {stage for stage in CODE_STAGES if "stages/lib/layers.py" in code_files(stage)}  # load models
 
 
 def wall(args, cwd, env=None) -> float:
@@ -115,8 +118,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch) / "project"
         shutil.copytree(ROOT, project, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
-        runs = len(list((project / "configs").glob("*.json"))) - 2  # package.json and report.json are not runs
-        jobs_per_stage = {"download": 1, "prepare": 1, "train": runs, "evaluate": runs, "report": 1, "package": 1}
+        runs = len(resolve_runs(load_params(project / "params.yaml")))
+        jobs_per_stage = {stage: runs if stage in ("train", "evaluate") else 1 for stage in CODE_STAGES}
         startup = {stage: startup_seconds(stage, 3) for stage in jobs_per_stage}
         readme = wall(["snakemake", "--cores", "2", "--forceall"], project)
         measured = []

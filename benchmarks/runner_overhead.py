@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from stages.lib.files import write_json, write_text  # noqa: E402
+from stages.lib.params import load_params, resolve_runs  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 from tests.conftest import make_project, run, tiny  # noqa: E402
 
@@ -179,14 +180,6 @@ def against_floor(project: Path, scratch: Path, runs: int, repeats: int) -> dict
     }
 
 
-def dag_once(project: Path, repeats: int) -> dict:
-    """The DAG of a grid where nothing has run: `snakemake -n` and `dvc status` (also builds it)."""
-    return {
-        "snakemake_dry_run": timed(["snakemake", "-n"], project, repeats, ""),
-        "dvc_status": timed(["dvc", "status"], project, repeats, ""),
-    }
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -204,7 +197,7 @@ def main(argv=None) -> int:
     }
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        default_runs = len(list((ROOT / "configs").glob("*.json"))) - 2  # package.json, report.json
+        default_runs = len(resolve_runs(load_params(ROOT / "params.yaml")))
         print(f"no-op rerun, default grid ({default_runs} runs)", flush=True)
         result["noop"][f"default grid, {default_runs} runs"] = noop(
             copy_of_this_project(scratch / "default"), args.repeats
@@ -215,7 +208,7 @@ def main(argv=None) -> int:
             result["grids"][str(runs)] = against_floor(project, scratch, runs, args.repeats)
             shutil.rmtree(project)
         print(f"DAG of a {args.dag_runs}-run grid", flush=True)
-        result["dag"] = {str(args.dag_runs): dag_once(make_project(scratch / "dag", grid(args.dag_runs)), 1)}
+        result["dag"] = {str(args.dag_runs): dag(make_project(scratch / "dag", grid(args.dag_runs)), 1)}
     write_json(args.out, result)
     print(json.dumps({runs: grid["ratio"] for runs, grid in result["grids"].items()}))
     return 0

@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 from stages.dvcgen import is_current
-from stages.lib.codedeps import fingerprint
+from stages.lib.codedeps import fingerprints
 from stages.lib.files import write_json_if_changed
 from stages.lib.joblog import run_stage
-from stages.lib.layout import CODE_STAGES, CONFIG_DIR, CONFIG_FILES, code_file
+from stages.lib.layout import CODE_FILES, CODE_STAGES, CONFIG_FILES
 from stages.lib.params import (
     SCHEMA,
     ParamsError,
@@ -46,8 +46,8 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, Path]:
         write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config.to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params).to_dict())
-    for stage in CODE_STAGES:
-        write_json_if_changed(Path(out_dir) / Path(code_file(stage)).relative_to(CONFIG_DIR), fingerprint(stage))
+    for stage, checksums in fingerprints(CODE_STAGES).items():
+        write_json_if_changed(Path(out_dir) / CODE_FILES[stage], checksums)
     paths = {}
     for name, config in runs.items():
         paths[name] = Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name)

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
-from stages.lib.files import write_text_if_changed
+from stages.lib.files import write_or_check
 from stages.lib.settings import param_defaults
 
 SCHEMA = "workflow/schemas/params.schema.yaml"
@@ -440,14 +440,7 @@ def main(argv=None) -> int:
     except (OSError, yaml.YAMLError, SyntaxError) as err:
         print(f"error: cannot read the schema or the builders: {err}".splitlines()[0], file=sys.stderr)
         return 2
-    out = Path(args.out)
-    if args.check:
-        if not out.exists() or out.read_text(encoding="utf-8") != text:
-            print(f"error: {args.out} is stale; run `python -m stages.docgen`", file=sys.stderr)
-            return 1
-        return 0
-    print(f"{args.out}: {'rewritten' if write_text_if_changed(out, text) else 'unchanged'}")
-    return 0
+    return write_or_check(args.out, text, args.check, "python -m stages.docgen")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import yaml
 
 from stages.lib.codedeps import code_files
-from stages.lib.files import write_text_if_changed
+from stages.lib.files import has_text, write_or_check, write_text_if_changed
 from stages.lib.layout import (
     ARCHIVE,
     CLASS_BALANCE,
     CODE_STAGES,
+    CODES,
     CONFIG_DIR,
     CONFIGS,
     DATA_REPORTS,
@@ -45,7 +45,6 @@ from stages.lib.layout import (
     SAMPLES,
     TIMES,
     TRAIN_FILES,
-    code_file,
     per_run,
     run_file,
 )
@@ -119,19 +118,19 @@ def _data_stages(params: dict, runs: list[str]) -> dict:
                 _config(CONFIGS["prepare"]),
                 _config(CONFIGS["package"]),
                 _config(CONFIGS["report"]),
-                *(_config(code_file(stage)) for stage in CODE_STAGES),
+                *(_config(path) for path in CODES.values()),
                 *(_config(path) for path in per_run(CONFIGS["run"], runs)),
             ],
         },
         "download": {
             "cmd": f"python -m stages.download --config {CONFIGS['download']} --out {RAW} --log {LOG['download']}",
-            "deps": [CONFIGS["download"], *source_inputs(params), code_file("download")],
+            "deps": [CONFIGS["download"], *source_inputs(params), CODES["download"]],
             "outs": [RAW],
         },
         "prepare": {
             "cmd": f"python -m stages.prepare --config {CONFIGS['prepare']} --raw {RAW} --out {PREPARED}"
             f" --samples {SAMPLES} --balance {CLASS_BALANCE} --log {LOG['prepare']}",
-            "deps": [CONFIGS["prepare"], RAW, code_file("prepare")],
+            "deps": [CONFIGS["prepare"], RAW, CODES["prepare"]],
             "outs": [PREPARED, _nocache(SAMPLES), _nocache(CLASS_BALANCE)],
         },
     }
@@ -149,7 +148,7 @@ def _run_stages(runs: list[str]) -> dict:
                     f" --history {run_file('history')} --summary {run_file('summary')}"
                     f" --live {RUN_DIR}/{LIVE_DIR} --times {TIMES} --log {LOG['train']}"
                 ),
-                "deps": [_each(CONFIGS["run"]), PREPARED, code_file("train")],
+                "deps": [_each(CONFIGS["run"]), PREPARED, CODES["train"]],
                 "outs": [_each(MODEL), *(_nocache(path) for path in _run_files(train_outs))],
                 # dvclive's summary: the last epoch's numbers and the step, for `dvc exp show`.
                 "metrics": [_nocache(_each(run_file("live_summary")))],
@@ -162,7 +161,7 @@ def _run_stages(runs: list[str]) -> dict:
                     f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
                     f" --out-dir {RUN_DIR} --log {LOG['evaluate']}"
                 ),
-                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, code_file("evaluate")],
+                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, CODES["evaluate"]],
                 "outs": [_nocache(path) for path in _run_files(key for key in EVALUATION_FILES if key != "metrics")],
                 "metrics": [_nocache(_each(run_file("metrics")))],
             },
@@ -185,7 +184,7 @@ def _result_stages(runs: list[str]) -> dict:
                 SAMPLES,
                 CLASS_BALANCE,
                 NOTEBOOK,
-                code_file("report"),
+                CODES["report"],
             ],
             # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
             "outs": [
@@ -202,7 +201,7 @@ def _result_stages(runs: list[str]) -> dict:
                 *_run_files(PACKAGE_INPUTS, runs),
                 *per_run(MODEL, runs),
                 PREPARED,
-                code_file("package"),
+                CODES["package"],
             ],
             "outs": [PACKAGE_DIR, ARCHIVE],
         },
@@ -246,8 +245,7 @@ def render(params: dict) -> str:
 
 
 def is_current(params: dict, path="dvc.yaml") -> bool:
-    path = Path(path)
-    return path.exists() and path.read_text(encoding="utf-8") == render(params)
+    return has_text(path, render(params))
 
 
 def write_dvc_yaml(params: dict, path="dvc.yaml") -> bool:
@@ -266,13 +264,7 @@ def main(argv=None) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.check:
-        if not is_current(params, args.out):
-            print(f"error: {args.out} is stale; run `python -m stages.dvcgen`", file=sys.stderr)
-            return 1
-        return 0
-    print(f"{args.out}: {'rewritten' if write_dvc_yaml(params, args.out) else 'unchanged'}")
-    return 0
+    return write_or_check(args.out, render(params), args.check, "python -m stages.dvcgen")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ PACKAGE is the package folder or its .tar.gz; IMAGES are files, folders
 SHA256SUMS must match its files, else nothing runs. Each image is converted
 as prepare converted the training images (preprocessing.json: size, colour
 mode; pixels scaled to [0, 1]). The package's model.onnx (checked against the
-Keras model when it was packaged) runs in onnxruntime, in about a second;
+Keras model when it was packaged) runs in onnxruntime: 0.19 s for one image;
 `--engine keras`, or a package without model.onnx, loads model.keras in Keras'
-safe mode instead (TensorFlow takes about 8 s to import).
+safe mode instead: 4.2 s, mostly TensorFlow's import (benchmarks/predict_latency.py).
 Writes a CSV (standard output, or --out): file, predicted class and its
 probability, then the next classes of the top k with theirs. An unreadable
 image is reported by name on standard error and the others are still
@@ -120,7 +120,7 @@ def load_package_model(package, engine: str = "auto"):
 
 
 def _keras_model(folder: Path, package):
-    from stages.lib.layers import load_model  # Keras: imported only when used (8 s with TensorFlow)
+    from stages.lib.layers import load_model  # Keras: imported only when used (4 s with TensorFlow)
 
     if not (folder / "model.keras").is_file():
         raise PackageError(f"{package}: no model.keras; not a complete package")

@@ -53,9 +53,13 @@ def differences(recorded: dict, recomputed: dict, tolerance: float = 0.0) -> lis
     return found
 
 
-def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: float = 0.0) -> list[str]:
-    """Re-evaluate `model_path` on the test split of `data_dir`; how it differs from the `recorded`
-    metrics and scores (the test arrays must have the checksums `test_sha256`)."""
+def verify(
+    model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: float = 0.0, onnx=None, package=None
+) -> tuple[list[str], list[str] | None]:
+    """Re-evaluate `model_path` on the test split of `data_dir`: how it differs from the `recorded`
+    metrics and scores (the test arrays must have the checksums `test_sha256`), and how the ONNX
+    export at `onnx` (if given; in `package`, which errors name) disagrees with it on the same images
+    (None: not checked)."""
     from stages.lib.layers import load_model  # Keras: imported when used, so --help answers at once
 
     for path in (model_path, Path(data_dir) / "metadata.json"):
@@ -67,23 +71,21 @@ def verify(model_path, recorded: dict, test_sha256: dict, data_dir, tolerance: f
         if actual != digest:
             found.append(f"data {name}: recorded sha256 {digest[:12]}..., {data_dir} has {actual[:12]}...")
     if found:  # other data: comparing metrics would say nothing about the model
-        return found
+        return found, None
     x_test, y_test = load_split(data_dir, "test", mmap=False)
     class_names = read_json(Path(data_dir) / "metadata.json")["class_names"]
     probabilities = predict_probabilities(load_model(model_path), x_test)
-    return differences(recorded, score(y_test, probabilities, class_names), tolerance)
+    found = differences(recorded, score(y_test, probabilities, class_names), tolerance)
+    return found, (verify_onnx(onnx, x_test, probabilities, package) if onnx else None)
 
 
-def verify_onnx(folder: Path, package, data_dir) -> list[str]:
-    """How the package's model.onnx disagrees with its model.keras on the test split of `data_dir`."""
+def verify_onnx(path: Path, x_test, keras, package) -> list[str]:
+    """How the ONNX model at `path` (in `package`) disagrees with the Keras model's probabilities `keras`
+    on `x_test`."""
     import numpy as np
 
-    from stages.lib.layers import load_model
-
-    x_test, _ = load_split(data_dir, "test", mmap=False)
-    x_test = np.asarray(x_test, dtype=np.float32)
-    keras = predict_probabilities(load_model(folder / "model.keras"), x_test)
-    onnx = np.asarray(onnx_probabilities(onnx_session(folder / ONNX_MODEL, package), x_test), dtype=np.float64)
+    session = onnx_session(path, package)
+    onnx = np.asarray(onnx_probabilities(session, np.asarray(x_test, dtype=np.float32)), dtype=np.float64)
     if onnx.shape != keras.shape:
         return [f"{ONNX_MODEL}: gives {onnx.shape[1:]} outputs per image, model.keras {keras.shape[1:]}"]
     found = []
@@ -107,8 +109,8 @@ def _recorded(path: Path, shown: str) -> dict:
 
 
 def _check(name: str, model_path, results: Path, data_dir, tolerance: float, package=None) -> bool:
-    """Verify one model against the metrics recorded in the folder `results` and print the
-    outcome; True when nothing differs.
+    """Verify one model against the metrics recorded in the folder `results` (and a `package`'s
+    model.onnx against its model) and print the outcome; True when nothing differs.
 
     `name` may say `{run}`: the run recorded in the provenance (a package's run). Errors
     name the files of a `package` as `<package>: <file>`.
@@ -131,7 +133,8 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float, pac
         raise InputError(
             f"{shown(paths['provenance'])}: no data.sha256 or config.run; not a file evaluate wrote"
         ) from None
-    found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance)
+    onnx = results / ONNX_MODEL if package and (results / ONNX_MODEL).is_file() else None
+    found, onnx_found = verify(model_path, {**recorded, **scores}, test_sha256, data_dir, tolerance, onnx, package)
     name = name.format(run=run)
     for line in found:
         print(f"{name}: {line}")
@@ -140,7 +143,10 @@ def _check(name: str, model_path, results: Path, data_dir, tolerance: float, pac
         if found
         else f"{name}: ok, every metric equals the recorded one (accuracy {recorded['accuracy']})"
     )
-    return not found
+    if onnx_found is not None:
+        for line in onnx_found or [f"{ONNX_MODEL} gives the classes of model.keras on every test image"]:
+            print(f"package: {line}")
+    return not found and not onnx_found
 
 
 def _tolerance(text: str) -> float:
@@ -172,11 +178,6 @@ def main(argv=None) -> int:
         if args.package:
             with opened_package(args.package) as folder:
                 ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
-                if (folder / ONNX_MODEL).is_file():
-                    found = verify_onnx(folder, args.package, args.data)
-                    for line in found or [f"{ONNX_MODEL} gives the classes of model.keras on every test image"]:
-                        print(f"package: {line}")
-                    ok = ok and not found
         else:
             runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
             if not runs:

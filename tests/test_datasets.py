@@ -227,16 +227,22 @@ def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):
     assert_nothing_left(tmp_path)
 
 
-def cifar_source(base: str, archive: bytes) -> Source:
-    """A CIFAR-10 source whose one published file is `archive`, pinned to `archive`'s SHA-256."""
+def one_file_source(base: str, name: str, data: bytes, format="cifar10_binary", archive=True) -> Source:
+    """A source whose one published file `name` is `data`, pinned to its SHA-256 (an archive to extract,
+    unless not `archive`)."""
     return Source(
-        name="tiny_cifar",
-        format="cifar10_binary",
+        name=name.split(".")[0],
+        format=format,
         base=base,
         description="test",
-        files={"cifar-10-binary.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
-        archives=("cifar-10-binary.tar.gz",),
+        files={name: FileSpec(hashlib.sha256(data).hexdigest())},
+        archives=(name,) if archive else (),
     )
+
+
+def cifar_source(base: str, archive: bytes) -> Source:
+    """A CIFAR-10 source whose one published file is `archive`, pinned to `archive`'s SHA-256."""
+    return one_file_source(base, "cifar-10-binary.tar.gz", archive)
 
 
 def test_truncated_file_is_named_as_truncated(server, tmp_path):
@@ -312,13 +318,7 @@ def test_unreachable_host_fails_with_connection_error(tmp_path):
 def test_progress_lines_for_large_files(server, tmp_path, capsys):
     data = np.random.default_rng(0).bytes(3_000_000)
     server.files["big.bin"] = data
-    source = Source(
-        name="big",
-        format="idx",
-        base=server.url,
-        description="test",
-        files={"big.bin": FileSpec(hashlib.sha256(data).hexdigest())},
-    )
+    source = one_file_source(server.url, "big.bin", data, format="idx", archive=False)
     download(source, tmp_path / "raw", http_options=FAST)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("big.bin: ") and "MB" in line]
     assert len(lines) >= 9 and lines[-1] == "big.bin: 3.0 of 3.0 MB (100%)"
@@ -359,14 +359,7 @@ def test_cifar10_binary_archive_is_extracted_and_parsed(server, tmp_path):
 def test_unsafe_archive_members_are_refused(server, tmp_path, members, links, problem):
     archive = tar_gz(members, links)
     server.files["evil.tar.gz"] = archive
-    source = Source(
-        name="evil",
-        format="cifar10_binary",
-        base=server.url,
-        description="test",
-        files={"evil.tar.gz": FileSpec(hashlib.sha256(archive).hexdigest())},
-        archives=("evil.tar.gz",),
-    )
+    source = one_file_source(server.url, "evil.tar.gz", archive)
     out = tmp_path / "work" / "raw"
     with pytest.raises(DataError, match=rf"^evil.tar.gz: refusing member {problem}"):
         download(source, out, http_options=FAST)

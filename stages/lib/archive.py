@@ -118,7 +118,7 @@ ONNX_MODEL = "model.onnx"
 
 def onnx_session(path: Path, label):
     """An onnxruntime session of the ONNX model at `path`: imports in a fraction of a second, where
-    Keras with TensorFlow takes about 8 (benchmarks/predict_latency.py)."""
+    Keras with TensorFlow takes about 4 (benchmarks/predict_latency.py)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -1,7 +1,7 @@
 """The source files a stage runs: its module plus every `stages` module it imports, and the
 files those modules declare in a module-level `DATA_FILES = ("stages/templates/...", ...)`.
 
-Both runners see them through one file per stage, its `fingerprint` (configs/code/<stage>.json,
+Both runners see them through one file per stage, from `fingerprints` (configs/code/<stage>.json,
 written by configure and by the Snakefile, only when it changes), so editing the code of a
 stage reruns that stage and nothing that does not import the edited module.
 """
@@ -50,6 +50,9 @@ def code_files(stage: str) -> list[str]:
     return sorted({_path(module) for module in seen} | {path for module in seen for path in _parse(module)[1]})
 
 
-def fingerprint(stage: str) -> dict[str, str]:
-    """{path: SHA-256} of the files `stages.<stage>` runs: the one input that stands for its code."""
-    return {path: sha256_file(ROOT / path) for path in code_files(stage)}
+def fingerprints(stages) -> dict[str, dict[str, str]]:
+    """{stage: {path: SHA-256}} of the files each of `stages` runs (each file read once): the one
+    input that stands for a stage's code."""
+    files = {stage: code_files(stage) for stage in stages}
+    digests = {path: sha256_file(ROOT / path) for path in set().union(*files.values())}
+    return {stage: {path: digests[path] for path in paths} for stage, paths in files.items()}

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,13 +73,29 @@ def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, dumps_json(obj))
 
 
+def has_text(path: str | os.PathLike, text: str) -> bool:
+    path = Path(path)
+    return path.exists() and path.read_text(encoding="utf-8") == text
+
+
 def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
     """Write only when the content differs, so mtimes move only on real changes."""
-    path = Path(path)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    if has_text(path, text):
         return False
     write_text(path, text)
     return True
+
+
+def write_or_check(path: str | os.PathLike, text: str, check: bool, command: str) -> int:
+    """The end of a command that generates `path` as `text` (an exit status): with `check`, 1 and
+    one line naming it if it is stale; else rewrite it if it changed, and say which."""
+    if check:
+        if has_text(path, text):
+            return 0
+        print(f"error: {path} is stale; run `{command}`", file=sys.stderr)
+        return 1
+    print(f"{path}: {'rewritten' if write_text_if_changed(path, text) else 'unchanged'}")
+    return 0
 
 
 def write_json_if_changed(path: str | os.PathLike, obj) -> bool:

@@ -14,17 +14,12 @@ CONFIG_FILES = {
     "run": "{run}.json",
 }
 CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
-# The stages whose code reaches the runners as one input, CODE_FILE: the SHA-256 of each source file
-# the stage runs (stages.lib.codedeps), written like the configs. Two dozen code files per stage
-# made DVC's no-op check of a 200-run grid cost a third more (benchmarks/runner_overhead.py).
+# Also in CONFIG_DIR: each stage's code as one input, the SHA-256 of every source file it runs
+# (stages.lib.codedeps), written like the configs. Listing its 10 to 14 source files instead made a
+# no-op `dvc repro` of a 200-run grid take 12.4 s, not 9.0 s (docs/development.md#benchmarks).
 CODE_STAGES = ("download", "prepare", "train", "evaluate", "report", "package")
-CODE_FILE = f"{CONFIG_DIR}/code/{{stage}}.json"
-
-
-def code_file(stage: str) -> str:
-    return CODE_FILE.replace("{stage}", stage)
-
-
+CODE_FILES = {stage: f"code/{stage}.json" for stage in CODE_STAGES}
+CODES = {stage: f"{CONFIG_DIR}/{name}" for stage, name in CODE_FILES.items()}
 RAW = "data/raw"
 PREPARED = "data/prepared"
 DATA_REPORTS = "reports/data"

@@ -3,7 +3,7 @@ rule download:
         config=layout.CONFIGS["download"],
         # A user's image folder is an input: changing its images reruns download.
         source=source_inputs(PARAMS),
-        code=layout.code_file("download"),
+        code=layout.CODES["download"],
     output:
         raw=directory(layout.RAW),
     log:

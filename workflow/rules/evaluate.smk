@@ -3,7 +3,7 @@ rule evaluate:
         config=layout.CONFIGS["run"],
         model=rules.train.output.model,
         data=rules.prepare.output.data,
-        code=layout.code_file("evaluate"),
+        code=layout.CODES["evaluate"],
     output:
         metrics=layout.run_file("metrics"),
         scores=layout.run_file("scores"),

@@ -4,7 +4,7 @@ rule package:
         per_run=per_run([layout.run_file(key) for key in layout.PACKAGE_INPUTS]),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
-        code=layout.code_file("package"),
+        code=layout.CODES["package"],
     output:
         package=directory(layout.PACKAGE_DIR),
         archive=layout.ARCHIVE,

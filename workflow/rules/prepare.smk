@@ -2,7 +2,7 @@ rule prepare:
     input:
         config=layout.CONFIGS["prepare"],
         raw=rules.download.output.raw,
-        code=layout.code_file("prepare"),
+        code=layout.CODES["prepare"],
     output:
         data=directory(layout.PREPARED),
         samples=report(layout.SAMPLES, caption="../report/samples.rst", category="Data"),

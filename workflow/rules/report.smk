@@ -4,7 +4,7 @@ rule report:
         per_run=per_run([layout.run_file(key) for key in layout.REPORT_INPUTS]),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
         notebook=layout.NOTEBOOK,
-        code=layout.code_file("report"),
+        code=layout.CODES["report"],
     output:
         table_csv=comparison("table_csv", "comparison"),
         table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",

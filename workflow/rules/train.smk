@@ -2,7 +2,7 @@ rule train:
     input:
         config=layout.CONFIGS["run"],
         data=rules.prepare.output.data,
-        code=layout.code_file("train"),
+        code=layout.CODES["train"],
     output:
         model=layout.MODEL,
         history=layout.run_file("history"),
