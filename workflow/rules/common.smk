@@ -44,8 +44,11 @@ wildcard_constraints:
 
 
 def per_run(path):
-    """One path per run, in params.yaml order (`path` is a rule output with {run})."""
-    return expand(path, run=RUNS)
+    """One path per run, in params.yaml order (`path` is a rule output with {run}).
+    An input function, not a list: Snakemake 9 hashes a list input once per file it holds
+    (rules.py, expand_input), which made a 500-run DAG take seconds more."""
+    paths = expand(path, run=RUNS)
+    return lambda wildcards: paths
 
 
 def folder_of(kind, name, levels=1):
