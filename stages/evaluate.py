@@ -13,9 +13,11 @@ Writes the files of EVALUATION_FILES into --out-dir:
 - provenance.json: the run config, test-data checksums, package versions, the
   git revision of the train and evaluate code;
 - the confusion matrix as counts and row-normalised CSVs (class names on both
-  axes) and a PNG heatmap; predictions.csv (one row per test image: actual,
-  predicted, class probabilities) also feeds DVC's `confusion` plot;
-- scikit-learn's classification report as text and JSON;
+  axes) and a PNG heatmap with the most confused pairs framed in red;
+  predictions.csv (one row per test image: actual, predicted, class
+  probabilities) also feeds DVC's `confusion` plot;
+- scikit-learn's classification report as text (followed by the pairs of classes
+  mixed up most) and JSON;
 - misclassified.png: the most confidently misclassified test images;
 - filters.png: the first layer's learned filters and their responses to one
   test image.
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.confusion import confusion_table, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import read_json, write_json, write_text
@@ -95,21 +98,6 @@ def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str])
     return metrics
 
 
-def confusion_table(y_true, y_pred, class_names, normalize: bool = False):
-    """Rows: actual class, columns: predicted class; counts, or each row's fractions (a DataFrame)."""
-    import pandas as pd
-    from sklearn.metrics import confusion_matrix
-
-    counts = confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
-    values = counts
-    if normalize:
-        totals = counts.sum(axis=1, keepdims=True)
-        values = np.round(np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0), 4)
-    table = pd.DataFrame(values, index=class_names, columns=class_names)
-    table.index.name = "actual\\predicted"
-    return table
-
-
 def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
     """An (H, W, C) image in [0, 1]: grey for one channel, colour for three."""
     ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1), cmap=cmap)
@@ -118,7 +106,10 @@ def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
 
 
 def plot_confusion(counts, fractions, title: str, path) -> None:
-    """Heatmap coloured by row fraction (so rare classes show too), annotated with counts."""
+    """Heatmap coloured by row fraction (so rare classes show too), annotated with counts; the
+    most confused pairs framed in red."""
+    from matplotlib.patches import Rectangle
+
     plt = pyplot()
     size = max(4.0, 0.45 * len(counts) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -138,6 +129,10 @@ def plot_confusion(counts, fractions, title: str, path) -> None:
             fontsize=8,
             color="white" if fractions.values[i, j] > 0.5 else "black",
         )
+    rows, columns = list(counts.index), list(counts.columns)
+    for pair in most_confused(counts):
+        i, j = rows.index(pair.actual), columns.index(pair.predicted)
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the actual class")
     fig.tight_layout()
     save_png(fig, path)
@@ -291,7 +286,13 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
 
     kwargs = {"labels": np.arange(len(class_names)), "target_names": class_names, "zero_division": 0}
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
-    write_text(paths["report_text"], classification_report(y_test, y_pred, digits=4, **kwargs))
+    pairs = "".join(f"  {pair}\n" for pair in most_confused(counts)) or "  none: every test image is right\n"
+    write_text(
+        paths["report_text"],
+        classification_report(y_test, y_pred, digits=4, **kwargs)
+        + "\nMost confused (actual -> predicted: images, share of the actual class):\n"
+        + pairs,
+    )
 
     names = np.asarray(class_names)
     predictions = pd.DataFrame({"image": np.arange(len(y_test)), "actual": names[y_test], "predicted": names[y_pred]})

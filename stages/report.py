@@ -24,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.confusion import Confusion, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_path, read_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.references import best_reference, load_references
 from stages.lib.settings import ReportSettings, RunSettings
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
@@ -47,6 +49,10 @@ TABLE_COLUMNS = [
     "macro_f1",
     "weighted_f1",
     "loss",
+    "published_accuracy",
+    "vs_published_points",
+    "most_confused",
+    "published",
 ]
 
 
@@ -55,8 +61,8 @@ def _settings(model: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in model.items()) or "-"
 
 
-def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings]:
-    """A run's test metrics and its resolved config (from evaluate's provenance.json)."""
+def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings, str]:
+    """A run's test metrics, its resolved config and its dataset (from evaluate's provenance.json)."""
     folder = Path(runs_dir) / run
     metrics_path, provenance_path = folder / EVALUATION_FILES["metrics"], folder / EVALUATION_FILES["provenance"]
     metrics, provenance = read_json(metrics_path), read_json(provenance_path)
@@ -64,18 +70,36 @@ def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings]:
         raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
     if not isinstance(provenance, dict) or "config" not in provenance:
         raise InputError(f"{provenance_path}: no run config; not a file evaluate wrote")
-    return metrics, RunSettings.from_dict(provenance["config"], f"{provenance_path}: config")
+    dataset = (provenance.get("data") or {}).get("dataset", "")
+    return metrics, RunSettings.from_dict(provenance["config"], f"{provenance_path}: config"), dataset
 
 
-def comparison_table(runs, runs_dir, metric: str):
+def _most_confused(runs_dir, run: str) -> list[Confusion]:
+    """The run's most confused pairs, from its confusion_matrix.csv."""
+    import pandas as pd
+
+    path = Path(runs_dir) / run / EVALUATION_FILES["confusion"]
+    try:
+        counts = pd.read_csv(path, index_col=0)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a confusion matrix evaluate wrote ({err.__class__.__name__})") from None
+    return most_confused(counts)
+
+
+def comparison_table(runs, runs_dir, metric: str, references=(), confused=None):
     """One row per run, best first by `metric`, then lowest loss, then params.yaml order
-    (the order in which package.select_best picks the packaged run); a DataFrame."""
+    (the order in which package.select_best picks the packaged run); a DataFrame. Each run
+    stands next to the best published accuracy of its dataset and architecture in
+    `references` (stages.lib.references), with the difference in percentage points, and names
+    the pair of classes it mixes up most (from `confused`, run -> pairs; else read here)."""
     import pandas as pd
 
     rows = []
     for run in runs:
-        metrics, config = _run_results(runs_dir, run, metric)
+        metrics, config, dataset = _run_results(runs_dir, run, metric)
         training = config.training
+        reference = best_reference(list(references), dataset, config.architecture)
+        pairs = confused[run] if confused else _most_confused(runs_dir, run)
         rows.append(
             {
                 **read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]),
@@ -85,6 +109,12 @@ def comparison_table(runs, runs_dir, metric: str):
                 "optimizer": training.optimizer,
                 "learning_rate": training.learning_rate,
                 "batch_size": training.batch_size,
+                "most_confused": str(next(iter(pairs), "-")),
+                "published_accuracy": reference.accuracy if reference else None,
+                "vs_published_points": round(100 * (metrics["accuracy"] - reference.accuracy), 2)
+                if reference
+                else None,
+                "published": reference.label if reference else "-",
             }
         )
     table = pd.DataFrame(rows)
@@ -96,14 +126,20 @@ def markdown_table(table, metric: str) -> str:
     shown = table.copy()
     shown["run"] = ["**" + r + "** (best)" if i == 0 else r for i, r in enumerate(shown["run"])]
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
-    return header + shown.to_markdown(index=False, floatfmt=".4g") + "\n"
+    note = (
+        "\n`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
+        "(stages/data/published_results.csv, named in `published`); `vs_published_points`: the run's "
+        "accuracy minus it, in percentage points. `most_confused`: the pair of classes the run mixes up most "
+        "(actual -> predicted: test images, share of the actual class).\n"
+    )
+    return header + shown.to_markdown(index=False, floatfmt=".4g") + "\n" + note
 
 
 def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, float]]]:
     """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
     sweeps: dict[str, list] = {}
     for run in runs:
-        metrics, config = _run_results(runs_dir, run, metric)
+        metrics, config, _ = _run_results(runs_dir, run, metric)
         sweep = config.sweep
         if sweep:
             sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
@@ -227,7 +263,8 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
 def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
     """Write the files of REPORT_FILES into `out_dir`; return the comparison table."""
     paths = {key: Path(out_dir) / name for key, name in REPORT_FILES.items()}
-    table = comparison_table(runs, runs_dir, metric)
+    confused = {run: _most_confused(runs_dir, run) for run in runs}
+    table = comparison_table(runs, runs_dir, metric, load_references(), confused)
     write_text(paths["table_csv"], table.to_csv(index=False, lineterminator="\n"))
     write_text(paths["table_md"], markdown_table(table, metric))
     plot_curves(runs, runs_dir, paths["curves"])
@@ -244,6 +281,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
             "data_dir": str(data_dir),
             "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
             "comparison_csv": str(paths["table_csv"]),
+            "confused": {run: [str(pair) for pair in pairs] for run, pairs in confused.items()},
         },
     )
     print(f"best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")

@@ -3,12 +3,14 @@
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stages.evaluate import evaluate, score
 from stages.lib.codedeps import code_files
 from stages.lib.files import read_json, sha256_file, write_json
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
+from stages.lib.references import Reference
 from stages.package import select_best
 from stages.prepare import split_stratified
 from stages.report import comparison_table, markdown_table, report, sweep_results
@@ -121,8 +123,8 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     assert all(p.read_bytes() == (tmp_path / "again" / p.name).read_bytes() for p in paths.values())
 
 
-def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10):
-    """A run's metrics.json and training.json as evaluate and train write them."""
+def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="digits"):
+    """A run's metrics.json, provenance.json, confusion matrix and training.json as evaluate and train write them."""
     config = {
         "run": run,
         "architecture": "mlp",
@@ -135,7 +137,8 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10):
         folder / run / "metrics.json",
         {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy, "weighted_f1": accuracy},
     )
-    write_json(folder / run / "provenance.json", {"config": config})
+    write_json(folder / run / "provenance.json", {"config": config, "data": {"dataset": dataset}})
+    (folder / run / "confusion_matrix.csv").write_text("actual\\predicted,Shirt,Coat\nShirt,9,1\nCoat,3,7\n")
     write_json(
         folder / run / "training.json",
         {"run": run, "architecture": "mlp", "parameters": parameters, "epochs_run": 2, "best_epoch": 2},
@@ -156,6 +159,22 @@ def test_comparison_table_ranks_as_package_picks(tmp_path):
     assert [r["run"] for r in ranking] == table["run"].tolist() and best == "e"
     assert table.loc[0, "settings"] == "dropout=0.2" and table.loc[0, "optimizer"] == "adam"
     assert "**e** (best)" in markdown_table(table, "accuracy")
+    assert table.loc[0, "most_confused"] == "Coat -> Shirt: 3 (30.0%)"
+    assert table["published_accuracy"].isna().all() and (table["published"] == "-").all()
+
+
+def test_comparison_table_puts_each_run_next_to_its_published_result(tmp_path):
+    _write_run(tmp_path, "mlp-fashion", 0.9123, 0.3, dataset="fashion_mnist")
+    _write_run(tmp_path, "mlp-digits", 0.97, 0.1)
+    references = [
+        Reference("fashion_mnist", "mlp", "MLP 256-128-64", 0.9, "zalando"),
+        Reference("fashion_mnist", "mlp", "a weaker MLP", 0.85, "elsewhere"),
+    ]
+    table = comparison_table(["mlp-fashion", "mlp-digits"], tmp_path, "accuracy", references).set_index("run")
+    assert table.loc["mlp-fashion", "published_accuracy"] == 0.9
+    assert table.loc["mlp-fashion", "vs_published_points"] == 1.23
+    assert table.loc["mlp-fashion", "published"] == "90.0%: MLP 256-128-64 (zalando)"
+    assert pd.isna(table.loc["mlp-digits", "published_accuracy"]) and table.loc["mlp-digits", "published"] == "-"
 
 
 def test_sweep_results_follow_the_run_configs(tmp_path):

@@ -65,7 +65,17 @@ EVALUATION_FILES = {
     "filters": "filters.png",
 }
 # What the report stage reads of each run, and what the package stage reads besides its model.
-REPORT_INPUTS = ("metrics", "provenance", "summary", "history", "heatmap", "misclassified", "filters", "report_text")
+REPORT_INPUTS = (
+    "metrics",
+    "provenance",
+    "summary",
+    "history",
+    "confusion",
+    "heatmap",
+    "misclassified",
+    "filters",
+    "report_text",
+)
 PACKAGE_INPUTS = ("metrics", "scores", "provenance", "summary", "confusion", "heatmap")
 
 # Across runs, in REPORT_DIR (the --out-dir of report).
