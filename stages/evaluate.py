@@ -105,9 +105,9 @@ def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
     ax.set_yticks([])
 
 
-def plot_confusion(counts, fractions, title: str, path) -> None:
+def plot_confusion(counts, fractions, title: str, path, framed=()) -> None:
     """Heatmap coloured by row fraction (so rare classes show too), annotated with counts; the
-    most confused pairs framed in red."""
+    pairs `framed` (most_confused's) in red."""
     from matplotlib.patches import Rectangle
 
     plt = pyplot()
@@ -130,7 +130,7 @@ def plot_confusion(counts, fractions, title: str, path) -> None:
             color="white" if fractions.values[i, j] > 0.5 else "black",
         )
     rows, columns = list(counts.index), list(counts.columns)
-    for pair in most_confused(counts):
+    for pair in framed:
         i, j = rows.index(pair.actual), columns.index(pair.predicted)
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the actual class")
@@ -282,16 +282,16 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
     fractions = confusion_table(y_test, y_pred, class_names, normalize=True)
     write_text(paths["confusion"], counts.to_csv(lineterminator="\n"))
     write_text(paths["confusion_normalized"], fractions.to_csv(lineterminator="\n"))
-    plot_confusion(counts, fractions, title, paths["heatmap"])
+    pairs = most_confused(counts)
+    plot_confusion(counts, fractions, title, paths["heatmap"], framed=pairs)
 
     kwargs = {"labels": np.arange(len(class_names)), "target_names": class_names, "zero_division": 0}
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
-    pairs = "".join(f"  {pair}\n" for pair in most_confused(counts)) or "  none: every test image is right\n"
     write_text(
         paths["report_text"],
         classification_report(y_test, y_pred, digits=4, **kwargs)
         + "\nMost confused (actual -> predicted: images, share of the actual class):\n"
-        + pairs,
+        + ("".join(f"  {pair}\n" for pair in pairs) or "  none: every test image is right\n"),
     )
 
     names = np.asarray(class_names)

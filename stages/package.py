@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.archive import EXPORT_TOLERANCE, ONNX_MODEL, onnx_probabilities, onnx_session
+from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session
 from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
@@ -93,8 +93,8 @@ def write_archive(folder: Path, archive) -> None:
 
 
 def _verify(name: str, predicted, expected: np.ndarray) -> dict:
-    difference = float(np.max(np.abs(np.asarray(predicted, dtype=np.float64) - expected)))
-    if not difference <= EXPORT_TOLERANCE:  # NaN fails too
+    difference, agrees = export_difference(predicted, expected)
+    if not agrees:
         raise PackagingError(f"export {name}: its probabilities differ from the Keras model's by {difference:.2g}")
     return {"verified_on_test_images": len(expected), "max_abs_difference": difference}
 

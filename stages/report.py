@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,21 @@ def _settings(model: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in model.items()) or "-"
 
 
-def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings, str]:
-    """A run's test metrics, its resolved config and its dataset (from evaluate's provenance.json)."""
+@dataclass(frozen=True)
+class RunResults:
+    """What the report uses of one run's files, read once (read_runs)."""
+
+    run: str
+    metrics: dict  # metrics.json
+    config: RunSettings  # provenance.json's run config
+    dataset: str  # provenance.json's data.dataset
+    summary: dict  # training.json
+    confused: list[Confusion]  # its most confused pairs, from confusion_matrix.csv
+
+
+def _read_run(runs_dir, run: str, metric: str) -> RunResults:
+    import pandas as pd
+
     folder = Path(runs_dir) / run
     metrics_path, provenance_path = folder / EVALUATION_FILES["metrics"], folder / EVALUATION_FILES["provenance"]
     metrics, provenance = read_json(metrics_path), read_json(provenance_path)
@@ -70,50 +84,54 @@ def _run_results(runs_dir, run: str, metric: str) -> tuple[dict, RunSettings, st
         raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
     if not isinstance(provenance, dict) or "config" not in provenance:
         raise InputError(f"{provenance_path}: no run config; not a file evaluate wrote")
-    dataset = (provenance.get("data") or {}).get("dataset", "")
-    return metrics, RunSettings.from_dict(provenance["config"], f"{provenance_path}: config"), dataset
-
-
-def _most_confused(runs_dir, run: str) -> list[Confusion]:
-    """The run's most confused pairs, from its confusion_matrix.csv."""
-    import pandas as pd
-
-    path = Path(runs_dir) / run / EVALUATION_FILES["confusion"]
+    confusion_path = folder / EVALUATION_FILES["confusion"]
     try:
-        counts = pd.read_csv(path, index_col=0)
+        counts = pd.read_csv(confusion_path, index_col=0)
     except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a confusion matrix evaluate wrote ({err.__class__.__name__})") from None
-    return most_confused(counts)
+        raise InputError(
+            f"{confusion_path}: not a confusion matrix evaluate wrote ({err.__class__.__name__})"
+        ) from None
+    return RunResults(
+        run=run,
+        metrics=metrics,
+        config=RunSettings.from_dict(provenance["config"], f"{provenance_path}: config"),
+        dataset=(provenance.get("data") or {}).get("dataset", ""),
+        summary=read_json(folder / TRAIN_FILES["summary"]),
+        confused=most_confused(counts),
+    )
 
 
-def comparison_table(runs, runs_dir, metric: str, references=(), confused=None):
+def read_runs(runs, runs_dir, metric: str) -> list[RunResults]:
+    """Each run's results from <runs_dir>/<run>/, in `runs` order; InputError for a file evaluate
+    or train did not write."""
+    return [_read_run(runs_dir, run, metric) for run in runs]
+
+
+def comparison_table(results: list[RunResults], metric: str, references=()):
     """One row per run, best first by `metric`, then lowest loss, then params.yaml order
     (the order in which package.select_best picks the packaged run); a DataFrame. Each run
     stands next to the best published accuracy of its dataset and architecture in
     `references` (stages.lib.references), with the difference in percentage points, and names
-    the pair of classes it mixes up most (from `confused`, run -> pairs; else read here)."""
+    the pair of classes it mixes up most."""
     import pandas as pd
 
     rows = []
-    for run in runs:
-        metrics, config, dataset = _run_results(runs_dir, run, metric)
-        training = config.training
-        reference = best_reference(list(references), dataset, config.architecture)
-        pairs = confused[run] if confused else _most_confused(runs_dir, run)
+    for result in results:
+        training = result.config.training
+        reference = best_reference(list(references), result.dataset, result.config.architecture)
+        accuracy = result.metrics["accuracy"]
         rows.append(
             {
-                **read_json(Path(runs_dir) / run / TRAIN_FILES["summary"]),
-                **metrics,
-                "run": run,
-                "settings": _settings(config.model),
+                **result.summary,
+                **result.metrics,
+                "run": result.run,
+                "settings": _settings(result.config.model),
                 "optimizer": training.optimizer,
                 "learning_rate": training.learning_rate,
                 "batch_size": training.batch_size,
-                "most_confused": str(next(iter(pairs), "-")),
+                "most_confused": str(result.confused[0]) if result.confused else "-",
                 "published_accuracy": reference.accuracy if reference else None,
-                "vs_published_points": round(100 * (metrics["accuracy"] - reference.accuracy), 2)
-                if reference
-                else None,
+                "vs_published_points": round(100 * (accuracy - reference.accuracy), 2) if reference else None,
                 "published": reference.label if reference else "-",
             }
         )
@@ -135,14 +153,13 @@ def markdown_table(table, metric: str) -> str:
     return header + shown.to_markdown(index=False, floatfmt=".4g") + "\n" + note
 
 
-def sweep_results(runs, runs_dir, metric: str) -> dict[str, list[tuple[dict, float]]]:
+def sweep_results(results: list[RunResults], metric: str) -> dict[str, list[tuple[dict, float]]]:
     """Sweep name -> [(swept values, metric)] in run order, from the runs' configs."""
     sweeps: dict[str, list] = {}
-    for run in runs:
-        metrics, config, _ = _run_results(runs_dir, run, metric)
-        sweep = config.sweep
+    for result in results:
+        sweep = result.config.sweep
         if sweep:
-            sweeps.setdefault(sweep["name"], []).append((sweep["point"], metrics[metric]))
+            sweeps.setdefault(sweep["name"], []).append((sweep["point"], result.metrics[metric]))
     return sweeps
 
 
@@ -263,13 +280,13 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
 def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
     """Write the files of REPORT_FILES into `out_dir`; return the comparison table."""
     paths = {key: Path(out_dir) / name for key, name in REPORT_FILES.items()}
-    confused = {run: _most_confused(runs_dir, run) for run in runs}
-    table = comparison_table(runs, runs_dir, metric, load_references(), confused)
+    results = read_runs(runs, runs_dir, metric)
+    table = comparison_table(results, metric, load_references())
     write_text(paths["table_csv"], table.to_csv(index=False, lineterminator="\n"))
     write_text(paths["table_md"], markdown_table(table, metric))
     plot_curves(runs, runs_dir, paths["curves"])
     plot_parameters(table, metric, paths["parameters"])
-    plot_sweeps(sweep_results(runs, runs_dir, metric), metric, paths["sweeps"])
+    plot_sweeps(sweep_results(results, metric), metric, paths["sweeps"])
     execute_notebook(
         notebook,
         paths["executed"],
@@ -281,7 +298,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
             "data_dir": str(data_dir),
             "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
             "comparison_csv": str(paths["table_csv"]),
-            "confused": {run: [str(pair) for pair in pairs] for run, pairs in confused.items()},
+            "confused": {result.run: [str(pair) for pair in result.confused] for result in results},
         },
     )
     print(f"best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
-from stages.lib.archive import EXPORT_TOLERANCE, ONNX_MODEL, onnx_probabilities, onnx_session, opened_package
+from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
@@ -92,8 +92,8 @@ def verify_onnx(path: Path, x_test, keras, package) -> list[str]:
     classes = np.flatnonzero(onnx.argmax(axis=1) != keras.argmax(axis=1))
     if classes.size:
         found.append(f"{ONNX_MODEL}: another class than model.keras for {classes.size} test images")
-    difference = float(np.max(np.abs(onnx - keras)))
-    if not difference <= EXPORT_TOLERANCE:  # NaN fails too
+    difference, agrees = export_difference(onnx, keras)
+    if not agrees:
         found.append(f"{ONNX_MODEL}: probabilities differ from model.keras by up to {difference:.2g}")
     return found
 

@@ -13,7 +13,7 @@ from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
 from stages.lib.references import Reference
 from stages.package import select_best
 from stages.prepare import split_stratified
-from stages.report import comparison_table, markdown_table, report, sweep_results
+from stages.report import comparison_table, markdown_table, read_runs, report, sweep_results
 from stages.train import train
 from tests.conftest import run_config
 
@@ -111,6 +111,10 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     report = read_json(paths["report_json"])
     assert report["accuracy"] == pytest.approx(metrics["accuracy"])
     assert "macro avg" in paths["report_text"].read_text()
+    assert (
+        "\nMost confused (actual -> predicted: images, share of the actual class):\n"
+        in paths["report_text"].read_text()
+    )
     for key in ("heatmap", "misclassified", "filters"):
         assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", key
     predictions = paths["predictions"].read_text().splitlines()
@@ -152,7 +156,7 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="
 def test_comparison_table_ranks_as_package_picks(tmp_path):
     runs = [("a", 0.9, 0.3), ("b", 0.9, 0.2), ("c", 0.8, 0.1), ("d", 0.9, 0.2), ("e", 0.95, 0.9)]
     paths = [_write_run(tmp_path, run, acc, loss) for run, acc, loss in runs]
-    table = comparison_table([r for r, _, _ in runs], tmp_path, "accuracy")
+    table = comparison_table(read_runs([r for r, _, _ in runs], tmp_path, "accuracy"), "accuracy")
     # Best metric first, then lowest loss, then params.yaml order: the order select_best uses.
     assert table["run"].tolist() == ["e", "b", "d", "a", "c"]
     best, ranking = select_best([r for r, _, _ in runs], paths, "accuracy")
@@ -170,7 +174,8 @@ def test_comparison_table_puts_each_run_next_to_its_published_result(tmp_path):
         Reference("fashion_mnist", "mlp", "MLP 256-128-64", 0.9, "zalando"),
         Reference("fashion_mnist", "mlp", "a weaker MLP", 0.85, "elsewhere"),
     ]
-    table = comparison_table(["mlp-fashion", "mlp-digits"], tmp_path, "accuracy", references).set_index("run")
+    results = read_runs(["mlp-fashion", "mlp-digits"], tmp_path, "accuracy")
+    table = comparison_table(results, "accuracy", references).set_index("run")
     assert table.loc["mlp-fashion", "published_accuracy"] == 0.9
     assert table.loc["mlp-fashion", "vs_published_points"] == 1.23
     assert table.loc["mlp-fashion", "published"] == "90.0%: MLP 256-128-64 (zalando)"
@@ -182,7 +187,9 @@ def test_sweep_results_follow_the_run_configs(tmp_path):
     for rate, acc in ((0.1, 0.7), (0.5, 0.8)):
         _write_run(tmp_path, f"dropout-{rate}", acc, 0.5, sweep={"name": "dropout", "point": {"dropout": rate}})
     _write_run(tmp_path, "act-relu", 0.6, 0.5, sweep={"name": "act", "point": {"activation": "relu"}})
-    sweeps = sweep_results(["plain", "dropout-0.1", "dropout-0.5", "act-relu"], tmp_path, "accuracy")
+    sweeps = sweep_results(
+        read_runs(["plain", "dropout-0.1", "dropout-0.5", "act-relu"], tmp_path, "accuracy"), "accuracy"
+    )
     assert sweeps == {
         "dropout": [({"dropout": 0.1}, 0.7), ({"dropout": 0.5}, 0.8)],
         "act": [({"activation": "relu"}, 0.6)],
@@ -197,7 +204,7 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
         ("s-1", 0.8, {"name": "s", "point": {"optimizer": "sgd"}}),
         ("s-2", 0.9, {"name": "s", "point": {"optimizer": "adam"}}),
     ):
-        _write_run(runs_dir, run, acc, 0.5, sweep=sweep)
+        _write_run(runs_dir, run, acc, 0.5, sweep=sweep, dataset="fashion_mnist" if run == "s-2" else "digits")
         for name in ("confusion_matrix.png", "misclassified.png", "filters.png"):
             (runs_dir / run / name).write_bytes(TINY_PNG)
         (runs_dir / run / "classification_report.txt").write_text("macro avg 1.0\n")
@@ -215,6 +222,9 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
     # 3 figures + samples + 3 runs x 3 figures, each embedded in the page
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == 13
     assert "s-2" in html and "macro avg" in html
+    # s-2 (an mlp on Fashion-MNIST) stands against its published figure; every run names its pairs.
+    assert "Against published results" in html and "MLP 256-128-64" in html
+    assert "The classes mixed up most" in html and html.count("Shirt: 3 (30.0%)") >= 3
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
     # No execution times, kernel timestamps or random ids: a rerun writes the same bytes, so
     # neither dvc.lock nor git sees a change when nothing did.
@@ -250,6 +260,8 @@ def test_code_files_follow_imports():
     assert code_files("compare") == ["stages/compare.py", "stages/lib/errors.py", "stages/lib/layout.py"]
     # A template a stage reads (its DATA_FILES) is an input of the stage like its code.
     assert "stages/templates/model_card.md.j2" in code_files("package")
+    # The published results are the report's code: a new row reruns it under either runner.
+    assert "stages/data/published_results.csv" in code_files("report")
 
 
 def test_json_with_nan_or_infinity_is_neither_read_nor_written(tmp_path):

@@ -116,6 +116,15 @@ EXPORT_TOLERANCE = 1e-4
 ONNX_MODEL = "model.onnx"
 
 
+def export_difference(predicted, expected) -> tuple[float, bool]:
+    """The largest absolute difference between an export's probabilities and the Keras model's, and
+    whether it is within EXPORT_TOLERANCE (a NaN is not)."""
+    import numpy as np
+
+    difference = float(np.max(np.abs(np.asarray(predicted, dtype=np.float64) - np.asarray(expected, np.float64))))
+    return difference, difference <= EXPORT_TOLERANCE
+
+
 def onnx_session(path: Path, label):
     """An onnxruntime session of the ONNX model at `path`: imports in a fraction of a second, where
     Keras with TensorFlow takes about 4 (benchmarks/predict_latency.py)."""
