@@ -12,9 +12,10 @@ from PIL import Image
 
 from stages.evaluate import evaluate
 from stages.lib.files import read_json, sha256_file
+from stages.lib.layers import load_model
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split
-from stages.package import package, write_archive
+from stages.package import export_model, package, write_archive
 from stages.predict import main as predict_main
 from stages.train import train
 from stages.verify import main as verify_main
@@ -107,6 +108,20 @@ def test_a_named_run_is_packaged_with_verified_exports(runs, tiny_data, tmp_path
     assert (folder / "savedmodel" / "saved_model.pb").is_file() and (folder / "model.onnx").is_file()
     assert "savedmodel/saved_model.pb" in manifest(folder)  # exports are in the manifest too
     assert "named in params.yaml (`package.run`)" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_a_run_trained_with_augmentation_is_exported_without_it(tiny_data, tmp_path):
+    """Augmentation layers pass images through unchanged outside training; traced for export they
+    bring random ops ONNX lacks (the Fashion-MNIST study's cnn_deep failed to package). The export
+    is the network behind them, and predicts as the whole model does."""
+    augment = {"flip": "horizontal", "translation": 0.1}
+    config = run_config("cnn_dropout", training={"epochs": 1, "augment": augment}, padding="same")
+    train(config, tiny_data, tmp_path / "model.keras", tmp_path / "history.csv", tmp_path / "training.json")
+    model = load_model(tmp_path / "model.keras")
+    assert model.layers[0].name == "augmentation"
+    x, _ = load_split(tiny_data, "test")
+    for kind in ("onnx", "savedmodel"):
+        assert export_model(model, kind, tmp_path, x[:16])["max_abs_difference"] < 1e-4, kind
 
 
 def save_test_images(data_dir, folder, count=12) -> list:
