@@ -4,6 +4,7 @@ with `snakemake` or `dvc repro` from its folder (docs/studies.md)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from stages import dvcgen
-from stages.lib.params import load_params
+from stages.lib.params import all_runs, load_params
 from tests.conftest import ROOT, make_project, run
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
@@ -33,6 +34,67 @@ def test_a_study_runs_the_roots_code_with_its_own_params_and_current_dvc_yaml(st
     )
     for name in (".gitignore", ".dvcignore"):
         assert (study / name).read_text() == (ROOT / "studies" / "fashion-mnist" / name).read_text()
+
+
+# Issue 20's goals: test accuracy on the 10,000 official test images (docs/studies.md).
+FASHION_GOALS = {
+    "softmax": 0.840,
+    "mlp": 0.900,
+    "cnn_intro": 0.920,
+    "cnn_dropout": 0.925,
+    "morph": 0.900,
+    "cnn_deep": 0.940,
+}
+# Runs that miss their goal so far, with what they reach (docs/studies.md says what was tried).
+FASHION_MISSES = {"morph": "87.3%", "cnn_deep": "93.5%"}
+FASHION = ROOT / "studies" / "fashion-mnist"
+
+
+def committed_accuracy(study: Path, run_name: str) -> float:
+    return json.loads((study / "reports" / "runs" / run_name / "metrics.json").read_text())["accuracy"]
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda path: path.name)
+def test_a_studys_committed_results_are_whole_and_agree_with_each_other(study):
+    """Every run of the study's params has results; each confusion matrix counts the whole official
+    test split once over its classes, and its diagonal is the accuracy the metrics and the
+    comparison table record."""
+    runs = all_runs(load_params(study / "params.yaml"))
+    table = pd.read_csv(study / "reports" / "comparison.csv").set_index("run")
+    assert sorted(table.index) == sorted(runs)
+    dataset = json.loads((study / "configs" / "data" / "download.json").read_text())["dataset"]
+    for name in runs:
+        matrix = pd.read_csv(study / "reports" / "runs" / name / "confusion_matrix.csv", index_col=0)
+        assert matrix.shape == (10, 10) and matrix.to_numpy().min() >= 0, name
+        if dataset == "fashion_mnist":
+            assert matrix.to_numpy().sum() == 10_000, name  # the official test split
+        accuracy = committed_accuracy(study, name)
+        assert accuracy == pytest.approx(matrix.to_numpy().trace() / matrix.to_numpy().sum(), abs=1e-6), name
+        assert table.loc[name, "accuracy"] == accuracy, name
+
+
+@pytest.mark.parametrize(
+    "run_name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"reaches {FASHION_MISSES[name]}"))
+        if name in FASHION_MISSES
+        else name
+        for name in FASHION_GOALS
+    ],
+)
+def test_the_fashion_mnist_study_meets_its_goals(run_name):
+    assert committed_accuracy(FASHION, run_name) >= FASHION_GOALS[run_name]
+
+
+def test_the_fashion_mnist_study_shows_each_run_next_to_its_published_figure():
+    table = pd.read_csv(FASHION / "reports" / "comparison.csv").set_index("run")
+    for name in ("softmax", "mlp", "cnn_intro", "cnn_dropout", "cnn_deep"):
+        points = (table.loc[name, "accuracy"] - table.loc[name, "published_accuracy"]) * 100
+        assert table.loc[name, "vs_published_points"] == pytest.approx(points, abs=0.01), name
+    assert pd.isna(table.loc["morph", "published_accuracy"])  # none published: reported
+    # A known hard pair leads every run: shirt and T-shirt/top, or pullover and coat.
+    hard = "Shirt -> T-shirt/top|T-shirt/top -> Shirt|Coat -> Pullover|Pullover -> Coat"
+    assert table["most_confused"].str.contains(hard).all(), table["most_confused"]
 
 
 def make_study(project: Path, name: str, params: dict) -> Path:
