@@ -168,6 +168,19 @@ def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) 
     save_png(fig, path)
 
 
+AUGMENTATION = "augmentation"  # the name stages.train gives the augmentation layers in front of a network
+
+
+def network_of(model):
+    """The network a run trained. A run with `augment` is saved as the augmentation layers, then
+    the network (stages.train.resume_or_build); outside training the augmentation passes images
+    through unchanged. The filters plot and the package's exports look at the network itself:
+    traced for export, the augmentation brings random ops ONNX lacks and the network's dropout."""
+    if len(model.layers) == 2 and model.layers[0].name == AUGMENTATION:
+        return model.layers[1]
+    return model
+
+
 def first_layer(model):
     """The first layer with a kernel (conv, morphological or dense), and whether its responses
     can be computed from the model's input (not for a layer inside a nested backbone)."""
@@ -187,6 +200,7 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
     import keras
 
     plt = pyplot()
+    model = network_of(model)
     layer, reachable = first_layer(model)
     kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=np.float32) if layer else None
     if kernel is None:

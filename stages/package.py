@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.evaluate import network_of
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session
 from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.errors import InputError, PipelineError
@@ -99,20 +100,10 @@ def _verify(name: str, predicted, expected: np.ndarray) -> dict:
     return {"verified_on_test_images": len(expected), "max_abs_difference": difference}
 
 
-def inference_model(model):
-    """The network as it predicts: a run trained with `augment` is the augmentation layers, then the
-    network (stages.train); the augmentation passes images through unchanged outside training, but
-    traced for export it brings random ops that ONNX lacks and puts the network's dropout in the
-    graph, so the export is the network alone."""
-    if len(model.layers) == 2 and model.layers[0].name == "augmentation":
-        return model.layers[1]
-    return model
-
-
 def export_model(model, kind: str, folder: Path, x: np.ndarray) -> dict:
     """Export `model` as `kind` into `folder`, run the export on `x`, compare with Keras."""
     expected = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
-    model = inference_model(model)
+    model = network_of(model)  # the augmentation layers, if any, are not exported
     if kind == "savedmodel":
         import tensorflow as tf  # SavedModel is TensorFlow's format
 

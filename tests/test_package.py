@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages.evaluate import evaluate
+from stages.evaluate import AUGMENTATION, evaluate, first_layer, network_of, plot_filters
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layers import load_model
 from stages.lib.settings import PackageSettings
@@ -110,16 +110,22 @@ def test_a_named_run_is_packaged_with_verified_exports(runs, tiny_data, tmp_path
     assert "named in params.yaml (`package.run`)" in (folder / "MODEL_CARD.md").read_text()
 
 
-def test_a_run_trained_with_augmentation_is_exported_without_it(tiny_data, tmp_path):
+def test_a_run_trained_with_augmentation_is_exported_and_drawn_without_it(tiny_data, tmp_path):
     """Augmentation layers pass images through unchanged outside training; traced for export they
-    bring random ops ONNX lacks (the Fashion-MNIST study's cnn_deep failed to package). The export
-    is the network behind them, and predicts as the whole model does."""
+    bring random ops ONNX lacks (the Fashion-MNIST study's cnn_deep failed to package), and in front
+    of the network they hid its first layer's responses from the filters plot. Exports and plot use
+    the network behind them, which predicts as the whole model does."""
     augment = {"flip": "horizontal", "translation": 0.1}
     config = run_config("cnn_dropout", training={"epochs": 1, "augment": augment}, padding="same")
     train(config, tiny_data, tmp_path / "model.keras", tmp_path / "history.csv", tmp_path / "training.json")
     model = load_model(tmp_path / "model.keras")
-    assert model.layers[0].name == "augmentation"
+    assert model.layers[0].name == AUGMENTATION  # the name stages.train gives them
+    network = network_of(model)
+    assert network is model.layers[1] and network_of(network) is network
+    layer, responses_drawn = first_layer(network)
+    assert layer.name == network.layers[0].name and responses_drawn
     x, _ = load_split(tiny_data, "test")
+    plot_filters(model, x[0], "augmented", tmp_path / "filters.png")  # the network's responses drawn
     for kind in ("onnx", "savedmodel"):
         assert export_model(model, kind, tmp_path, x[:16])["max_abs_difference"] < 1e-4, kind
 

@@ -59,10 +59,11 @@ def test_a_studys_committed_results_are_whole_and_agree_with_each_other(study):
     """Every run of the study's params has results; each confusion matrix counts the whole official
     test split once over its classes, and its diagonal is the accuracy the metrics and the
     comparison table record."""
-    runs = all_runs(load_params(study / "params.yaml"))
+    params = load_params(study / "params.yaml")
+    runs = all_runs(params)
     table = pd.read_csv(study / "reports" / "comparison.csv").set_index("run")
     assert sorted(table.index) == sorted(runs)
-    dataset = json.loads((study / "configs" / "data" / "download.json").read_text())["dataset"]
+    dataset = params["data"]["dataset"]
     for name in runs:
         matrix = pd.read_csv(study / "reports" / "runs" / name / "confusion_matrix.csv", index_col=0)
         assert matrix.shape == (10, 10) and matrix.to_numpy().min() >= 0, name
