@@ -99,6 +99,8 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
             _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
         except CompareError:
             raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
+        # Paths from the current folder (a study's, say), as ls-tree lists them; "./" makes git show
+        # read them from there too, not from the repository's root.
         paths = [
             p
             for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
@@ -107,10 +109,10 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
         files = {Path(p).parent.name: p for p in paths}
 
         def read(run):
-            return _parse(_git("show", f"{side}:{files[run]}"), f"{side}:{files[run]}", metrics)
+            return _parse(_git("show", f"{side}:./{files[run]}"), f"{side}:{files[run]}", metrics)
 
         try:
-            listed = _listed_runs(_git("show", f"{side}:{REPORT_DIR}/{TABLE}"))
+            listed = _listed_runs(_git("show", f"{side}:./{REPORT_DIR}/{TABLE}"))
         except CompareError:
             listed = None
     # Only the listed runs are read: a stale run's folder is not this version's result.

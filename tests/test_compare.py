@@ -88,6 +88,22 @@ def test_a_git_revision_with_a_malformed_metrics_file_is_named(tmp_path, monkeyp
     assert capsys.readouterr().err == "error: HEAD:reports/runs/b/metrics.json: a JSON list, not an object of metrics\n"
 
 
+def test_a_git_revision_is_read_from_the_current_folder_as_in_a_study(tmp_path, monkeypatch):
+    """In studies/<name>/, HEAD's reports are the study's, not the repository root's."""
+    run(["git", "init", "-q"], tmp_path)
+    run(["git", "config", "user.email", "test@example.org"], tmp_path)
+    run(["git", "config", "user.name", "test"], tmp_path)
+    _runs(tmp_path / "reports", a=0.5, b=0.6)
+    study = tmp_path / "studies" / "s"
+    _runs(study / "reports", a=0.9, c=0.8)
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-q", "-m", "root and study"], tmp_path)
+    monkeypatch.chdir(study)
+    assert {run: m["accuracy"] for run, m in load_metrics("HEAD", ["accuracy"]).items()} == {"a": 0.9, "c": 0.8}
+    monkeypatch.chdir(tmp_path)
+    assert {run: m["accuracy"] for run, m in load_metrics("HEAD", ["accuracy"]).items()} == {"a": 0.5, "b": 0.6}
+
+
 def test_an_unknown_metric_is_refused_with_the_known_ones(tmp_path, capsys):
     _runs(tmp_path / "old", a=0.5)
     _runs(tmp_path / "new", a=0.75)
