@@ -38,7 +38,7 @@ from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import read_json, write_json, write_text
 from stages.lib.joblog import run_stage
-from stages.lib.layout import EVALUATION_FILES
+from stages.lib.layout import AUGMENTATION, EVALUATION_FILES
 from stages.lib.provenance import git_revision, package_versions
 from stages.lib.settings import RunSettings
 from stages.lib.splits import load_split
@@ -166,9 +166,6 @@ def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) 
     )
     fig.tight_layout()
     save_png(fig, path)
-
-
-AUGMENTATION = "augmentation"  # the name stages.train gives the augmentation layers in front of a network
 
 
 def network_of(model):

@@ -40,7 +40,7 @@ from stages.lib.devices import claim_gpu, has_gpu
 from stages.lib.errors import PipelineError
 from stages.lib.files import atomic_path, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
-from stages.lib.layout import LIVE_METRICS
+from stages.lib.layout import AUGMENTATION, LIVE_METRICS
 from stages.lib.settings import RunSettings, TrainingSettings
 from stages.lib.splits import load_split
 
@@ -139,7 +139,7 @@ def augmentation(settings: dict, seed: int):
         steps.append(layers.RandomRotation(settings["rotation"], seed=seed))
     if settings.get("zoom"):
         steps.append(layers.RandomZoom(settings["zoom"], seed=seed))
-    return keras.Sequential(steps, name="augmentation")
+    return keras.Sequential(steps, name=AUGMENTATION)
 
 
 def unfreeze(layer) -> None:

@@ -14,6 +14,7 @@ import yaml
 
 from stages import dvcgen
 from stages.lib.params import all_runs, load_params
+from stages.lib.provenance import git_revision
 from tests.conftest import ROOT, make_project, run
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
@@ -34,6 +35,28 @@ def test_a_study_runs_the_roots_code_with_its_own_params_and_current_dvc_yaml(st
     )
     for name in (".gitignore", ".dvcignore"):
         assert (study / name).read_text() == (ROOT / "studies" / "fashion-mnist" / name).read_text()
+
+
+def test_a_study_records_the_commit_of_the_code_it_ran(tmp_path):
+    """provenance.json names the commit that last changed a stage's code, in a study too, where
+    `stages` is a link git does not follow (it recorded null there)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    study = repo / "studies" / "small"
+    study.mkdir(parents=True)
+    (study / "stages").symlink_to("../../stages")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    run(["git", "init", "-q"], cwd=repo)
+    run([*git, "add", "-A"], cwd=repo)
+    run([*git, "commit", "-q", "-m", "code"], cwd=repo)
+    commit = run(["git", "rev-parse", "HEAD"], cwd=repo).stdout.strip()
+    run([*git, "commit", "-q", "--allow-empty", "-m", "later"], cwd=repo)
+
+    assert git_revision("train", "evaluate", root=study) == {"revision": commit, "dirty": False}
+    with (repo / "stages" / "train.py").open("a") as code:
+        code.write("# changed\n")
+    assert git_revision("train", root=study) == {"revision": commit, "dirty": True}
+    assert git_revision("train", root=repo) == {"revision": commit, "dirty": True}
 
 
 # Issue 20's goals: test accuracy on the 10,000 official test images (docs/studies.md).

@@ -27,6 +27,8 @@ SAMPLES = f"{DATA_REPORTS}/samples.png"
 CLASS_BALANCE = f"{DATA_REPORTS}/class_balance.csv"
 
 MODEL = "models/runs/{run}/model.keras"
+# A run trained with `augment` is saved as two layers: this block of random augmentations, then the network.
+AUGMENTATION = "augmentation"
 MODELS_DIR = "models/runs"
 RUNS_DIR = "reports/runs"
 RUN_DIR = f"{RUNS_DIR}/{{run}}"

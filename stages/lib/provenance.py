@@ -35,7 +35,9 @@ def git_revision(*stages: str, root: str | Path = ".") -> dict:
     records the same revision, so metrics files reproduce byte for byte.
     Parameters are recorded separately, resolved. None outside git.
     """
-    paths = sorted({path for stage in stages for path in code_files(stage)})
+    # Resolved: in a study `stages` is a link to the root's, and git does not follow links in paths
+    # (`git log -- stages/train.py` there finds no commit).
+    paths = sorted({str(Path(root, path).resolve()) for stage in stages for path in code_files(stage)})
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
