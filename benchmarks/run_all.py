@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from stages.lib.files import read_json, write_json, write_text  # noqa: E402
 
-BENCHMARKS = ["runner_overhead", "predict_latency", "main_job", "prepare_fashion", "train_throughput"]
+BENCHMARKS = ["runner_overhead", "dvc_layouts", "predict_latency", "main_job", "prepare_fashion", "train_throughput"]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -31,6 +31,22 @@ def summary(results: dict) -> str:
     lines = ["# Benchmarks", "", "Medians of repeated runs; `python benchmarks/run_all.py` re-measures.", ""]
     if overhead := results.get("runner_overhead"):
         lines += _overhead(overhead)
+    if layouts := results.get("dvc_layouts"):
+        lines += [
+            f"## DVC's no-op cost by how a run's files are declared ({layouts['runs']} synthetic runs)",
+            "",
+            "| command | " + " | ".join(layouts["dvc status"]["median_s"]) + " |",
+            "|---|" + "---|" * len(layouts["dvc status"]["median_s"]),
+            *(
+                f"| `{command}` | "
+                + " | ".join(
+                    f"{s:.2f} s = x{layouts[command]['ratio'][k]}" for k, s in layouts[command]["median_s"].items()
+                )
+                + " |"
+                for command in ("dvc status", "dvc repro")
+            ),
+            "",
+        ]
     if latency := results.get("predict_latency"):
         predict, helps = latency["predict_one_image_s"], latency["help_s"]
         slowest = max(helps, key=helps.get)

@@ -1,0 +1,149 @@
+"""Issue 19, goal 1: what DVC's no-op cost would be under other ways of declaring a run's files.
+
+    python benchmarks/dvc_layouts.py [--runs 200] [--repeats 5] [--out benchmarks/results/dvc_layouts.json]
+
+Synthetic DVC projects of `--runs` runs (a train and an evaluate stage each,
+no report or package), every output up to date, timed against a bare pipeline
+of as many stages (one dependency, one output each) in the same run:
+
+- files: as dvc.yaml declares them today: train's model, history, summary and
+  each dvclive file, evaluate's eleven files one by one, `data/prepared` a
+  directory dependency of both;
+- dirs: train writes `reports/<run>/training/` and evaluate
+  `reports/<run>/evaluation/`, each one uncached directory output, the model
+  a directory output; metrics listed in dvc.yaml's top-level `metrics:`;
+- lean: dirs, with the model one file and the prepared data named by one
+  manifest file instead of its directory.
+
+It measures the runners, not the pipeline: the stages' commands never run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stages.lib.files import write_json  # noqa: E402
+
+LAYOUTS = ("bare", "files", "dirs", "lean")
+LIVE = [f"live/plots/metrics/{name}.tsv" for name in ("train/loss", "train/accuracy", "eval/loss", "eval/accuracy")]
+TRAINING = ["history.csv", "training.json", *LIVE, "live/plots/metrics/learning_rate.tsv", "live/metrics.json"]
+EVALUATION = [
+    *("scores.json", "provenance.json", "confusion_matrix.csv", "confusion_matrix_normalized.csv"),
+    *("confusion_matrix.png", "classification_report.json", "classification_report.txt", "predictions.csv"),
+    *("misclassified.png", "filters.png", "metrics.json"),
+]
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def uncached(path: str) -> dict:
+    return {path: {"cache": False}}
+
+
+def run_stages(layout: str, run: str) -> dict:
+    """The stages of one run under `layout`."""
+    if layout == "bare":
+        return {
+            f"{step}-{run}": {"cmd": "true", "deps": [f"configs/{run}.json"], "outs": [f"out/{run}.{step}"]}
+            for step in "ab"
+        }
+    config, reports = f"configs/{run}.json", f"reports/{run}"
+    if layout == "files":
+        data, model = "data/prepared", f"models/{run}/model.keras"
+        train_outs = [model, *(uncached(f"{reports}/{f}") for f in TRAINING[:-1])]
+        train = {"outs": train_outs, "metrics": [uncached(f"{reports}/{TRAINING[-1]}")]}
+        evaluate = {
+            "outs": [uncached(f"{reports}/{f}") for f in EVALUATION[:-1]],
+            "metrics": [uncached(f"{reports}/{EVALUATION[-1]}")],
+        }
+    else:
+        data = "data/prepared" if layout == "dirs" else "data/prepared.json"
+        model = f"models/{run}" if layout == "dirs" else f"models/{run}/model.keras"
+        train = {"outs": [model, uncached(f"{reports}/training")]}
+        evaluate = {"outs": [uncached(f"{reports}/evaluation")]}
+    return {
+        f"train-{run}": {"cmd": "true", "deps": [config, data, "configs/code/train.json"], **train},
+        f"evaluate-{run}": {"cmd": "true", "deps": [config, model, data, "configs/code/evaluate.json"], **evaluate},
+    }
+
+
+def project(dest: Path, layout: str, runs: int) -> Path:
+    """A DVC project of `runs` runs under `layout`, every stage recorded as up to date."""
+    for i in range(6):
+        write(dest / f"data/prepared/{i}.npy", f"{i}\n")
+    write(dest / "data/prepared.json", "manifest\n")
+    for stage in ("train", "evaluate"):
+        write(dest / f"configs/code/{stage}.json", f"{stage}\n")
+    stages = {}
+    for i in range(runs):
+        run = f"r{i}"
+        write(dest / f"configs/{run}.json", run)
+        write(dest / f"out/{run}.a", run)
+        write(dest / f"out/{run}.b", run)
+        write(dest / f"models/{run}/model.keras", run)
+        folders = ("", "") if layout == "files" else ("training/", "evaluation/")
+        for folder, names in zip(folders, (TRAINING, EVALUATION), strict=True):
+            for name in names:
+                write(dest / f"reports/{run}/{folder}{name}", name)
+        stages.update(run_stages(layout, run))
+    pipeline = {"stages": stages}
+    if layout in ("dirs", "lean"):
+        pipeline["metrics"] = [
+            f"reports/r{i}/{k}/metrics.json" for i in range(runs) for k in ("training", "evaluation")
+        ]
+    write(dest / "dvc.yaml", yaml.safe_dump(pipeline, sort_keys=False))
+    for args in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "commit", "-f", "-q"]):
+        subprocess.run(args, cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def timed(args: list[str], cwd: Path, repeats: int) -> float:
+    """Median wall seconds of `args` over `repeats` runs after a warm-up; each must report nothing to do."""
+    seconds = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=True)
+        if i:
+            seconds.append(time.perf_counter() - start)
+        if "up to date" not in result.stdout:
+            raise SystemExit(f"{' '.join(args)} in {cwd}: not up to date:\n{result.stdout[-2000:]}")
+    return round(statistics.median(seconds), 3)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default="benchmarks/results/dvc_layouts.json")
+    args = parser.parse_args(argv)
+    result = {"benchmark": __doc__.splitlines()[0], "runs": args.runs, "stages": 2 * args.runs, "repeats": args.repeats}
+    with tempfile.TemporaryDirectory() as scratch:
+        projects = {layout: project(Path(scratch, layout), layout, args.runs) for layout in LAYOUTS}
+        for command in (["dvc", "status"], ["dvc", "repro"]):
+            seconds = {layout: timed(command, path, args.repeats) for layout, path in projects.items()}
+            ratios = {layout: round(s / seconds["bare"], 2) for layout, s in seconds.items()}
+            result[" ".join(command)] = {"median_s": seconds, "ratio": ratios}
+            print(" ".join(command), seconds, ratios, flush=True)
+    result["machine"] = {"platform": platform.platform(), "cpus": len(os.sched_getaffinity(0))}
+    write_json(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
