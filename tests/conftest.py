@@ -31,6 +31,14 @@ def run(args, cwd, check=True, env_extra=None) -> subprocess.CompletedProcess:
     return result
 
 
+def init_git(folder: Path) -> Path:
+    """A git repository in `folder` with a committer's name and email (CI's machines have none)."""
+    run(["git", "init", "-q"], folder)
+    run(["git", "config", "user.email", "test@example.org"], folder)
+    run(["git", "config", "user.name", "test"], folder)
+    return folder
+
+
 def make_project(dest: Path, edit_params=None) -> Path:
     """Copy the project to `dest`, apply `edit_params(dict)`, and init git and DVC there."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -42,9 +50,7 @@ def make_project(dest: Path, edit_params=None) -> Path:
             shutil.copy2(source, dest / name)
     if edit_params:
         set_params(dest, edit_params)
-    run(["git", "init", "-q"], dest)
-    run(["git", "config", "user.email", "test@example.org"], dest)
-    run(["git", "config", "user.name", "test"], dest)
+    init_git(dest)
     run(["dvc", "init", "-q"], dest)
     shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")  # the offline plots template
     run(["python", "-m", "stages.dvcgen"], dest)

@@ -4,7 +4,7 @@ import pytest
 
 from stages.compare import CompareError, compare, load_metrics, main
 from stages.lib.files import write_json
-from tests.conftest import run
+from tests.conftest import init_git, run
 
 
 def _runs(folder, **accuracies):
@@ -73,9 +73,7 @@ def test_a_report_folder_with_a_malformed_metrics_file_is_named(tmp_path, capsys
 
 def test_a_git_revision_with_a_malformed_metrics_file_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    run(["git", "init", "-q"], tmp_path)
-    run(["git", "config", "user.email", "test@example.org"], tmp_path)
-    run(["git", "config", "user.name", "test"], tmp_path)
+    init_git(tmp_path)
     _runs(tmp_path / "reports", a=0.5, b=0.6)
     (tmp_path / "reports" / "runs" / "b" / "metrics.json").write_text('{"accuracy": 0.6, "loss": 1e999}')
     run(["git", "add", "reports"], tmp_path)
@@ -90,9 +88,7 @@ def test_a_git_revision_with_a_malformed_metrics_file_is_named(tmp_path, monkeyp
 
 def test_a_git_revision_is_read_from_the_current_folder_as_in_a_study(tmp_path, monkeypatch):
     """In studies/<name>/, HEAD's reports are the study's, not the repository root's."""
-    run(["git", "init", "-q"], tmp_path)
-    run(["git", "config", "user.email", "test@example.org"], tmp_path)
-    run(["git", "config", "user.name", "test"], tmp_path)
+    init_git(tmp_path)
     _runs(tmp_path / "reports", a=0.5, b=0.6)
     study = tmp_path / "studies" / "s"
     _runs(study / "reports", a=0.9, c=0.8)

@@ -4,7 +4,6 @@ with `snakemake` or `dvc repro` from its folder (docs/studies.md)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -13,9 +12,10 @@ import pytest
 import yaml
 
 from stages import dvcgen
+from stages.lib.files import read_json
 from stages.lib.params import all_runs, load_params
 from stages.lib.provenance import git_revision
-from tests.conftest import ROOT, make_project, run
+from tests.conftest import ROOT, init_git, make_project, run
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
 STUDIES = sorted(path for path in (ROOT / "studies").iterdir() if (path / "params.yaml").is_file())
@@ -45,12 +45,11 @@ def test_a_study_records_the_commit_of_the_code_it_ran(tmp_path):
     study = repo / "studies" / "small"
     study.mkdir(parents=True)
     (study / "stages").symlink_to("../../stages")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
-    run(["git", "init", "-q"], cwd=repo)
-    run([*git, "add", "-A"], cwd=repo)
-    run([*git, "commit", "-q", "-m", "code"], cwd=repo)
+    init_git(repo)
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-q", "-m", "code"], cwd=repo)
     commit = run(["git", "rev-parse", "HEAD"], cwd=repo).stdout.strip()
-    run([*git, "commit", "-q", "--allow-empty", "-m", "later"], cwd=repo)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "later"], cwd=repo)
 
     assert git_revision("train", "evaluate", root=study) == {"revision": commit, "dirty": False}
     with (repo / "stages" / "train.py").open("a") as code:
@@ -74,7 +73,7 @@ FASHION = ROOT / "studies" / "fashion-mnist"
 
 
 def committed_accuracy(study: Path, run_name: str) -> float:
-    return json.loads((study / "reports" / "runs" / run_name / "metrics.json").read_text())["accuracy"]
+    return read_json(study / "reports" / "runs" / run_name / "metrics.json")["accuracy"]
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda path: path.name)
