@@ -4,7 +4,7 @@
 
 Synthetic DVC projects of `--runs` runs (a train and an evaluate stage each,
 no report or package), every output up to date, timed against a bare pipeline
-of as many stages (one dependency, one output each) in the same run:
+of as many stages (runner_overhead.py's floor) in the same run:
 
 - files: as dvc.yaml declares them today: train's model, history, summary and
   each dvclive file, evaluate's eleven files one by one, `data/prepared` a
@@ -23,21 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import yaml
+from runner_overhead import bare_dvc, recorded_dvc_project, timed  # puts the project on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from stages.lib.files import write_json, write_text
 
-from stages.lib.files import write_json  # noqa: E402
-
-LAYOUTS = ("bare", "files", "dirs", "lean")
+LAYOUTS = ("files", "dirs", "lean")  # and "bare", the floor
 LIVE = [f"live/plots/metrics/{name}.tsv" for name in ("train/loss", "train/accuracy", "eval/loss", "eval/accuracy")]
 TRAINING = ["history.csv", "training.json", *LIVE, "live/plots/metrics/learning_rate.tsv", "live/metrics.json"]
 EVALUATION = [
@@ -47,22 +41,12 @@ EVALUATION = [
 ]
 
 
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def uncached(path: str) -> dict:
     return {path: {"cache": False}}
 
 
 def run_stages(layout: str, run: str) -> dict:
     """The stages of one run under `layout`."""
-    if layout == "bare":
-        return {
-            f"{step}-{run}": {"cmd": "true", "deps": [f"configs/{run}.json"], "outs": [f"out/{run}.{step}"]}
-            for step in "ab"
-        }
     config, reports = f"configs/{run}.json", f"reports/{run}"
     if layout == "files":
         data, model = "data/prepared", f"models/{run}/model.keras"
@@ -86,44 +70,25 @@ def run_stages(layout: str, run: str) -> dict:
 def project(dest: Path, layout: str, runs: int) -> Path:
     """A DVC project of `runs` runs under `layout`, every stage recorded as up to date."""
     for i in range(6):
-        write(dest / f"data/prepared/{i}.npy", f"{i}\n")
-    write(dest / "data/prepared.json", "manifest\n")
+        write_text(dest / f"data/prepared/{i}.npy", f"{i}\n")
+    write_text(dest / "data/prepared.json", "manifest\n")
     for stage in ("train", "evaluate"):
-        write(dest / f"configs/code/{stage}.json", f"{stage}\n")
+        write_text(dest / f"configs/code/{stage}.json", f"{stage}\n")
     stages = {}
     for i in range(runs):
         run = f"r{i}"
-        write(dest / f"configs/{run}.json", run)
-        write(dest / f"out/{run}.a", run)
-        write(dest / f"out/{run}.b", run)
-        write(dest / f"models/{run}/model.keras", run)
+        write_text(dest / f"configs/{run}.json", run)
+        write_text(dest / f"models/{run}/model.keras", run)
         folders = ("", "") if layout == "files" else ("training/", "evaluation/")
         for folder, names in zip(folders, (TRAINING, EVALUATION), strict=True):
             for name in names:
-                write(dest / f"reports/{run}/{folder}{name}", name)
+                write_text(dest / f"reports/{run}/{folder}{name}", name)
         stages.update(run_stages(layout, run))
     pipeline = {"stages": stages}
     if layout in ("dirs", "lean"):
-        pipeline["metrics"] = [
-            f"reports/r{i}/{k}/metrics.json" for i in range(runs) for k in ("training", "evaluation")
-        ]
-    write(dest / "dvc.yaml", yaml.safe_dump(pipeline, sort_keys=False))
-    for args in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "commit", "-f", "-q"]):
-        subprocess.run(args, cwd=dest, check=True, capture_output=True)
-    return dest
-
-
-def timed(args: list[str], cwd: Path, repeats: int) -> float:
-    """Median wall seconds of `args` over `repeats` runs after a warm-up; each must report nothing to do."""
-    seconds = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=True)
-        if i:
-            seconds.append(time.perf_counter() - start)
-        if "up to date" not in result.stdout:
-            raise SystemExit(f"{' '.join(args)} in {cwd}: not up to date:\n{result.stdout[-2000:]}")
-    return round(statistics.median(seconds), 3)
+        metrics = (f"training/{TRAINING[-1]}", f"evaluation/{EVALUATION[-1]}")
+        pipeline["metrics"] = [f"reports/r{i}/{name}" for i in range(runs) for name in metrics]
+    return recorded_dvc_project(dest, pipeline)
 
 
 def main(argv=None) -> int:
@@ -134,9 +99,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = {"benchmark": __doc__.splitlines()[0], "runs": args.runs, "stages": 2 * args.runs, "repeats": args.repeats}
     with tempfile.TemporaryDirectory() as scratch:
-        projects = {layout: project(Path(scratch, layout), layout, args.runs) for layout in LAYOUTS}
+        projects = {"bare": bare_dvc(Path(scratch, "bare"), 2 * args.runs)}
+        projects.update({layout: project(Path(scratch, layout), layout, args.runs) for layout in LAYOUTS})
         for command in (["dvc", "status"], ["dvc", "repro"]):
-            seconds = {layout: timed(command, path, args.repeats) for layout, path in projects.items()}
+            seconds = {
+                layout: timed(command, path, args.repeats, "Data and pipelines are up to date")["median_s"]
+                for layout, path in projects.items()
+            }
             ratios = {layout: round(s / seconds["bare"], 2) for layout, s in seconds.items()}
             result[" ".join(command)] = {"median_s": seconds, "ratio": ratios}
             print(" ".join(command), seconds, ratios, flush=True)

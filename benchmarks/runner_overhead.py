@@ -137,7 +137,12 @@ def bare_dvc(dest: Path, stages: int) -> Path:
         (dest / "in" / f"{i}.txt").write_text(f"{i}\n")
         (dest / "out" / f"{i}.txt").write_text(f"{i}\n")
         pipeline[f"s{i}"] = {"cmd": f"cp in/{i}.txt out/{i}.txt", "deps": [f"in/{i}.txt"], "outs": [f"out/{i}.txt"]}
-    write_text(dest / "dvc.yaml", yaml.safe_dump({"stages": pipeline}, sort_keys=False))
+    return recorded_dvc_project(dest, {"stages": pipeline})
+
+
+def recorded_dvc_project(dest: Path, pipeline: dict) -> Path:
+    """`dest`, whose files are written, as a git and DVC project of `pipeline`, every stage recorded as run."""
+    write_text(dest / "dvc.yaml", yaml.safe_dump(pipeline, sort_keys=False))
     for args in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "commit", "-f", "-q"]):
         run(args, dest)
     return dest
