@@ -6,7 +6,6 @@
 # when their content changes: a changed run is then one newer input file, and
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
 # Every path comes from stages/lib/layout.py, which dvc.yaml's generator reads too.
-import re
 from pathlib import Path
 import sys
 
@@ -39,8 +38,10 @@ config.update(PARAMS)
 write_dvc_yaml(PARAMS, "dvc.yaml")
 
 
+# A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
+# compiles it into every rule's file patterns: `snakemake -n` of a 500-run grid took 3.6 s, not 3.2 s.
 wildcard_constraints:
-    run="|".join(re.escape(run) for run in RUNS),
+    run=r"[A-Za-z][A-Za-z0-9_.-]*",
 
 
 def per_run(path):
