@@ -6,9 +6,11 @@ Synthetic DVC projects of `--runs` runs (a train and an evaluate stage each,
 no report or package), every output up to date, timed against a bare pipeline
 of as many stages (runner_overhead.py's floor) in the same run:
 
-- files: as dvc.yaml declares them today: train's model, history, summary and
-  each dvclive file, evaluate's eleven files one by one, `data/prepared` a
-  directory dependency of both;
+- files: as dvc.yaml declared them before the live folder: train's model,
+  history, summary and each dvclive file, evaluate's eleven files one by one,
+  `data/prepared` a directory dependency of both;
+- live: as dvc.yaml declares them now: files, with dvclive's folder one
+  uncached directory output of train (its summary in the top-level `metrics:`);
 - dirs: train writes `reports/<run>/training/` and evaluate
   `reports/<run>/evaluation/`, each one uncached directory output, the model
   a directory output; metrics listed in dvc.yaml's top-level `metrics:`;
@@ -31,7 +33,7 @@ from runner_overhead import bare_dvc, recorded_dvc_project, timed  # puts the pr
 
 from stages.lib.files import write_json, write_text
 
-LAYOUTS = ("files", "dirs", "lean")  # and "bare", the floor
+LAYOUTS = ("files", "live", "dirs", "lean")  # and "bare", the floor
 LIVE = [f"live/plots/metrics/{name}.tsv" for name in ("train/loss", "train/accuracy", "eval/loss", "eval/accuracy")]
 TRAINING = ["history.csv", "training.json", *LIVE, "live/plots/metrics/learning_rate.tsv", "live/metrics.json"]
 EVALUATION = [
@@ -48,10 +50,13 @@ def uncached(path: str) -> dict:
 def run_stages(layout: str, run: str) -> dict:
     """The stages of one run under `layout`."""
     config, reports = f"configs/{run}.json", f"reports/{run}"
-    if layout == "files":
+    if layout in ("files", "live"):
         data, model = "data/prepared", f"models/{run}/model.keras"
-        train_outs = [model, *(uncached(f"{reports}/{f}") for f in TRAINING[:-1])]
-        train = {"outs": train_outs, "metrics": [uncached(f"{reports}/{TRAINING[-1]}")]}
+        if layout == "files":
+            train_outs = [model, *(uncached(f"{reports}/{f}") for f in TRAINING[:-1])]
+            train = {"outs": train_outs, "metrics": [uncached(f"{reports}/{TRAINING[-1]}")]}
+        else:
+            train = {"outs": [model, *(uncached(f"{reports}/{f}") for f in (*TRAINING[:2], "live"))]}
         evaluate = {
             "outs": [uncached(f"{reports}/{f}") for f in EVALUATION[:-1]],
             "metrics": [uncached(f"{reports}/{EVALUATION[-1]}")],
@@ -79,13 +84,15 @@ def project(dest: Path, layout: str, runs: int) -> Path:
         run = f"r{i}"
         write_text(dest / f"configs/{run}.json", run)
         write_text(dest / f"models/{run}/model.keras", run)
-        folders = ("", "") if layout == "files" else ("training/", "evaluation/")
+        folders = ("", "") if layout in ("files", "live") else ("training/", "evaluation/")
         for folder, names in zip(folders, (TRAINING, EVALUATION), strict=True):
             for name in names:
                 write_text(dest / f"reports/{run}/{folder}{name}", name)
         stages.update(run_stages(layout, run))
     pipeline = {"stages": stages}
-    if layout in ("dirs", "lean"):
+    if layout == "live":
+        pipeline["metrics"] = [f"reports/r{i}/{TRAINING[-1]}" for i in range(runs)]
+    elif layout in ("dirs", "lean"):
         metrics = (f"training/{TRAINING[-1]}", f"evaluation/{EVALUATION[-1]}")
         pipeline["metrics"] = [f"reports/r{i}/{name}" for i in range(runs) for name in metrics]
     return recorded_dvc_project(dest, pipeline)
