@@ -2,11 +2,20 @@
 
 import copy
 import inspect
+import re
 
 import pytest
 import yaml
 
-from stages.lib.params import SCHEMA, ParamsError, load_params, resolve_runs, validate_params
+from stages.lib.params import (
+    SCHEMA,
+    ParamsError,
+    all_runs,
+    load_params,
+    resolve_runs,
+    run_name_pattern,
+    validate_params,
+)
 from stages.lib.settings import TrainingSettings
 from tests.conftest import ROOT
 
@@ -168,6 +177,26 @@ def test_bad_sweeps_name_the_run_they_make(sweep, expected):
     with pytest.raises(ParamsError) as err:
         validate_params(broken(lambda p: p.update(sweeps={"s": sweep})))
     assert str(err.value).startswith(expected)
+
+
+@pytest.mark.parametrize("params_file", ["params.yaml", "studies/fashion-mnist/params.yaml"])
+def test_every_run_name_fits_the_snakemake_run_wildcard(params_file):
+    """The Snakefile constrains {run} to run_name_pattern(): a run outside it would have no rule."""
+    names = list(all_runs(load_params(ROOT / params_file)))
+    assert [name for name in names if not re.fullmatch(run_name_pattern(), name)] == []
+    assert any("." in name for name in names)  # sweep names carry the value's dot: dropout-0.15
+    assert not re.fullmatch(run_name_pattern(), "t-my weights/x.h5")  # which params refuse: next test
+
+
+def test_a_sweep_name_outside_the_run_name_pattern_is_refused():
+    params = broken(
+        lambda p: (
+            p["data"].update(image_size=[32, 32]),
+            p.update(sweeps={"t": {"run": {"architecture": "transfer"}, "grid": {"weights": ["my weights/x.h5"]}}}),
+        )
+    )
+    with pytest.raises(ParamsError, match=r"invalid name 't-my weights/x\.h5'.*\(from a sweep\)"):
+        validate_params(params)
 
 
 def test_sweep_run_names_must_not_collide():

@@ -306,6 +306,11 @@ def _schema(path: str | Path = SCHEMA) -> dict:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
+def run_name_pattern() -> str:
+    """The schema's pattern of a run name, unanchored: every run, a sweep's too, matches it."""
+    return _schema()["properties"]["runs"]["propertyNames"]["pattern"].removeprefix("^").removesuffix("$")
+
+
 def as_floats(value, schema: dict, root: dict):
     """`value` with every integer where `schema` says number made a float: a learning rate
     of 1 is accepted, and Keras, which refuses an integer learning rate, is given 1.0."""

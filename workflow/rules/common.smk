@@ -12,7 +12,7 @@ import sys
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
-from stages.lib.params import ParamsError, load_params, source_inputs
+from stages.lib.params import ParamsError, load_params, run_name_pattern, source_inputs
 from stages.configure import write_configs
 from stages.dvcgen import write_dvc_yaml
 from stages.lib import layout
@@ -41,7 +41,7 @@ write_dvc_yaml(PARAMS, "dvc.yaml")
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
 # compiles it into every rule's file patterns: `snakemake -n` of a 500-run grid took 3.6 s, not 3.2 s.
 wildcard_constraints:
-    run=r"[A-Za-z][A-Za-z0-9_.-]*",
+    run=run_name_pattern(),
 
 
 def per_run(path):
