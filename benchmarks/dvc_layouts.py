@@ -32,15 +32,13 @@ from pathlib import Path
 from runner_overhead import bare_dvc, recorded_dvc_project, timed  # puts the project on sys.path
 
 from stages.lib.files import write_json, write_text
+from stages.lib.layout import EVALUATION_FILES, LIVE_DIR, TRAIN_FILES
 
 LAYOUTS = ("files", "live", "dirs", "lean")  # and "bare", the floor
-LIVE = [f"live/plots/metrics/{name}.tsv" for name in ("train/loss", "train/accuracy", "eval/loss", "eval/accuracy")]
-TRAINING = ["history.csv", "training.json", *LIVE, "live/plots/metrics/learning_rate.tsv", "live/metrics.json"]
-EVALUATION = [
-    *("scores.json", "provenance.json", "confusion_matrix.csv", "confusion_matrix_normalized.csv"),
-    *("confusion_matrix.png", "classification_report.json", "classification_report.txt", "predictions.csv"),
-    *("misclassified.png", "filters.png", "metrics.json"),
-]
+# A run's files as stages/lib/layout.py names them, each stage's metrics file last.
+TRAINING = [name for key, name in TRAIN_FILES.items() if key != "live_summary"] + [TRAIN_FILES["live_summary"]]
+EVALUATION = [name for key, name in EVALUATION_FILES.items() if key != "metrics"] + [EVALUATION_FILES["metrics"]]
+TRAINING_BESIDE_LIVE = [name for name in TRAINING if not name.startswith(f"{LIVE_DIR}/")]
 
 
 def uncached(path: str) -> dict:
@@ -56,7 +54,7 @@ def run_stages(layout: str, run: str) -> dict:
             train_outs = [model, *(uncached(f"{reports}/{f}") for f in TRAINING[:-1])]
             train = {"outs": train_outs, "metrics": [uncached(f"{reports}/{TRAINING[-1]}")]}
         else:
-            train = {"outs": [model, *(uncached(f"{reports}/{f}") for f in (*TRAINING[:2], "live"))]}
+            train = {"outs": [model, *(uncached(f"{reports}/{f}") for f in (*TRAINING_BESIDE_LIVE, LIVE_DIR))]}
         evaluate = {
             "outs": [uncached(f"{reports}/{f}") for f in EVALUATION[:-1]],
             "metrics": [uncached(f"{reports}/{EVALUATION[-1]}")],
@@ -104,7 +102,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="benchmarks/results/dvc_layouts.json")
     args = parser.parse_args(argv)
-    result = {"benchmark": __doc__.splitlines()[0], "runs": args.runs, "stages": 2 * args.runs, "repeats": args.repeats}
+    result = {
+        "benchmark": __doc__.splitlines()[0],
+        "runs": args.runs,
+        "stages": 2 * args.runs,
+        "repeats": args.repeats,
+        "layouts": ["bare", *LAYOUTS],  # the table's column order (the JSON's keys are sorted)
+    }
     with tempfile.TemporaryDirectory() as scratch:
         projects = {"bare": bare_dvc(Path(scratch, "bare"), 2 * args.runs)}
         projects.update({layout: project(Path(scratch, layout), layout, args.runs) for layout in LAYOUTS})

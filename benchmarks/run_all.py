@@ -95,7 +95,7 @@ def summary(results: dict) -> str:
 
 
 def _layouts(layouts: dict) -> list[str]:
-    names = ("bare", "files", "live", "dirs", "lean")  # the floor first, then as benchmarks/dvc_layouts.py builds them
+    names = layouts["layouts"]  # the floor first, then as benchmarks/dvc_layouts.py builds them
     lines = [
         f"## DVC's no-op cost by how a run's files are declared ({layouts['runs']} synthetic runs)",
         "",
