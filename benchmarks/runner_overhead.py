@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from stages.lib.files import write_json, write_text  # noqa: E402
+from stages.lib.layout import EVALUATION  # noqa: E402
 from stages.lib.params import load_params, resolve_runs  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 from tests.conftest import make_project, run, tiny  # noqa: E402
@@ -103,7 +104,7 @@ def copy_of_this_project(dest: Path) -> Path:
 def generated_and_done(dest: Path, runs: int) -> Path:
     """A `runs`-run grid whose results are all recorded as up to date (see the module docstring)."""
     project = make_project(dest, grid(runs))
-    run(["snakemake", "--cores", "2", "reports/runs/softmax/metrics.json"], project)
+    run(["snakemake", "--cores", "2", EVALUATION.replace("{run}", "softmax")], project)
     names = [p.stem for p in sorted((project / "configs").glob("*.json")) if p.stem not in ("package", "softmax")]
     # Fresh modification times, models before reports: each output newer than its inputs.
     for kind in ("models", "reports"):

@@ -4,9 +4,10 @@
     python -m stages.compare old/reports reports       # two report folders
     python -m stages.compare HEAD reports --metrics accuracy loss
 
-A side is a folder (holding runs/<run>/metrics.json) if one exists at that
-path, else a git revision of the repository in the current directory (its
-reports/runs/*/metrics.json). Each run is a row with the metric of both sides
+A side is a folder (holding runs/<run>/evaluation/metrics.json) if one exists
+at that path, else a git revision of the repository in the current directory
+(its reports/runs/*/evaluation/metrics.json; a version from before evaluation/
+has runs/<run>/metrics.json, read as well). Each run is a row with the metric of both sides
 and the change; runs only in the second side are marked added, runs only in
 the first removed.
 """
@@ -21,9 +22,11 @@ import sys
 from pathlib import Path
 
 from stages.lib.errors import PipelineError
-from stages.lib.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUNS_DIR
+from stages.lib.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUN_FILES, RUNS_DIR
 
-METRICS = EVALUATION_FILES["metrics"]
+# A run's metrics.json in its folder: where evaluate writes it, then where it did before its
+# evaluation/ folder (commits before 2026-11-24), so that older versions still compare.
+METRICS_PATHS = (RUN_FILES["metrics"], EVALUATION_FILES["metrics"])
 TABLE = REPORT_FILES["table_csv"]
 
 DEFAULT_METRICS = ("accuracy", "macro_f1", "loss")
@@ -77,6 +80,16 @@ def _read_text(path: Path) -> str:
         raise CompareError(f"{path}: unreadable ({err.strerror})") from None
 
 
+def _by_run(paths) -> dict[str, str]:
+    """Run name -> the path of its metrics.json, of `paths` relative to the runs' folder."""
+    found = {}
+    for path in sorted(paths):
+        run, _, inside = path.partition("/")
+        if inside in METRICS_PATHS and (run not in found or inside == METRICS_PATHS[0]):
+            found[run] = path
+    return found
+
+
 def load_metrics(side: str, metrics=()) -> dict[str, dict]:
     """Run name -> its metrics.json, from a report folder or a git revision.
 
@@ -87,7 +100,8 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
     folder = Path(side)
     if folder.is_dir():
         runs = folder / "runs" if (folder / "runs").is_dir() else folder
-        files = {p.parent.name: p for p in sorted(runs.glob(f"*/{METRICS}"))}
+        files = _by_run(str(p.relative_to(runs)) for p in runs.glob("*/**/metrics.json"))
+        files = {run: runs / path for run, path in files.items()}
 
         def read(run):
             return _parse(_read_text(files[run]), str(files[run]), metrics)
@@ -101,12 +115,9 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
             raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
         # Paths from the current folder (a study's, say), as ls-tree lists them; "./" makes git show
         # read them from there too, not from the repository's root.
-        paths = [
-            p
-            for p in _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
-            if p.endswith(f"/{METRICS}")
-        ]
-        files = {Path(p).parent.name: p for p in paths}
+        listing = _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
+        found = _by_run(path.removeprefix(f"{RUNS_DIR}/") for path in listing)
+        files = {run: f"{RUNS_DIR}/{path}" for run, path in found.items()}
 
         def read(run):
             return _parse(_git("show", f"{side}:./{files[run]}"), f"{side}:{files[run]}", metrics)
@@ -118,7 +129,7 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
     # Only the listed runs are read: a stale run's folder is not this version's result.
     found = {run: read(run) for run in (files if listed is None else [r for r in listed if r in files])}
     if not found:
-        raise CompareError(f"{side!r} holds no runs/<run>/metrics.json")
+        raise CompareError(f"{side!r} holds no runs/<run>/{RUN_FILES['metrics']}")
     return found
 
 

@@ -27,8 +27,8 @@ from stages.lib.layout import (
     CONFIG_DIR,
     CONFIGS,
     DATA_REPORTS,
-    EVALUATION_FILES,
-    LIVE_DIR,
+    EVALUATION,
+    LIVE,
     LOG,
     MODEL,
     MODELS_DIR,
@@ -38,11 +38,10 @@ from stages.lib.layout import (
     RAW,
     REPORT_DIR,
     REPORT_FILES,
-    RUN_DIR,
     RUNS_DIR,
     SAMPLES,
     TIMES,
-    TRAIN_FILES,
+    TRAINING,
     per_run,
     run_file,
 )
@@ -56,7 +55,6 @@ HEADER = """\
 ITEM = "${item}"
 # dvc plots: each run in its own colour, named in the legend (workflow/report/dvc_runs_template.json).
 RUNS_TEMPLATE = "workflow/report/dvc_runs_template.json"
-LIVE_FOLDER = f"{RUN_DIR}/{LIVE_DIR}"  # train's --live: dvclive's folder of a run
 
 
 def _each(path: str) -> str:
@@ -91,9 +89,10 @@ def dvc_pipeline(params: dict) -> dict:
     """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
     runs = list(resolve_runs(params))
     stages = {**_data_stages(params, runs), **_run_stages(runs), **_result_stages(runs)}
-    # dvclive's summary of each run (the last epoch's numbers and the step) for `dvc metrics` and
-    # `dvc exp show`: it sits in train's live folder, so it is listed here, not as a stage's metric.
-    return {"stages": stages, "metrics": _run_files(["live_summary"], runs), "plots": _plots(runs)}
+    # Each run's metrics.json and dvclive's summary (the last epoch's numbers and the step), for
+    # `dvc metrics` and `dvc exp show`: they sit in the folders train and evaluate write, so they
+    # are listed here, not as a stage's metrics.
+    return {"stages": stages, "metrics": _run_files(["metrics", "live_summary"], runs), "plots": _plots(runs)}
 
 
 def _data_stages(params: dict, runs: list[str]) -> dict:
@@ -138,10 +137,7 @@ def _data_stages(params: dict, runs: list[str]) -> dict:
 
 
 def _run_stages(runs: list[str]) -> dict:
-    """train and evaluate, one job per run (DVC's foreach)."""
-    # dvclive's folder is one output, not its six files: DVC's no-op cost grows with every declared
-    # path (docs/development.md#benchmarks). Its summary is listed in the top-level `metrics`.
-    train_outs = [key for key in TRAIN_FILES if not key.startswith("live_")]
+    """train and evaluate, one job per run (DVC's foreach), each with one folder of results."""
     return {
         "train": {
             "foreach": list(runs),  # a fresh list each time: no YAML anchors
@@ -149,14 +145,10 @@ def _run_stages(runs: list[str]) -> dict:
                 "cmd": _each(
                     f"python -m stages.train --config {CONFIGS['run']} --data {PREPARED} --model {MODEL}"
                     f" --history {run_file('history')} --summary {run_file('summary')}"
-                    f" --live {LIVE_FOLDER} --times {TIMES} --log {LOG['train']}"
+                    f" --live {LIVE} --times {TIMES} --log {LOG['train']}"
                 ),
                 "deps": [_each(CONFIGS["run"]), PREPARED, CODES["train"]],
-                "outs": [
-                    _each(MODEL),
-                    *(_nocache(path) for path in _run_files(train_outs)),
-                    _nocache(_each(LIVE_FOLDER)),
-                ],
+                "outs": [_each(MODEL), _nocache(_each(TRAINING))],
             },
         },
         "evaluate": {
@@ -164,11 +156,10 @@ def _run_stages(runs: list[str]) -> dict:
             "do": {
                 "cmd": _each(
                     f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
-                    f" --out-dir {RUN_DIR} --log {LOG['evaluate']}"
+                    f" --out-dir {EVALUATION} --log {LOG['evaluate']}"
                 ),
                 "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, CODES["evaluate"]],
-                "outs": [_nocache(path) for path in _run_files(key for key in EVALUATION_FILES if key != "metrics")],
-                "metrics": [_nocache(_each(run_file("metrics")))],
+                "outs": [_nocache(_each(EVALUATION))],
             },
         },
     }
@@ -177,8 +168,8 @@ def _run_stages(runs: list[str]) -> dict:
 def _result_stages(runs: list[str]) -> dict:
     """report (comparison of the runs) and package (the best run).
 
-    Each depends on the folders of all runs, not on their files one by one (Snakemake's rules
-    list the files: it needs them to order the jobs): ~10 declared paths a run made DVC's no-op
+    Each depends on the folder of all runs, not on each run's folders (Snakemake's rules list
+    those: it needs them to order the jobs): ~10 declared paths a run made DVC's no-op
     `dvc status` of a 200-run grid 4.4 s, not 3.7 s (docs/development.md#benchmarks).
     """
     return {

@@ -2,7 +2,7 @@
 
     python -m stages.evaluate --config configs/cnn_intro.json \
         --model models/runs/cnn_intro/model.keras --data data/prepared \
-        --out-dir reports/runs/cnn_intro
+        --out-dir reports/runs/cnn_intro/evaluation
 
 Writes the files of EVALUATION_FILES into --out-dir:
 

@@ -4,8 +4,8 @@
         --runs-dir reports/runs --data-dir reports/data \
         --notebook workflow/notebooks/report.ipynb --out-dir reports
 
-Reads each run's files in <runs-dir>/<run>/ (training.json, history.csv and
-what evaluate wrote) and writes the files of REPORT_FILES into --out-dir: the
+Reads each run's files in <runs-dir>/<run>/ (what train wrote in training/,
+what evaluate wrote in evaluation/) and writes the files of REPORT_FILES into --out-dir: the
 comparison table (CSV, and Markdown with the best run in bold), the figures
 (training curves of all runs, the metric against parameter count, each sweep's
 metric against its swept values), and the notebook executed by papermill with
@@ -30,7 +30,7 @@ from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_path, read_json, write_text
 from stages.lib.joblog import run_stage
-from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.layout import REPORT_FILES, RUN_FILES
 from stages.lib.references import best_reference, load_references
 from stages.lib.settings import ReportSettings, RunSettings
 
@@ -78,13 +78,13 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
     import pandas as pd
 
     folder = Path(runs_dir) / run
-    metrics_path, provenance_path = folder / EVALUATION_FILES["metrics"], folder / EVALUATION_FILES["provenance"]
+    metrics_path, provenance_path = folder / RUN_FILES["metrics"], folder / RUN_FILES["provenance"]
     metrics, provenance = read_json(metrics_path), read_json(provenance_path)
     if not isinstance(metrics, dict) or metric not in metrics:
         raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
     if not isinstance(provenance, dict) or "config" not in provenance:
         raise InputError(f"{provenance_path}: no run config; not a file evaluate wrote")
-    confusion_path = folder / EVALUATION_FILES["confusion"]
+    confusion_path = folder / RUN_FILES["confusion"]
     try:
         counts = pd.read_csv(confusion_path, index_col=0)
     except (OSError, ValueError) as err:
@@ -96,7 +96,7 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
         metrics=metrics,
         config=RunSettings.from_dict(provenance["config"], f"{provenance_path}: config"),
         dataset=(provenance.get("data") or {}).get("dataset", ""),
-        summary=read_json(folder / TRAIN_FILES["summary"]),
+        summary=read_json(folder / RUN_FILES["summary"]),
         confused=most_confused(counts),
     )
 
@@ -170,7 +170,7 @@ def plot_curves(runs, runs_dir, path) -> None:
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for i, run in enumerate(runs):
-        history = pd.read_csv(Path(runs_dir) / run / TRAIN_FILES["history"])
+        history = pd.read_csv(Path(runs_dir) / run / RUN_FILES["history"])
         colour = f"C{i % 10}"
         for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
             ax.plot(history["epoch"], history[f"val_{key}"], color=colour, label=run)
@@ -295,6 +295,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
             "runs": list(runs),
             "metric": metric,
             "runs_dir": str(runs_dir),
+            "run_files": RUN_FILES,
             "data_dir": str(data_dir),
             "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
             "comparison_csv": str(paths["table_csv"]),

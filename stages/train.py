@@ -2,9 +2,9 @@
 
     python -m stages.train --config configs/cnn_intro.json --data data/prepared \
         --model models/runs/cnn_intro/model.keras \
-        --history reports/runs/cnn_intro/history.csv \
-        --summary reports/runs/cnn_intro/training.json \
-        --live reports/runs/cnn_intro/live --times logs/train/cnn_intro.times.json \
+        --history reports/runs/cnn_intro/training/history.csv \
+        --summary reports/runs/cnn_intro/training/training.json \
+        --live reports/runs/cnn_intro/training/live --times logs/train/cnn_intro.times.json \
         --log logs/train/cnn_intro.log
 
 The run config (written by the configure stage) holds the architecture, its

@@ -7,7 +7,7 @@
 What a reviewer runs after `dvc pull`: each model (models/runs/<run>/model.keras,
 or the package's model.keras) predicts the prepared test split again and every
 metric (accuracy, loss, top-k, precision/recall/F1, per class) is compared with
-the recorded metrics.json and scores.json (reports/runs/<run>/, or the
+the recorded metrics.json and scores.json (reports/runs/<run>/evaluation/, or the
 package's copies). The test arrays must be the ones recorded in provenance.json
 (SHA-256). A package's model.onnx must give every test image the Keras model's
 class, and its probabilities within 1e-4. Prints one line per
@@ -26,7 +26,7 @@ from stages.evaluate import predict_probabilities, score
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
-from stages.lib.layout import EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUNS_DIR
+from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
 from stages.lib.splits import load_split
 
 
@@ -179,14 +179,15 @@ def main(argv=None) -> int:
             with opened_package(args.package) as folder:
                 ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
         else:
-            runs = args.runs or sorted(p.parent.name for p in Path(args.runs_dir).glob("*/metrics.json"))
+            recorded = Path(args.runs_dir).glob(f"*/{RUN_FILES['metrics']}")
+            runs = args.runs or sorted(path.relative_to(args.runs_dir).parts[0] for path in recorded)
             if not runs:
-                raise InputError(f"{args.runs_dir}: no runs with metrics.json")
+                raise InputError(f"{args.runs_dir}: no runs with {RUN_FILES['metrics']}")
             results = [
                 _check(
                     run,
                     Path(args.models_dir) / run / Path(MODEL).name,
-                    Path(args.runs_dir) / run,
+                    Path(args.runs_dir) / run / EVALUATION_DIR,
                     args.data,
                     args.tolerance,
                 )

@@ -4,12 +4,15 @@ import pytest
 
 from stages.compare import CompareError, compare, load_metrics, main
 from stages.lib.files import write_json
+from stages.lib.layout import RUN_FILES
 from tests.conftest import init_git, run
 
+METRICS = RUN_FILES["metrics"]  # in a run's folder: evaluation/metrics.json
 
-def _runs(folder, **accuracies):
+
+def _runs(folder, metrics=METRICS, **accuracies):
     for name, accuracy in accuracies.items():
-        write_json(folder / "runs" / name / "metrics.json", {"run": name, "accuracy": accuracy, "loss": 1 - accuracy})
+        write_json(folder / "runs" / name / metrics, {"run": name, "accuracy": accuracy, "loss": 1 - accuracy})
     return folder
 
 
@@ -41,13 +44,13 @@ def test_compare_names_a_side_it_cannot_read(tmp_path, monkeypatch, capsys):
         load_metrics("nowhere")
     (tmp_path / "empty").mkdir()
     assert main(["empty", "empty"]) == 1
-    assert capsys.readouterr().err == "error: 'empty' holds no runs/<run>/metrics.json\n"
+    assert capsys.readouterr().err == f"error: 'empty' holds no runs/<run>/{METRICS}\n"
 
 
 def test_a_report_folder_counts_only_the_runs_of_its_comparison_table(tmp_path):
     folder = _runs(tmp_path / "reports", a=0.5, b=0.9)
-    (folder / "runs" / "stale").mkdir()
-    (folder / "runs" / "stale" / "metrics.json").write_text("not JSON: a run removed from params.yaml")
+    (folder / "runs" / "stale" / METRICS).parent.mkdir(parents=True)
+    (folder / "runs" / "stale" / METRICS).write_text("not JSON: a run removed from params.yaml")
     (folder / "comparison.csv").write_text("run,accuracy\nb,0.9\na,0.5\n")
     # Best first, as the table lists them; the removed run's folder is not even read.
     assert list(load_metrics(str(folder), ["accuracy"])) == ["b", "a"]
@@ -65,25 +68,25 @@ def test_a_report_folder_counts_only_the_runs_of_its_comparison_table(tmp_path):
 )
 def test_a_report_folder_with_a_malformed_metrics_file_is_named(tmp_path, capsys, text, message):
     _runs(tmp_path / "new", a=0.5)
-    (tmp_path / "old" / "runs" / "a").mkdir(parents=True)
-    (tmp_path / "old" / "runs" / "a" / "metrics.json").write_text(text)
+    (tmp_path / "old" / "runs" / "a" / METRICS).parent.mkdir(parents=True)
+    (tmp_path / "old" / "runs" / "a" / METRICS).write_text(text)
     assert main([str(tmp_path / "old"), str(tmp_path / "new"), "--metrics", "accuracy"]) == 1
-    assert capsys.readouterr().err == f"error: {tmp_path / 'old' / 'runs' / 'a' / 'metrics.json'}: {message}\n"
+    assert capsys.readouterr().err == f"error: {tmp_path / 'old' / 'runs' / 'a' / METRICS}: {message}\n"
 
 
 def test_a_git_revision_with_a_malformed_metrics_file_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     init_git(tmp_path)
     _runs(tmp_path / "reports", a=0.5, b=0.6)
-    (tmp_path / "reports" / "runs" / "b" / "metrics.json").write_text('{"accuracy": 0.6, "loss": 1e999}')
+    (tmp_path / "reports" / "runs" / "b" / METRICS).write_text('{"accuracy": 0.6, "loss": 1e999}')
     run(["git", "add", "reports"], tmp_path)
     run(["git", "commit", "-q", "-m", "runs"], tmp_path)
     assert main(["HEAD", "reports", "--metrics", "accuracy", "loss"]) == 1
-    assert capsys.readouterr().err == "error: HEAD:reports/runs/b/metrics.json: loss is inf, not a finite number\n"
-    (tmp_path / "reports" / "runs" / "b" / "metrics.json").write_text("[1]")
+    assert capsys.readouterr().err == f"error: HEAD:reports/runs/b/{METRICS}: loss is inf, not a finite number\n"
+    (tmp_path / "reports" / "runs" / "b" / METRICS).write_text("[1]")
     run(["git", "commit", "-q", "-a", "-m", "list"], tmp_path)
     assert main(["HEAD~1", "HEAD", "--metrics", "accuracy"]) == 1
-    assert capsys.readouterr().err == "error: HEAD:reports/runs/b/metrics.json: a JSON list, not an object of metrics\n"
+    assert capsys.readouterr().err == f"error: HEAD:reports/runs/b/{METRICS}: a JSON list, not an object of metrics\n"
 
 
 def test_a_git_revision_is_read_from_the_current_folder_as_in_a_study(tmp_path, monkeypatch):
@@ -110,3 +113,23 @@ def test_an_unknown_metric_is_refused_with_the_known_ones(tmp_path, capsys):
     # Of the default metrics, those no run has (older versions) are left out.
     assert main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
     assert "| run | accuracy | Δ accuracy | loss | Δ loss |" in capsys.readouterr().out
+
+
+def test_a_version_from_before_the_evaluation_folder_still_compares(tmp_path, monkeypatch, capsys):
+    """Commits before 2026-11-24 hold runs/<run>/metrics.json; dvclive's live/metrics.json, in every
+    run's training folder, is not a run's metrics."""
+    monkeypatch.chdir(tmp_path)
+    init_git(tmp_path)
+    _runs(tmp_path / "reports", metrics="metrics.json", a=0.5, b=0.6)
+    run(["git", "add", "reports"], tmp_path)
+    run(["git", "commit", "-q", "-m", "old layout"], tmp_path)
+    run(["git", "rm", "-q", "-r", "reports"], tmp_path)
+    _runs(tmp_path / "reports", a=0.75, b=0.6)
+    _runs(tmp_path / "reports", metrics=RUN_FILES["live_summary"], a=0.1, live=0.2)
+    run(["git", "add", "reports"], tmp_path)
+    run(["git", "commit", "-q", "-m", "evaluation folders"], tmp_path)
+    for side in ("HEAD", "reports"):
+        assert {run: m["accuracy"] for run, m in load_metrics(side, ["accuracy"]).items()} == {"a": 0.75, "b": 0.6}
+    assert main(["HEAD~1", "HEAD", "--metrics", "accuracy"]) == 0
+    out = capsys.readouterr().out
+    assert "| a | 0.5000 → 0.7500 | +0.2500 |" in out and out.endswith("Runs: 1 changed, 1 unchanged.\n")

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, TRAIN_FILES
+from stages.lib.layout import REPORT_FILES, RUN_FILES, run_file
 from tests.browser import render
 from tests.conftest import copy_project, make_project, run, set_params, tiny
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
@@ -22,7 +22,7 @@ from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 pytestmark = pytest.mark.slow  # the pipeline under both runners, Chromium, the real Fashion-MNIST
 
 RUNS = ["softmax", "mlp", "cnn_intro", "dropout-0.3"]  # three runs and a one-point sweep
-PER_RUN = [*EVALUATION_FILES.values(), *TRAIN_FILES.values()]
+PER_RUN = list(RUN_FILES.values())  # in a run's folder
 TOP = [
     *(f"reports/{name}" for name in REPORT_FILES.values()),
     "models/package.tar.gz",
@@ -100,9 +100,9 @@ def dvc_ran(result) -> set[str]:
 
 def snapshot(project) -> dict[str, bytes]:
     return {
-        f"{run}/{name}": (project / "reports" / "runs" / run / name).read_bytes()
+        run_file(key, run): (project / run_file(key, run)).read_bytes()
         for run in RUNS
-        for name in ("metrics.json", "predictions.csv", "history.csv")
+        for key in ("metrics", "predictions", "history")
     }
 
 
@@ -215,7 +215,7 @@ def test_a_changed_code_file_reruns_exactly_the_stages_that_run_it_under_both_ru
 
 
 def _committed_metrics(project, rev: str, run_name: str) -> dict:
-    return json.loads(run(["git", "show", f"{rev}:reports/runs/{run_name}/metrics.json"], project).stdout)
+    return json.loads(run(["git", "show", f"{rev}:{run_file('metrics', run_name)}"], project).stdout)
 
 
 def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
@@ -225,7 +225,7 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
     assert old["softmax"]["loss"] != new["softmax"]["loss"]
 
     metrics = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
-    softmax = metrics["reports/runs/softmax/metrics.json"]
+    softmax = metrics[run_file("metrics", "softmax")]
     for key in ("accuracy", "loss", "macro_f1"):
         if key in softmax:  # dvc lists only what changed
             assert (softmax[key]["old"], softmax[key]["new"]) == (old["softmax"][key], new["softmax"][key])
@@ -254,7 +254,7 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
         "validation_loss_per_epoch",
         "validation_accuracy_per_epoch",
         "learning_rate_per_epoch",
-        "reports_runs_softmax_predictions_csv",
+        run_file("predictions", "softmax").replace("/", "_").replace(".", "_"),
     ):
         assert f"vegaEmbed('#{plot}" in page, plot
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
@@ -279,7 +279,7 @@ def test_a_new_sweep_point_adds_one_job_under_both_runners(project):
     assert planned_jobs(project) == {"train": 1, "evaluate": 1, "report": 1, "package": 1, "all": 1}
     result = run(["dvc", "repro"], project)
     assert dvc_ran(result) == {"configure", "train@dropout-0.6", "evaluate@dropout-0.6", "report", "package"}
-    assert (project / "reports/runs/dropout-0.6/metrics.json").exists()
+    assert (project / run_file("metrics", "dropout-0.6")).exists()
     # Not yet: Snakemake accepting a run that DVC added (its records of report's and
     # package's run list are older): issue 9 keeps the two runners' records in step.
 
@@ -314,8 +314,8 @@ def test_fashion_mnist_from_the_debian_mirror_under_snakemake(tmp_path):
     assert "verified by content sha256 (repacked gzip)" in result.stdout + result.stderr
     balance = (project / "reports/data/class_balance.csv").read_text().splitlines()
     assert balance[1] == "T-shirt/top,300,900,1000,2200" and balance[-1] == "total,3000,9000,10000,22000"
-    metrics = json.loads((project / "reports/runs/mlp/metrics.json").read_text())
-    assert json.loads((project / "reports/runs/mlp/scores.json").read_text())["test_images"] == 10000
+    metrics = json.loads((project / run_file("metrics", "mlp")).read_text())
+    assert json.loads((project / run_file("scores", "mlp")).read_text())["test_images"] == 10000
     assert metrics["accuracy"] > 0.6  # 3,000 images, 2 epochs: far above chance (0.1), far from tuned
     assert json.loads((project / "models/package/class_names.json").read_text())[9] == "Ankle boot"
     run(["dvc", "commit", "--force", "--quiet"], project)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from stages.lib.files import write_json
-from stages.lib.layout import EVALUATION_FILES
+from stages.lib.layout import EVALUATION_FILES, run_file
 from tests.conftest import BIN, ROOT, RUNNER_COMMANDS, edited_params, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
@@ -275,7 +275,7 @@ def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resu
 @pytest.mark.slow
 def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     set_params(project, lambda p: p["runs"]["softmax"].update(epochs=5))
-    metrics = project / "reports" / "runs" / "softmax" / "metrics.json"
+    metrics = project / run_file("metrics", "softmax")
     started = time.time()
     dvc = start(["dvc", "repro"], project, project.parent / "dvc.log")
     # Evaluate writes metrics.json first, then the tables and figures.
@@ -402,7 +402,7 @@ def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
             # Each job wrote its own files only: exactly the declared outputs, no leftovers.
             for name in RUNS:
                 assert sorted(p.name for p in (project / "models" / "runs" / name).iterdir()) == ["model.keras"]
-                provenance = json.loads((project / "reports" / "runs" / name / "provenance.json").read_text())
+                provenance = json.loads((project / run_file("provenance", name)).read_text())
                 assert provenance["config"]["run"] == name
             assert not list(project.rglob(".*.tmp*"))
     # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
@@ -456,7 +456,7 @@ def test_rule_commands_interpolate_only_paths_and_validated_values():
     """Shell commands hold files, folders and log paths (stages/lib/layout.py's, with run names validated
     by the schema's pattern) and run names; every other value reaches a stage in a config file."""
     allowed = re.compile(
-        r"^(input|output)\.\w+$|^log$|^params\.(runs|live|times|out_dir|runs_dir|data_dir"
+        r"^(input|output)\.\w+$|^log$|^params\.(runs|history|summary|live|times|out_dir|runs_dir|data_dir"
         r"|models_dir)$"
     )
     seen = set()

@@ -13,7 +13,7 @@ from PIL import Image
 from stages.evaluate import evaluate, first_layer, network_of, plot_filters
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layers import load_model
-from stages.lib.layout import AUGMENTATION
+from stages.lib.layout import AUGMENTATION, EVALUATION_DIR, RUN_FILES
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split
 from stages.package import export_model, package, write_archive
@@ -35,8 +35,8 @@ def runs(tiny_data, tmp_path_factory):
         model = root / "models" / name / "model.keras"
         model.parent.mkdir(parents=True)
         reports = root / "reports" / name
-        train(config, tiny_data, model, reports / "history.csv", reports / "training.json")
-        evaluate(config, model, tiny_data, reports)
+        train(config, tiny_data, model, reports / RUN_FILES["history"], reports / RUN_FILES["summary"])
+        evaluate(config, model, tiny_data, reports / EVALUATION_DIR)
     return root
 
 
@@ -81,11 +81,11 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     assert read_json(folder / "preprocessing.json")["image_shape"] == [8, 8, 1]
     assert read_json(folder / "params.json")["run"]["run"] == run
     # The card's figures are the metrics file's.
-    metrics = read_json(runs / "reports" / run / "metrics.json")
+    metrics = read_json(runs / "reports" / run / RUN_FILES["metrics"])
     card = (folder / "MODEL_CARD.md").read_text()
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
     assert f"| macro_f1 | {metrics['macro_f1']:.4f} |" in card
-    for name, scores in read_json(runs / "reports" / run / "scores.json")["per_class"].items():
+    for name, scores in read_json(runs / "reports" / run / RUN_FILES["scores"])["per_class"].items():
         assert (
             f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
             f"| {scores['support']} |"
@@ -150,7 +150,7 @@ def read_csv_rows(text):
 def test_predict_agrees_with_evaluate_on_the_test_images(runs, tiny_data, tmp_path, capsys):
     selection, _ = make_package(runs, tiny_data, tmp_path)
     images = save_test_images(tiny_data, tmp_path / "images")
-    evaluated = read_csv_rows((runs / "reports" / selection["run"] / "predictions.csv").read_text())
+    evaluated = read_csv_rows((runs / "reports" / selection["run"] / RUN_FILES["predictions"]).read_text())
     by_engine = {}
     for engine, name in (("auto", "onnxruntime"), ("onnx", "onnxruntime"), ("keras", "Keras")):
         capsys.readouterr()  # what package (or the previous engine) printed

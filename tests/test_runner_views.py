@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from stages.lib.joblog import TF_NATIVE_LOG
-from stages.lib.layout import LIVE_METRICS, LOG
+from stages.lib.layout import LIVE_DIR, LIVE_METRICS, LOG, TRAINING_DIR, run_file
 from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp"]
@@ -89,13 +89,13 @@ def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
 def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin, tmp_path):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
     files = shown[""]["data"]
-    assert set(files) == {f"reports/runs/{r}/{name}" for r in RUNS for name in ("metrics.json", "live/metrics.json")}
+    assert set(files) == {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")}
     for run_name in RUNS:
         columns = [value for path, data in files.items() if f"/{run_name}/" in path for value in _leaves(data["data"])]
         assert 0 < len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns)
-    headline = files["reports/runs/mlp/metrics.json"]["data"]
+    headline = files[run_file("metrics", "mlp")]["data"]
     assert set(headline) == {"accuracy", "loss", "top_3_accuracy", "top_5_accuracy", "macro_f1", "weighted_f1"}
-    live = files["reports/runs/mlp/live/metrics.json"]["data"]
+    live = files[run_file("live_summary", "mlp")]["data"]
     assert live["step"] == 2 and set(live) == {"step", "train", "eval", "learning_rate"}
 
     project = copy_project(origin, tmp_path / "project")
@@ -114,7 +114,7 @@ def _leaves(value):
 
 def run_of(filename: str) -> str:
     """What the template's `run` expression computes (Vega: peek(split(replace(...), '/')))."""
-    return re.sub(r"/live/.*$", "", filename).split("/")[-1]
+    return re.sub(rf"/{TRAINING_DIR}/{LIVE_DIR}/.*$", "", filename).split("/")[-1]
 
 
 @pytest.mark.slow
@@ -124,16 +124,16 @@ def test_dvc_plots_give_each_run_its_colour_and_name(origin):
     assert set(curves) == {"validation loss per epoch", "validation accuracy per epoch", "learning rate per epoch"}
     template = json.loads((ROOT / "workflow/report/dvc_runs_template.json").read_text())
     expression = template["transform"][0]["calculate"]
-    assert expression == "peek(split(replace(datum.filename, /\\/live\\/.*$/, ''), '/'))"
+    assert expression == f"peek(split(replace(datum.filename, /\\/{TRAINING_DIR}\\/{LIVE_DIR}\\/.*$/, ''), '/'))"
     for name, (plot,) in curves.items():
         content = plot["content"]
         assert content["encoding"]["color"]["field"] == "run", name
         assert content["transform"] == template["transform"]
         data = plot["anchor_definitions"]["<DVC_METRIC_DATA>"]
-        # DVC shortens the file names (no common prefix); the run is the folder before live/.
+        # DVC shortens the file names (no common prefix); the run is the folder before training/live/.
         assert {run_of(point["filename"]) for point in data} == set(RUNS), name
     # dvclive's files of a run: one TSV per metric, one row per epoch.
-    tsv = (origin / "reports/runs/mlp/live/plots/metrics" / f"{LIVE_METRICS['val_loss']}.tsv").read_text()
+    tsv = (origin / run_file(f"live_{LIVE_METRICS['val_loss']}", "mlp")).read_text()
     assert tsv.splitlines()[0] == "step\tloss" and len(tsv.splitlines()) == 4
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from stages.lib.layout import RUN_FILES, run_file
 from tests.conftest import BIN, copy_project, make_project, run, tiny
 
 pytestmark = pytest.mark.slow  # the pipeline under both runners, pushed, pulled and rerun
@@ -46,7 +47,7 @@ def two_runs(params):
 
 
 def metrics_files(project) -> dict[str, bytes]:
-    return {run_name: (project / "reports" / "runs" / run_name / "metrics.json").read_bytes() for run_name in RUNS}
+    return {run_name: (project / run_file("metrics", run_name)).read_bytes() for run_name in RUNS}
 
 
 def nothing_to_do(project) -> bool:
@@ -155,11 +156,11 @@ def test_verify_names_every_value_that_differs(reviewer, tmp_path):
     clone = reviewer
     changed = tmp_path / "runs" / "mlp"
     shutil.copytree(clone / "reports/runs/mlp", changed)
-    recorded, scores = (json.loads((changed / name).read_text()) for name in ("metrics.json", "scores.json"))
+    recorded, scores = (json.loads((changed / RUN_FILES[key]).read_text()) for key in ("metrics", "scores"))
     recorded["accuracy"] = 0.5
     scores["per_class"]["3"]["recall"] = 0.25
-    (changed / "metrics.json").write_text(json.dumps(recorded))
-    (changed / "scores.json").write_text(json.dumps(scores))
+    (changed / RUN_FILES["metrics"]).write_text(json.dumps(recorded))
+    (changed / RUN_FILES["scores"]).write_text(json.dumps(scores))
     result = run(["python", "-m", "stages.verify", "mlp", "--runs-dir", str(tmp_path / "runs")], clone, check=False)
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
@@ -186,14 +187,14 @@ def test_dvc_repro_force_in_the_clone_reproduces_every_metrics_file(origin, own_
     code_commit = run(["git", "rev-parse", "HEAD~1"], origin).stdout.strip()
     for run_name in RUNS:
         # The commit that last changed the code, not HEAD (the results commit): rerunnable anywhere.
-        provenance = json.loads((origin / "reports/runs" / run_name / "provenance.json").read_text())
+        provenance = json.loads((origin / run_file("provenance", run_name)).read_text())
         assert provenance["git"] == {"revision": code_commit, "dirty": False}, run_name
     result = run(["dvc", "repro", "--force"], clone)
     assert {"prepare", "train@mlp", "evaluate@softmax", "package"} <= dvc_ran(result)
     assert metrics_files(clone) == metrics_files(origin)
     for run_name in RUNS:
-        for name in ("predictions.csv", "history.csv", "confusion_matrix.csv"):
-            path = f"reports/runs/{run_name}/{name}"
+        for key in ("predictions", "history", "confusion"):
+            path = run_file(key, run_name)
             assert (clone / path).read_bytes() == (origin / path).read_bytes(), path
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
     assert run(["git", "status", "--porcelain", "--", "reports/runs"], clone).stdout.count("metrics.json") == 0
@@ -225,7 +226,7 @@ def test_a_workspace_experiment_and_a_checkout_keep_both_runners_in_step(origin,
     assert nothing_to_do(clone)
     run(["git", "checkout", "-q", "-"], clone)
     run(["python", "-m", "stages.pull"], clone)
-    mlp = json.loads((clone / "reports/runs/mlp/provenance.json").read_text())
+    mlp = json.loads((clone / run_file("provenance", "mlp")).read_text())
     assert mlp["config"]["model"]["dropout"] == 0.3
     assert nothing_to_do(clone)
 
@@ -305,10 +306,8 @@ def test_a_queued_dvc_experiment_runs_end_to_end(origin, tmp_path):
     # `dvc exp show` reads at a glance: per run the headline test numbers and dvclive's last
     # epoch (with its step), at most 12 metric columns, every one a number.
     metrics = shown["mlp-dropout-0.4"]["data"]["metrics"]
-    assert {path for path in metrics if "/mlp/" in path} == {
-        "reports/runs/mlp/metrics.json",
-        "reports/runs/mlp/live/metrics.json",
-    }
+    mlp = {path for path in metrics if "/mlp/" in path}
+    assert mlp == {run_file("metrics", "mlp"), run_file("live_summary", "mlp")}
     columns = {
         f"{path}:{key}": value
         for path in metrics
@@ -316,12 +315,12 @@ def test_a_queued_dvc_experiment_runs_end_to_end(origin, tmp_path):
         for key, value in flatten(metrics[path]["data"]).items()
     }
     assert len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns.values()), columns
-    assert "reports/runs/mlp/live/metrics.json:step" in columns
+    assert f"{run_file('live_summary', 'mlp')}:step" in columns
 
     diff = json.loads(run(["dvc", "exp", "diff", "HEAD", "softmax-lr-0.01", "--json"], project).stdout)
     assert diff["params"]["params.yaml"]["runs.softmax.learning_rate"]["new"] == 0.01
     changed = diff["metrics"]
-    assert "reports/runs/softmax/metrics.json" in changed and "reports/runs/mlp/metrics.json" not in changed
+    assert run_file("metrics", "softmax") in changed and run_file("metrics", "mlp") not in changed
 
     # Bring one into the workspace: its recorded metrics are the ones its model gives.
     run(["dvc", "exp", "apply", "mlp-dropout-0.4"], project)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from stages.lib.layout import run_file
 from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
 
 pytestmark = pytest.mark.slow  # a SLURM cluster and the pipeline under it
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow  # a SLURM cluster and the pipeline under it
 SLURM_CONF = Path("/etc/slurm/slurm.conf")  # where srun inside a job looks (jobs do not keep SLURM_CONF)
 TEMPLATE = Path(__file__).with_name("slurm.conf.in")
 RUNS = ["softmax", "cnn_intro"]
-COMPARED = ["metrics.json", "predictions.csv", "history.csv"]
+COMPARED = ["metrics", "predictions", "history"]  # keys of stages.lib.layout.RUN_FILES
 
 
 def require_slurm() -> None:
@@ -158,8 +159,8 @@ def test_the_slurm_profile_runs_every_job_on_slurm_with_local_results(built, tmp
     local = make_project(tmp_path_factory.mktemp("local") / "project", smoke)
     run(["snakemake", "--cores", "2"], local)
     for name in RUNS:
-        for file in COMPARED:
-            path = Path("reports/runs") / name / file
+        for key in COMPARED:
+            path = run_file(key, name)
             assert (project / path).read_bytes() == (local / path).read_bytes(), path
         model = Path("models/runs") / name / "model.keras"
         assert (project / model).read_bytes() == (local / model).read_bytes(), model
@@ -182,7 +183,7 @@ def test_a_failed_cluster_job_is_reported_and_only_it_reruns(built, tmp_path):
     failed = [log for log in logs if "sets require_gpu but the tensorflow backend sees no GPU" in Path(log).read_text()]
     assert len(set(failed)) == 1, logs
     # The other run's jobs finished on the cluster all the same.
-    provenance = (project / "reports/runs/cnn_intro/provenance.json").read_text()
+    provenance = (project / run_file("provenance", "cnn_intro")).read_text()
     assert '"learning_rate": 0.003' in provenance, output[-4000:]
 
     set_params(project, lambda p: p["runs"]["softmax"].pop("require_gpu"))

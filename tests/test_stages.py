@@ -9,7 +9,7 @@ import pytest
 from stages.evaluate import evaluate, score
 from stages.lib.codedeps import code_files
 from stages.lib.files import read_json, sha256_file, write_json
-from stages.lib.layout import EVALUATION_FILES, REPORT_FILES
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, RUN_FILES
 from stages.lib.references import Reference
 from stages.package import select_best
 from stages.prepare import split_stratified
@@ -138,19 +138,19 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="
         **({"sweep": sweep} if sweep else {}),
     }
     write_json(
-        folder / run / "metrics.json",
+        folder / run / RUN_FILES["metrics"],
         {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy, "weighted_f1": accuracy},
     )
-    write_json(folder / run / "provenance.json", {"config": config, "data": {"dataset": dataset}})
-    (folder / run / "confusion_matrix.csv").write_text("actual\\predicted,Shirt,Coat\nShirt,9,1\nCoat,3,7\n")
+    write_json(folder / run / RUN_FILES["provenance"], {"config": config, "data": {"dataset": dataset}})
+    (folder / run / RUN_FILES["confusion"]).write_text("actual\\predicted,Shirt,Coat\nShirt,9,1\nCoat,3,7\n")
     write_json(
-        folder / run / "training.json",
+        folder / run / RUN_FILES["summary"],
         {"run": run, "architecture": "mlp", "parameters": parameters, "epochs_run": 2, "best_epoch": 2},
     )
-    (folder / run / "history.csv").write_text(
+    (folder / run / RUN_FILES["history"]).write_text(
         f"epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.4,1.1\n2,0.6,0.8,{accuracy},{loss}\n"
     )
-    return folder / run / "metrics.json"
+    return folder / run / RUN_FILES["metrics"]
 
 
 def test_comparison_table_ranks_as_package_picks(tmp_path):
@@ -205,9 +205,9 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
         ("s-2", 0.9, {"name": "s", "point": {"optimizer": "adam"}}),
     ):
         _write_run(runs_dir, run, acc, 0.5, sweep=sweep, dataset="fashion_mnist" if run == "s-2" else "digits")
-        for name in ("confusion_matrix.png", "misclassified.png", "filters.png"):
-            (runs_dir / run / name).write_bytes(TINY_PNG)
-        (runs_dir / run / "classification_report.txt").write_text("macro avg 1.0\n")
+        for key in ("heatmap", "misclassified", "filters"):
+            (runs_dir / run / RUN_FILES[key]).write_bytes(TINY_PNG)
+        (runs_dir / run / RUN_FILES["report_text"]).write_text("macro avg 1.0\n")
     data_dir.mkdir()
     (data_dir / "samples.png").write_bytes(TINY_PNG)
     (data_dir / "class_balance.csv").write_text("class,train,val,test\na,1,1,1\n")

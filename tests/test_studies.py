@@ -13,6 +13,7 @@ import yaml
 
 from stages import dvcgen
 from stages.lib.files import read_json
+from stages.lib.layout import run_file
 from stages.lib.params import all_runs, load_params
 from stages.lib.provenance import git_revision
 from tests.conftest import ROOT, init_git, make_project, run
@@ -73,7 +74,7 @@ FASHION = ROOT / "studies" / "fashion-mnist"
 
 
 def committed_accuracy(study: Path, run_name: str) -> float:
-    return read_json(study / "reports" / "runs" / run_name / "metrics.json")["accuracy"]
+    return read_json(study / run_file("metrics", run_name))["accuracy"]
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda path: path.name)
@@ -87,7 +88,7 @@ def test_a_studys_committed_results_are_whole_and_agree_with_each_other(study):
     assert sorted(table.index) == sorted(runs)
     dataset = params["data"]["dataset"]
     for name in runs:
-        matrix = pd.read_csv(study / "reports" / "runs" / name / "confusion_matrix.csv", index_col=0)
+        matrix = pd.read_csv(study / run_file("confusion", name), index_col=0)
         assert matrix.shape == (10, 10) and matrix.to_numpy().min() >= 0, name
         if dataset == "fashion_mnist":
             assert matrix.to_numpy().sum() == 10_000, name  # the official test split

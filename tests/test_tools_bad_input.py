@@ -6,6 +6,7 @@ import math
 import pytest
 
 from stages.lib.files import write_json
+from stages.lib.layout import EVALUATION_DIR, RUN_FILES
 from stages.package import main as package_main
 from stages.package import select_best
 from stages.predict import main as predict_main
@@ -15,13 +16,13 @@ from stages.verify import main as verify_main
 
 def recorded_run(runs_dir, models_dir, run="x", metrics='{"accuracy": 0.5, "loss": 1.0}'):
     """A run's recorded files (metrics.json as the text `metrics`) and a model file that is never loaded."""
-    (runs_dir / run).mkdir(parents=True)
-    (runs_dir / run / "metrics.json").write_text(metrics)
-    write_json(runs_dir / run / "scores.json", {"macro_f1": 0.5})
-    write_json(runs_dir / run / "provenance.json", {"data": {"sha256": {}}, "config": {"run": run}})
+    (runs_dir / run / EVALUATION_DIR).mkdir(parents=True)
+    (runs_dir / run / RUN_FILES["metrics"]).write_text(metrics)
+    write_json(runs_dir / run / RUN_FILES["scores"], {"macro_f1": 0.5})
+    write_json(runs_dir / run / RUN_FILES["provenance"], {"data": {"sha256": {}}, "config": {"run": run}})
     (models_dir / run).mkdir(parents=True)
     (models_dir / run / "model.keras").write_bytes(b"never loaded")
-    return runs_dir / run / "metrics.json"
+    return runs_dir / run / RUN_FILES["metrics"]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ def test_package_refuses_a_run_whose_metrics_are_not_finite_numbers(tmp_path, ca
     recorded_run(tmp_path / "runs", tmp_path / "models", "a")
     path = recorded_run(tmp_path / "runs", tmp_path / "models", "b", metrics=text)
     with pytest.raises(ValueError) as error:
-        select_best(["a", "b"], [tmp_path / "runs" / run / "metrics.json" for run in "ab"], "accuracy")
+        select_best(["a", "b"], [tmp_path / "runs" / run / RUN_FILES["metrics"] for run in "ab"], "accuracy")
     message = message.format(path=path) if message else str(error.value)
     assert str(error.value) == message and message.startswith("run 'b': ")
     # The stage: one line, nothing written.
@@ -142,5 +143,5 @@ def test_package_refuses_a_run_whose_metrics_are_not_finite_numbers(tmp_path, ca
 def test_select_best_still_ranks_finite_runs(tmp_path):
     for run, metrics in (("a", {"accuracy": 0.5, "loss": 0.1}), ("b", {"accuracy": 0.7, "loss": 2})):
         recorded_run(tmp_path / "runs", tmp_path / "models", run, metrics=json.dumps(metrics))
-    best, _ = select_best(["a", "b"], [tmp_path / "runs" / run / "metrics.json" for run in "ab"], "accuracy")
+    best, _ = select_best(["a", "b"], [tmp_path / "runs" / run / RUN_FILES["metrics"] for run in "ab"], "accuracy")
     assert best == "b"

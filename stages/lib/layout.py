@@ -33,7 +33,13 @@ MODELS_DIR = "models/runs"
 RUNS_DIR = "reports/runs"
 RUN_DIR = f"{RUNS_DIR}/{{run}}"
 
-# Per run, in RUN_DIR, written by train. `live/` is dvclive's folder: the per-epoch
+# Per run, RUN_DIR holds two folders, one output of each runner's job: TRAINING_DIR, written by
+# train, and EVALUATION_DIR, written by evaluate. One folder per job, not one declared file per
+# result: the ~40 files a run declared made each runner's no-op at 500 runs about 1.5 times slower
+# (docs/development.md#benchmarks).
+TRAINING_DIR = "training"
+EVALUATION_DIR = "evaluation"
+# In TRAINING_DIR. `live/` is dvclive's folder: the per-epoch
 # metrics, updated after every epoch, that `dvc plots` and `dvc exp show` read.
 LIVE_DIR = "live"
 # Keras' name of each logged value -> dvclive's (as dvclive's own Keras callback names them).
@@ -50,7 +56,7 @@ TRAIN_FILES = {
     "live_summary": f"{LIVE_DIR}/metrics.json",
     **{f"live_{name}": f"{LIVE_DIR}/plots/metrics/{name}.tsv" for name in LIVE_METRICS.values()},
 }
-# Per run, in RUN_DIR, written by evaluate. metrics.json holds the headline numbers
+# In EVALUATION_DIR (evaluate's --out-dir). metrics.json holds the headline numbers
 # only (what `dvc metrics` and `dvc exp show` list); the other scores (per class, macro
 # and weighted precision and recall) and the provenance sit beside it.
 EVALUATION_FILES = {
@@ -66,18 +72,7 @@ EVALUATION_FILES = {
     "misclassified": "misclassified.png",
     "filters": "filters.png",
 }
-# What the report stage reads of each run, and what the package stage reads besides its model.
-REPORT_INPUTS = (
-    "metrics",
-    "provenance",
-    "summary",
-    "history",
-    "confusion",
-    "heatmap",
-    "misclassified",
-    "filters",
-    "report_text",
-)
+# What the package stage copies of its run besides the model.
 PACKAGE_INPUTS = ("metrics", "scores", "provenance", "summary", "confusion", "heatmap")
 
 # Across runs, in REPORT_DIR (the --out-dir of report).
@@ -102,7 +97,14 @@ LOG.update({stage: f"{LOGS}/{stage}/{{run}}.log" for stage in ("train", "evaluat
 TIMES = f"{LOGS}/train/{{run}}.times.json"  # seconds per epoch, images per second, peak memory
 
 
-RUN_FILES = {**TRAIN_FILES, **EVALUATION_FILES}  # name -> file in a run's folder
+# name -> file in a run's folder (RUN_DIR)
+RUN_FILES = {
+    **{key: f"{TRAINING_DIR}/{name}" for key, name in TRAIN_FILES.items()},
+    **{key: f"{EVALUATION_DIR}/{name}" for key, name in EVALUATION_FILES.items()},
+}
+TRAINING = f"{RUN_DIR}/{TRAINING_DIR}"
+EVALUATION = f"{RUN_DIR}/{EVALUATION_DIR}"
+LIVE = f"{TRAINING}/{LIVE_DIR}"  # train's --live
 
 
 def run_file(name: str, run: str = "{run}") -> str:

@@ -64,14 +64,16 @@ def folder_of(kind, name, levels=1):
     return folder
 
 
-def run_figure(name, caption):
-    """A per-run file of evaluate, shown in `snakemake --report` under the run's name."""
+def run_figures(folder):
+    """evaluate's folder: `snakemake --report` shows its figures and classification report under
+    the run's name (one caption, report/evaluation.rst, that says which file it is)."""
     return report(
-        layout.run_file(name),
-        caption=f"../report/{caption}.rst",
+        directory(folder),
+        patterns=["{name}.png", "{name}.txt"],
+        caption="../report/evaluation.rst",
         category="Runs",
         subcategory="{run}",
-        labels={"file": layout.RUN_FILES[name]},
+        labels={"file": "{name}"},
     )
 
 

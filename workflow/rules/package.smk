@@ -1,7 +1,8 @@
 rule package:
     input:
         config=layout.CONFIGS["package"],
-        per_run=per_run([layout.run_file(key) for key in layout.PACKAGE_INPUTS]),
+        training=per_run(rules.train.output.training),
+        evaluation=per_run(rules.evaluate.output.evaluation),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
         code=layout.CODES["package"],
@@ -12,7 +13,7 @@ rule package:
         layout.LOG["package"],
     params:
         runs=RUNS,
-        runs_dir=folder_of("input", "per_run", levels=2),
+        runs_dir=folder_of("input", "evaluation", levels=2),
         models_dir=folder_of("input", "models", levels=2),
     shell:
         "python -m stages.package --config {input.config} --runs {params.runs}"

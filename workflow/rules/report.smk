@@ -1,7 +1,8 @@
 rule report:
     input:
         config=layout.CONFIGS["report"],
-        per_run=per_run([layout.run_file(key) for key in layout.REPORT_INPUTS]),
+        training=per_run(rules.train.output.training),
+        evaluation=per_run(rules.evaluate.output.evaluation),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
         notebook=layout.NOTEBOOK,
         code=layout.CODES["report"],
@@ -17,7 +18,7 @@ rule report:
         layout.LOG["report"],
     params:
         runs=RUNS,
-        runs_dir=folder_of("input", "per_run", levels=2),
+        runs_dir=folder_of("input", "evaluation", levels=2),
         data_dir=folder_of("input", "data"),
         out_dir=folder_of("output", "table_csv"),
     shell:

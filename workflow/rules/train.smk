@@ -5,15 +5,16 @@ rule train:
         code=layout.CODES["train"],
     output:
         model=layout.MODEL,
-        history=layout.run_file("history"),
-        summary=layout.run_file("summary"),
-        # dvclive's folder, rewritten after every epoch while the run trains: one output, as in dvc.yaml.
-        live=directory(f"{layout.RUN_DIR}/{layout.LIVE_DIR}"),
+        # history, summary and dvclive's folder (rewritten after every epoch): one output, as in dvc.yaml.
+        training=directory(layout.TRAINING),
     log:
         layout.LOG["train"],
     params:
+        history=layout.run_file("history"),
+        summary=layout.run_file("summary"),
+        live=layout.LIVE,
         times=layout.TIMES,
     shell:
         "python -m stages.train --config {input.config} --data {input.data} --model {output.model}"
-        " --history {output.history} --summary {output.summary}"
-        " --live {output.live} --times {params.times} --log {log}"
+        " --history {params.history} --summary {params.summary}"
+        " --live {params.live} --times {params.times} --log {log}"
