@@ -9,13 +9,13 @@ of as many stages (runner_overhead.py's floor) in the same run:
 - files: as dvc.yaml declared them before the live folder: train's model,
   history, summary and each dvclive file, evaluate's eleven files one by one,
   `data/prepared` a directory dependency of both;
-- live: as dvc.yaml declares them now: files, with dvclive's folder one
-  uncached directory output of train (its summary in the top-level `metrics:`);
-- dirs: train writes `reports/<run>/training/` and evaluate
-  `reports/<run>/evaluation/`, each one uncached directory output, the model
-  a directory output; metrics listed in dvc.yaml's top-level `metrics:`;
-- lean: dirs, with the model one file and the prepared data named by one
-  manifest file instead of its directory.
+- live: as dvc.yaml declared them from 2026-11-23: files, with dvclive's folder
+  one uncached directory output of train (its summary in the top-level `metrics:`);
+- folders: as dvc.yaml declares them now: train writes the model and
+  `reports/<run>/training/`, evaluate `reports/<run>/evaluation/`, each folder
+  one uncached directory output; metrics listed in the top-level `metrics:`;
+- lean: folders, with the prepared data named by one manifest file instead
+  of its directory.
 
 It measures the runners, not the pipeline: the stages' commands never run.
 """
@@ -32,9 +32,9 @@ from pathlib import Path
 from runner_overhead import bare_dvc, recorded_dvc_project, timed  # puts the project on sys.path
 
 from stages.lib.files import write_json, write_text
-from stages.lib.layout import EVALUATION_FILES, LIVE_DIR, TRAIN_FILES
+from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, LIVE_DIR, TRAIN_FILES, TRAINING_DIR
 
-LAYOUTS = ("files", "live", "dirs", "lean")  # and "bare", the floor
+LAYOUTS = ("files", "live", "folders", "lean")  # and "bare", the floor
 # A run's files as stages/lib/layout.py names them, each stage's metrics file last.
 TRAINING = [name for key, name in TRAIN_FILES.items() if key != "live_summary"] + [TRAIN_FILES["live_summary"]]
 EVALUATION = [name for key, name in EVALUATION_FILES.items() if key != "metrics"] + [EVALUATION_FILES["metrics"]]
@@ -60,10 +60,10 @@ def run_stages(layout: str, run: str) -> dict:
             "metrics": [uncached(f"{reports}/{EVALUATION[-1]}")],
         }
     else:
-        data = "data/prepared" if layout == "dirs" else "data/prepared.json"
-        model = f"models/{run}" if layout == "dirs" else f"models/{run}/model.keras"
-        train = {"outs": [model, uncached(f"{reports}/training")]}
-        evaluate = {"outs": [uncached(f"{reports}/evaluation")]}
+        data = "data/prepared" if layout == "folders" else "data/prepared.json"
+        model = f"models/{run}/model.keras"
+        train = {"outs": [model, uncached(f"{reports}/{TRAINING_DIR}")]}
+        evaluate = {"outs": [uncached(f"{reports}/{EVALUATION_DIR}")]}
     return {
         f"train-{run}": {"cmd": "true", "deps": [config, data, "configs/code/train.json"], **train},
         f"evaluate-{run}": {"cmd": "true", "deps": [config, model, data, "configs/code/evaluate.json"], **evaluate},
@@ -82,7 +82,7 @@ def project(dest: Path, layout: str, runs: int) -> Path:
         run = f"r{i}"
         write_text(dest / f"configs/{run}.json", run)
         write_text(dest / f"models/{run}/model.keras", run)
-        folders = ("", "") if layout in ("files", "live") else ("training/", "evaluation/")
+        folders = ("", "") if layout in ("files", "live") else (f"{TRAINING_DIR}/", f"{EVALUATION_DIR}/")
         for folder, names in zip(folders, (TRAINING, EVALUATION), strict=True):
             for name in names:
                 write_text(dest / f"reports/{run}/{folder}{name}", name)
@@ -90,8 +90,8 @@ def project(dest: Path, layout: str, runs: int) -> Path:
     pipeline = {"stages": stages}
     if layout == "live":
         pipeline["metrics"] = [f"reports/r{i}/{TRAINING[-1]}" for i in range(runs)]
-    elif layout in ("dirs", "lean"):
-        metrics = (f"training/{TRAINING[-1]}", f"evaluation/{EVALUATION[-1]}")
+    elif layout in ("folders", "lean"):
+        metrics = (f"{TRAINING_DIR}/{TRAINING[-1]}", f"{EVALUATION_DIR}/{EVALUATION[-1]}")
         pipeline["metrics"] = [f"reports/r{i}/{name}" for i in range(runs) for name in metrics]
     return recorded_dvc_project(dest, pipeline)
 
