@@ -36,7 +36,7 @@ import numpy as np
 from stages.lib.confusion import confusion_table, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
-from stages.lib.files import read_json, write_json, write_text
+from stages.lib.files import atomic_dir, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import AUGMENTATION, EVALUATION_FILES
 from stages.lib.provenance import git_revision, package_versions
@@ -247,7 +247,6 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
-    paths = {key: Path(out_dir) / name for key, name in EVALUATION_FILES.items()}
     metadata = read_json(f"{data_dir}/metadata.json")
     class_names = metadata["class_names"]
     x_test, y_test = load_split(data_dir, "test", mmap=False)
@@ -260,24 +259,28 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
             f"{len(broken)} test images (did training diverge?); nothing is written"
         )
 
-    metrics, scores = split_scores(score(y_test, probabilities, class_names))
-    write_json(paths["metrics"], metrics)
-    write_json(paths["scores"], scores)
-    write_json(
-        paths["provenance"],
-        {
-            "config": config.to_dict(),
-            "data": {
-                "dataset": metadata["dataset"],
-                "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")},
+    # Written into a temporary folder that replaces `out_dir` at the end: the runners see one output,
+    # the folder, so a killed evaluate must leave no folder (a partial one would look done to Snakemake).
+    with atomic_dir(out_dir) as folder:
+        paths = {key: folder / name for key, name in EVALUATION_FILES.items()}
+        metrics, scores = split_scores(score(y_test, probabilities, class_names))
+        write_json(paths["metrics"], metrics)
+        write_json(paths["scores"], scores)
+        write_json(
+            paths["provenance"],
+            {
+                "config": config.to_dict(),
+                "data": {
+                    "dataset": metadata["dataset"],
+                    "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")},
+                },
+                "versions": package_versions(),
+                "git": git_revision("train", "evaluate"),
             },
-            "versions": package_versions(),
-            "git": git_revision("train", "evaluate"),
-        },
-    )
-    write_tables(paths, y_test, probabilities, class_names, f"{config.run}: accuracy {metrics['accuracy']:.3f}")
-    plot_misclassified(x_test, y_test, probabilities, class_names, config.run, paths["misclassified"])
-    plot_filters(model, x_test[0], config.run, paths["filters"])
+        )
+        write_tables(paths, y_test, probabilities, class_names, f"{config.run}: accuracy {metrics['accuracy']:.3f}")
+        plot_misclassified(x_test, y_test, probabilities, class_names, config.run, paths["misclassified"])
+        plot_filters(model, x_test[0], config.run, paths["filters"])
     print(f"run {config.run}: test accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}")
     return metrics
 

@@ -289,7 +289,6 @@ def train(
     stop = fit_phases(model, config, checkpoint, live, train_data, val_data)
     seconds = time.perf_counter() - started
 
-    save_model(model, model_path)
     summary, times = write_results(
         config,
         model,
@@ -302,6 +301,9 @@ def train(
         summary_path,
         times_path,
     )
+    # The model last: the runners see train's reports as one folder, which exists from the first
+    # epoch (dvclive's files), so a model on disk must mean every file beside it is written.
+    save_model(model, model_path)
     checkpoint.remove()
     keras.mixed_precision.set_global_policy("float32")
     print(

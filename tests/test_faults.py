@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from stages.lib.files import write_json
-from stages.lib.layout import EVALUATION_FILES, run_file
+from stages.lib.layout import EVALUATION, EVALUATION_FILES, run_file
 from tests.conftest import BIN, ROOT, RUNNER_COMMANDS, edited_params, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
@@ -275,11 +275,22 @@ def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resu
 @pytest.mark.slow
 def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     set_params(project, lambda p: p["runs"]["softmax"].update(epochs=5))
-    metrics = project / run_file("metrics", "softmax")
+    folder = project / EVALUATION.replace("{run}", "softmax")
     started = time.time()
     dvc = start(["dvc", "repro"], project, project.parent / "dvc.log")
-    # Evaluate writes metrics.json first, then the tables and figures.
-    kill_when(dvc, lambda: metrics.exists() and metrics.stat().st_mtime > started)
+
+    # Evaluate writes metrics.json first, then the tables and figures, into a temporary folder
+    # renamed into place at the end: killed in between, it leaves no evaluation folder.
+    def writing() -> bool:
+        for metrics in folder.parent.glob(f".{folder.name}.*.tmp/{EVALUATION_FILES['metrics']}"):
+            try:
+                return metrics.stat().st_mtime > started
+            except FileNotFoundError:  # renamed into place meanwhile: too late
+                pass
+        return False
+
+    kill_when(dvc, writing)
+    assert not folder.exists()
     pending = snakemake_pending(project)
     assert pending == dvc_pending(project) == {"evaluate@softmax", "report", "package"}
     finish_and_check_both_runners_agree_nothing_is_left(project)

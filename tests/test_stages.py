@@ -52,6 +52,10 @@ def test_train_writes_model_history_and_summary(trained):
     written = read_json(out / "training.json")
     assert "training_seconds" not in written and "epoch_seconds" not in written
     assert written == {key: summary[key] for key in written}
+    # The model is written last: on disk, it means its history and summary are whole (the runners
+    # see train's reports as one folder, which dvclive fills from the first epoch on).
+    written_at = [(out / name).stat().st_mtime_ns for name in ("history.csv", "training.json", "model.keras")]
+    assert written_at == sorted(written_at)
 
 
 def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
@@ -88,9 +92,10 @@ def test_top_k_counts_the_true_class_among_the_k_most_probable():
 
 def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     out, _ = trained
-    metrics = evaluate(run_config(), out / "model.keras", tiny_data, tmp_path)
-    paths = {key: tmp_path / name for key, name in EVALUATION_FILES.items()}
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EVALUATION_FILES.values())
+    folder = tmp_path / "evaluation"
+    metrics = evaluate(run_config(), out / "model.keras", tiny_data, folder)
+    paths = {key: folder / name for key, name in EVALUATION_FILES.items()}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(EVALUATION_FILES.values())
     assert read_json(paths["metrics"]) == metrics
     # What `dvc metrics` lists: the headline numbers, nothing else (no strings, no per-class).
     assert set(metrics) == {"accuracy", "loss", "macro_f1", "weighted_f1"}  # 3 classes: no top-k
@@ -125,6 +130,26 @@ def test_evaluate_writes_every_output(trained, tiny_data, tmp_path):
     # Same model, same files: evaluation depends on nothing but its inputs.
     evaluate(run_config(), out / "model.keras", tiny_data, tmp_path / "again")
     assert all(p.read_bytes() == (tmp_path / "again" / p.name).read_bytes() for p in paths.values())
+
+
+def test_a_failed_evaluate_leaves_the_earlier_folder_and_no_partial_one(trained, tiny_data, tmp_path, monkeypatch):
+    """Its folder is the one output the runners see: a half-written one would look done to Snakemake."""
+    import stages.evaluate
+
+    out, _ = trained
+    folder = tmp_path / "evaluation"
+    evaluate(run_config(), out / "model.keras", tiny_data, folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def fails(*args):
+        raise RuntimeError("killed while drawing the filters")
+
+    monkeypatch.setattr(stages.evaluate, "plot_filters", fails)
+    for target in (folder, tmp_path / "fresh"):
+        with pytest.raises(RuntimeError):
+            evaluate(run_config(), out / "model.keras", tiny_data, target)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation"]
 
 
 def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="digits"):

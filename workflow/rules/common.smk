@@ -69,11 +69,11 @@ def run_figures(folder):
     the run's name (one caption, report/evaluation.rst, that says which file it is)."""
     return report(
         directory(folder),
-        patterns=["{name}.png", "{name}.txt"],
+        patterns=[r"{file,[^/]+\.(png|txt)}"],
         caption="../report/evaluation.rst",
         category="Runs",
         subcategory="{run}",
-        labels={"file": "{name}"},
+        labels={"file": "{file}"},
     )
 
 
