@@ -298,7 +298,8 @@ def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
 
 @pytest.mark.slow
 def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project, tmp_path):
-    """Kill evaluate at the moments it writes: every file under its final name is whole."""
+    """Kill evaluate at the moments it writes: its folder, the one output the runners see, is
+    whole or absent, and the next run clears what the killed one left."""
     command = [
         str(BIN / "python"),
         "-m",
@@ -313,19 +314,27 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
     reference = tmp_path / "reference"
     run([*command, "--out-dir", str(reference)], project)
     expected = {p.name: p.read_bytes() for p in reference.iterdir()}
+
+    def writing(out: Path) -> list[Path]:
+        """The files of evaluate's temporary folder beside `out` (none once it is renamed into place)."""
+        try:
+            return [f for folder in out.parent.glob(f".{out.name}.*.tmp") for f in folder.iterdir()]
+        except FileNotFoundError:
+            return []
+
     moments = {
-        "first temporary file": lambda out: bool(temporary_files(out)),
-        "first whole file": lambda out: out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()),
-        "half the files": lambda out: out.is_dir() and len(list(out.iterdir())) >= len(expected) // 2,
+        "first temporary file": lambda out: any(f.name.startswith(".") for f in writing(out)),
+        "first whole file": lambda out: any(not f.name.startswith(".") for f in writing(out)),
+        "half the files": lambda out: len(writing(out)) >= len(expected) // 2,
     }
     for moment, condition in moments.items():
         out = tmp_path / moment.replace(" ", "-")
         process = start([*command, "--out-dir", str(out)], project, tmp_path / "evaluate.log")
         kill_when(process, lambda condition=condition, out=out: condition(out))
-        finals = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
-        assert len(finals) < len(expected), f"{moment}: evaluate finished before the kill"
-        for name, data in finals.items():
-            assert data == expected[name], f"{moment}: {name} is not whole"
+        assert not out.exists(), f"{moment}: a partial folder under the final name"
+        run([*command, "--out-dir", str(out)], project)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == expected, moment
+        assert writing(out) == [], f"{moment}: the killed run's temporary folder is left"
 
 
 @pytest.mark.slow
