@@ -213,8 +213,13 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> Non
     process.wait()
 
 
-def temporary_files(folder: Path) -> list[Path]:
-    return list(folder.glob(".*.tmp*")) if folder.is_dir() else []
+def being_written(folder: Path) -> list[Path]:
+    """The files in stages.lib.files.atomic_dir's temporary folder for `folder` (beside it, renamed
+    to `folder` when the writer is done): none before the writer starts or once it is done."""
+    try:
+        return [f for temporary in folder.parent.glob(f".{folder.name}.*.tmp") for f in temporary.iterdir()]
+    except FileNotFoundError:  # renamed into place meanwhile
+        return []
 
 
 def snakemake_pending(project) -> set[str]:
@@ -276,20 +281,10 @@ def test_snakemake_killed_mid_training_then_both_runners_agree_and_training_resu
 def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     set_params(project, lambda p: p["runs"]["softmax"].update(epochs=5))
     folder = project / EVALUATION.replace("{run}", "softmax")
-    started = time.time()
     dvc = start(["dvc", "repro"], project, project.parent / "dvc.log")
-
     # Evaluate writes metrics.json first, then the tables and figures, into a temporary folder
     # renamed into place at the end: killed in between, it leaves no evaluation folder.
-    def writing() -> bool:
-        for metrics in folder.parent.glob(f".{folder.name}.*.tmp/{EVALUATION_FILES['metrics']}"):
-            try:
-                return metrics.stat().st_mtime > started
-            except FileNotFoundError:  # renamed into place meanwhile: too late
-                pass
-        return False
-
-    kill_when(dvc, writing)
+    kill_when(dvc, lambda: any(f.name == EVALUATION_FILES["metrics"] for f in being_written(folder)))
     assert not folder.exists()
     pending = snakemake_pending(project)
     assert pending == dvc_pending(project) == {"evaluate@softmax", "report", "package"}
@@ -314,18 +309,10 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
     reference = tmp_path / "reference"
     run([*command, "--out-dir", str(reference)], project)
     expected = {p.name: p.read_bytes() for p in reference.iterdir()}
-
-    def writing(out: Path) -> list[Path]:
-        """The files of evaluate's temporary folder beside `out` (none once it is renamed into place)."""
-        try:
-            return [f for folder in out.parent.glob(f".{out.name}.*.tmp") for f in folder.iterdir()]
-        except FileNotFoundError:
-            return []
-
     moments = {
-        "first temporary file": lambda out: any(f.name.startswith(".") for f in writing(out)),
-        "first whole file": lambda out: any(not f.name.startswith(".") for f in writing(out)),
-        "half the files": lambda out: len(writing(out)) >= len(expected) // 2,
+        "first temporary file": lambda out: any(f.name.startswith(".") for f in being_written(out)),
+        "first whole file": lambda out: any(not f.name.startswith(".") for f in being_written(out)),
+        "half the files": lambda out: len(being_written(out)) >= len(expected) // 2,
     }
     for moment, condition in moments.items():
         out = tmp_path / moment.replace(" ", "-")
@@ -334,7 +321,7 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
         assert not out.exists(), f"{moment}: a partial folder under the final name"
         run([*command, "--out-dir", str(out)], project)
         assert {p.name: p.read_bytes() for p in out.iterdir()} == expected, moment
-        assert writing(out) == [], f"{moment}: the killed run's temporary folder is left"
+        assert being_written(out) == [], f"{moment}: the killed run's temporary folder is left"
 
 
 @pytest.mark.slow
