@@ -15,7 +15,10 @@ of as many stages (runner_overhead.py's floor) in the same run:
   `reports/<run>/training/`, evaluate `reports/<run>/evaluation/`, each folder
   one uncached directory output; metrics listed in the top-level `metrics:`;
 - lean: folders, with the prepared data named by one manifest file instead
-  of its directory.
+  of its directory;
+- minimal: lean without the code-checksum inputs. Not a layout to adopt (a
+  changed stage's code would then rerun nothing): the ceiling, what DVC costs
+  when each stage declares only its config, data and results.
 
 It measures the runners, not the pipeline: the stages' commands never run.
 """
@@ -34,7 +37,7 @@ from runner_overhead import bare_dvc, recorded_dvc_project, timed  # puts the pr
 from stages.lib.files import write_json, write_text
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, LIVE_DIR, TRAIN_FILES, TRAINING_DIR
 
-LAYOUTS = ("files", "live", "folders", "lean")  # and "bare", the floor
+LAYOUTS = ("files", "live", "folders", "lean", "minimal")  # and "bare", the floor
 # A run's files as stages/lib/layout.py names them, each stage's metrics file last.
 TRAINING = [name for key, name in TRAIN_FILES.items() if key != "live_summary"] + [TRAIN_FILES["live_summary"]]
 EVALUATION = [name for key, name in EVALUATION_FILES.items() if key != "metrics"] + [EVALUATION_FILES["metrics"]]
@@ -64,9 +67,10 @@ def run_stages(layout: str, run: str) -> dict:
         model = f"models/{run}/model.keras"
         train = {"outs": [model, uncached(f"{reports}/{TRAINING_DIR}")]}
         evaluate = {"outs": [uncached(f"{reports}/{EVALUATION_DIR}")]}
+    code = {stage: [] if layout == "minimal" else [f"configs/code/{stage}.json"] for stage in ("train", "evaluate")}
     return {
-        f"train-{run}": {"cmd": "true", "deps": [config, data, "configs/code/train.json"], **train},
-        f"evaluate-{run}": {"cmd": "true", "deps": [config, model, data, "configs/code/evaluate.json"], **evaluate},
+        f"train-{run}": {"cmd": "true", "deps": [config, data, *code["train"]], **train},
+        f"evaluate-{run}": {"cmd": "true", "deps": [config, model, data, *code["evaluate"]], **evaluate},
     }
 
 
@@ -90,7 +94,7 @@ def project(dest: Path, layout: str, runs: int) -> Path:
     pipeline = {"stages": stages}
     if layout == "live":
         pipeline["metrics"] = [f"reports/r{i}/{TRAINING[-1]}" for i in range(runs)]
-    elif layout in ("folders", "lean"):
+    elif layout != "files":  # the folder layouts
         metrics = (f"{TRAINING_DIR}/{TRAINING[-1]}", f"{EVALUATION_DIR}/{EVALUATION[-1]}")
         pipeline["metrics"] = [f"reports/r{i}/{name}" for i in range(runs) for name in metrics]
     return recorded_dvc_project(dest, pipeline)
