@@ -17,6 +17,9 @@ The floor: for each grid, a bare DVC pipeline of as many stages and a bare
 Snakemake workflow of as many jobs, each of one input and one output, up to
 date, timed the same way in the same run; `ratio` is ours over the floor.
 
+Snakemake's no-op is also timed with its parse-time work done again (params.yaml validated,
+configs and dvc.yaml written), as after any change to params.yaml or the code.
+
 DAG construction: `snakemake -n` and `dvc status` once on a grid of
 `--dag-runs` runs where nothing has run yet.
 
@@ -46,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from stages.lib.files import write_json, write_text  # noqa: E402
 from stages.lib.layout import EVALUATION  # noqa: E402
 from stages.lib.params import load_params, resolve_runs  # noqa: E402
+from stages.lib.parse_cache import RECORD as PARSE_RECORD  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 from tests.conftest import make_project, run, tiny  # noqa: E402
 
@@ -171,6 +175,10 @@ def bare_snakemake(dest: Path, jobs: int) -> Path:
 def against_floor(project: Path, scratch: Path, runs: int, repeats: int) -> dict:
     """No-op reruns and status of a `runs`-run grid, and of bare pipelines of as many stages and jobs."""
     ours = {**noop(project, repeats), **dag(project, repeats)}
+    # The no-op of the first Snakemake command after a change to params.yaml or the code: the
+    # Snakefile's parse-time work done again, as it is without the record of stages.lib.parse_cache.
+    redone = f"rm -f {PARSE_RECORD} && snakemake --cores 2"
+    ours["snakemake_parse_redone"] = timed(["sh", "-c", redone], project, repeats, "Nothing to be done")
     stages, jobs = 2 * runs + 5, 2 * runs + 4  # configure, download, prepare, train and evaluate per run, ...
     dvc_floor = bare_dvc(scratch / f"bare-dvc-{runs}", stages)
     snakemake_floor = bare_snakemake(scratch / f"bare-snakemake-{runs}", jobs)

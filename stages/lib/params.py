@@ -16,11 +16,7 @@ import math
 import re
 from pathlib import Path
 
-import jsonschema
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import YAMLError
 
 from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
@@ -65,7 +61,7 @@ def _key_path(path) -> str:
     return ".".join(part if len(part) <= 40 else f"{part[:30]}..." for part in parts) or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError, params: dict) -> str:
+def _describe(error, params: dict) -> str:
     where = _key_path(error.absolute_path)
     if "propertyNames" in error.schema_path:
         # The error is about a key, not a value: name the key and what is allowed.
@@ -118,6 +114,10 @@ def _shown(value) -> str:
 def _strict_validator(schema: dict):
     """The schema's validator class, with `integer` meaning a whole number written as one:
     JSON Schema's integer accepts 2.0, which Keras then refuses as an epoch count."""
+    # Imported here, as ruamel.yaml in read_yaml: a Snakemake parse that finds its configs current
+    # (stages.lib.parse_cache) never validates, and these imports took 0.04 s of it.
+    import jsonschema
+
     base = jsonschema.validators.validator_for(schema)
     checker = base.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
@@ -233,6 +233,10 @@ def check_input_sizes(data: dict, runs: dict) -> None:
 def read_yaml(path: Path):
     """params.yaml as DVC reads it: YAML 1.2 (ruamel.yaml's safe loader, as dvc.utils.serialize),
     so both runners see the same values (`1e-3` is 0.001, `yes` a string); duplicate keys refused."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+
     try:
         return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

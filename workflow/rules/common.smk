@@ -12,9 +12,8 @@ import sys
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
-from stages.lib.params import ParamsError, load_params, run_name_pattern, source_inputs
-from stages.configure import write_configs
-from stages.dvcgen import write_dvc_yaml
+from stages.lib.params import ParamsError, source_inputs
+from stages.lib.parse_cache import configure
 from stages.lib import layout
 
 # params.yaml is the one source of settings, read the same way by both runners:
@@ -27,21 +26,20 @@ if config:
         "dvc exp run -S 'report.metric=macro_f1'"
     )
 
+# Validate params.yaml, write the configs, and keep dvc.yaml's runs (and image folder) in step
+# (each file rewritten only if it changed); done again only when one of their files changed.
 try:
-    PARAMS = load_params("params.yaml")
-    RUNS = list(write_configs(PARAMS, layout.CONFIG_DIR))
+    PARAMS, RUNS, RUN_PATTERN = configure("params.yaml", layout.CONFIG_DIR, "dvc.yaml")
 except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
-# Keep dvc.yaml's runs (and image folder) in step with params.yaml (rewritten only if it changed).
-write_dvc_yaml(PARAMS, "dvc.yaml")
 
 
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
 # compiles it into every rule's file patterns: `snakemake -n` of a 500-run grid took 3.6 s, not 3.2 s.
 wildcard_constraints:
-    run=run_name_pattern(),
+    run=RUN_PATTERN,
 
 
 def per_run(path):
