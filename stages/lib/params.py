@@ -1,7 +1,8 @@
 """Load, validate and resolve params.yaml: the one place that reads it.
 
-The Snakefile calls `load_params` and `resolve_runs` when it is parsed; under
-DVC the `configure` stage does the same. Every error is one line that names
+The Snakefile calls `load_params` and `resolve_runs` when it is parsed (through
+stages.lib.parse_cache, only when a file changed); under DVC the `configure`
+stage does the same. Every error is one line that names
 the key and the value, e.g.
 
     params.yaml: runs.mlp.architecture: 'foo' is not one of ['softmax', 'mlp', 'cnn_intro']

@@ -2,7 +2,7 @@
 
 Every `snakemake` command parses the Snakefile, which validates params.yaml, writes the configs
 (configs/code/ too: the checksums of each stage's code) and regenerates dvc.yaml. On a 500-run
-grid that took 0.2 s of a 1.9 s no-op (benchmarks/runner_overhead.py). `configure` keeps its
+grid that work takes 0.35 s of a 1.95 s no-op (benchmarks/runner_overhead.py). `configure` keeps its
 result in .snakemake/configured.json beside the size, modification time and inode of every file
 the work reads or writes, which is how git's index and DVC's hash cache tell that a file is
 unchanged. A parse that finds them all as recorded takes the result from there; any difference
