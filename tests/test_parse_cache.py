@@ -12,13 +12,13 @@ import stages.lib.params
 from stages.lib import parse_cache
 from stages.lib.layout import CONFIG_FILES
 from stages.lib.params import ParamsError, load_params, resolve_runs, run_name_pattern
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_project, run, set_params
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """params.yaml in an empty folder, configured once (the record written), and a flag that
-    says whether the next `configure` did the work."""
+    """params.yaml in an empty folder, configured once (the record written), and the calls to
+    load_params from then on: one for each `configure` that did the work."""
     shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
     monkeypatch.chdir(tmp_path)
     parse_cache.configure()
@@ -85,3 +85,17 @@ def test_a_changed_file_of_the_code_or_schema_does_the_work_again(project, tmp_p
         assert len(calls) == 1
         parse_cache.configure()  # and recorded again
         assert len(calls) == 1
+
+
+def test_the_snakefile_keeps_its_record_until_params_yaml_changes(tmp_path):
+    project = make_project(tmp_path / "project")
+    record = project / parse_cache.RECORD
+    run(["snakemake", "-n"], project)
+    written = record.stat().st_mtime_ns
+    run(["snakemake", "-n"], project)
+    assert record.stat().st_mtime_ns == written  # the second parse took it as it was
+    set_params(project, lambda params: params["runs"].update(extra={"architecture": "softmax"}))
+    result = run(["snakemake", "-n"], project)
+    assert record.stat().st_mtime_ns != written
+    assert "run=extra" in result.stdout + result.stderr
+    assert "extra" in json.loads(record.read_text())["runs"]
