@@ -60,9 +60,9 @@ def summary(results: dict) -> str:
             *(f"| {names[k]} | {v:.1f} | {job['shares'][k]:.0%} |" for k, v in job["parts_s"].items()),
             f"| total (`snakemake --cores 1 --forceall`) | {job['total_s']:.1f} | 100% |",
             "",
-            "Snakemake itself is the total less the sum of the jobs timed one by one: a difference of two"
-            " medians of about 180 s, which has come out between -0.1 and 6.5 s; its no-op on this grid (above)"
-            " is the firmer figure.",
+            "Snakemake itself is the total less the sum of the jobs timed one by one, a difference of two"
+            f" medians of {job['total_s']:.0f} s: too small a share to resolve that way; its no-op on this"
+            " grid (above) is the firmer figure.",
             "",
             f"As the README runs it (`--cores 2`): {job['readme_command_s']:.1f} s.",
             "",

@@ -38,6 +38,16 @@ def test_an_unchanged_project_takes_the_recorded_result(project):
     assert (folder / "dvc.yaml").is_file() and (folder / "configs" / CONFIG_FILES["report"]).is_file()
 
 
+def test_a_deleted_record_does_the_work_again_and_loses_nothing(project):
+    folder, calls = project
+    kept = parse_cache.configure()
+    (folder / parse_cache.RECORD).unlink()  # docs/running.md: delete it to force the work
+    assert parse_cache.configure() == kept
+    assert len(calls) == 1 and (folder / parse_cache.RECORD).is_file()
+    parse_cache.configure()
+    assert len(calls) == 1
+
+
 def test_a_changed_params_yaml_is_validated_again(project):
     folder, calls = project
     params = yaml.safe_load((folder / "params.yaml").read_text())
