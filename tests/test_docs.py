@@ -7,6 +7,7 @@ every relative link in the README and docs/ reaches an existing file and, for
 """
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -21,6 +22,19 @@ README = ROOT / "README.md"
 MARKDOWN = [README, *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def test_bench_md_is_what_run_all_makes_of_the_committed_results():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all
+
+    results = {path.stem: json.loads(path.read_text()) for path in sorted(run_all.RESULTS.glob("*.json"))}
+    assert json.loads((ROOT / "reports" / "bench.json").read_text()) == results, (
+        "reports/bench.json is stale: run `python benchmarks/run_all.py --summary-only` and commit it"
+    )
+    assert (ROOT / "reports" / "bench.md").read_text(encoding="utf-8") == run_all.summary(results), (
+        "reports/bench.md is stale: run `python benchmarks/run_all.py --summary-only` and commit it"
+    )
 
 
 def test_parameters_md_is_what_docgen_generates():
