@@ -68,7 +68,18 @@ def _parse(text: str, where: str, metrics) -> dict:
             isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
         ):
             raise CompareError(f"{where}: {name} is {value!r}, not a finite number")
+        if name in found and not _in_range(name, value):
+            raise CompareError(f"{where}: {name} is {value!r}, outside the range such a metric has")
     return found
+
+
+def _in_range(name: str, value: float) -> bool:
+    """A loss is not negative; accuracies, F1, precision and recall are fractions."""
+    if "loss" in name:
+        return value >= 0
+    if any(word in name for word in ("accuracy", "f1", "precision", "recall")):
+        return 0 <= value <= 1
+    return True
 
 
 def _read_text(path: Path) -> str:
@@ -107,7 +118,7 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
             return _parse(_read_text(files[run]), str(files[run]), metrics)
 
         table = runs.parent / TABLE
-        listed = _listed_runs(table.read_text(encoding="utf-8")) if table.is_file() else None
+        listed = _listed_runs(_read_text(table)) if table.is_file() else None
     else:
         try:
             _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
@@ -126,8 +137,12 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
             listed = _listed_runs(_git("show", f"{side}:./{REPORT_DIR}/{TABLE}"))
         except CompareError:
             listed = None
-    # Only the listed runs are read: a stale run's folder is not this version's result.
-    found = {run: read(run) for run in (files if listed is None else [r for r in listed if r in files])}
+    # Only the listed runs are read: a stale run's folder is not this version's result. A listed run
+    # without its metrics would otherwise show as removed (or added) instead of missing.
+    lost = [run for run in listed or () if run not in files]
+    if lost:
+        raise CompareError(f"{side!r}: {TABLE} lists the run {lost[0]!r}, which has no {RUN_FILES['metrics']}")
+    found = {run: read(run) for run in (files if listed is None else listed)}
     if not found:
         raise CompareError(f"{side!r} holds no runs/<run>/{RUN_FILES['metrics']}")
     return found

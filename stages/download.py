@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import math
 import shutil
 import sys
 import tarfile
@@ -145,7 +146,11 @@ def fetch_url(url: str, dest: Path, name: str, options: HttpOptions = HttpOption
 def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
     """Fetch `name` from a base URL or a local folder."""
     if base.lower().startswith(("http://", "https://")):
-        fetch_url(urljoin(base if base.endswith("/") else base + "/", name), dest, name, options)
+        try:
+            url = urljoin(base if base.endswith("/") else base + "/", name)
+        except ValueError as err:  # e.g. an unclosed IPv6 bracket
+            raise DataError(f"mirror {base!r} is not a valid URL ({err})") from None
+        fetch_url(url, dest, name, options)
         return
     folder = Path(base[len("file://") :] if base.startswith("file://") else base)
     if not folder.is_dir():
@@ -156,10 +161,21 @@ def fetch(base: str, name: str, dest: Path, options: HttpOptions) -> None:
         raise DataError(f"{name}: cannot read it from {folder} ({err.strerror})") from None
 
 
-def _gunzip(path: Path, name: str) -> bytes:
+# What a gzip file of no known shape may decompress to: more is a bomb, not a dataset file.
+MAX_GUNZIP_BYTES = 1 << 30
+
+
+def _gunzip(path: Path, name: str, spec: FileSpec) -> bytes:
+    """The decompressed content, read no further than the file can hold: an IDX file's header and
+    values when its shape is pinned, else MAX_GUNZIP_BYTES (a small file of zeros can expand to
+    any size)."""
+    limit = 4 + 4 * len(spec.shape) + math.prod(spec.shape) if spec.shape else MAX_GUNZIP_BYTES
     try:
         with gzip.open(path, "rb") as handle:
-            return handle.read()
+            content = handle.read(limit + 1)
+        if len(content) > limit:
+            raise DataError(f"{name}: decompresses to more than the {limit:,} bytes it can hold")
+        return content
     except gzip.BadGzipFile:
         raise DataError(f"{name}: not a gzip file") from None
     except (EOFError, zlib.error, OSError) as err:
@@ -175,14 +191,14 @@ def verify(path: Path, name: str, spec: FileSpec, actual: str) -> str:
         problem = ""
         if name.endswith(".gz"):
             try:
-                _gunzip(path, name)
+                _gunzip(path, name, spec)
             except DataError as err:
                 problem = f"; {str(err).split(': ', 1)[1]}"
         raise DataError(
             f"{name}: SHA-256 mismatch (expected {spec.sha256}, got {actual}, {path.stat().st_size:,} bytes){problem}"
         )
     # Mirrors may repack gzip files (Debian's are): then the decompressed content is the data.
-    content = _gunzip(path, name)
+    content = _gunzip(path, name, spec)
     if spec.shape is not None:
         parse_idx_bytes(content, name, spec.shape)
     digest = hashlib.sha256(content).hexdigest()
@@ -257,7 +273,7 @@ def download(
         "files": {},
         "ignored": [],
     }
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "manifest.json") as tmp:
         if source.format == "image_folder":
             manifest["class_names"], manifest["ignored"], splits = _copy_folder(Path(origin), tmp / "images")
             if "all" not in splits:  # a pre-split folder: prepare keeps its splits

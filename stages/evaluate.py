@@ -36,12 +36,12 @@ import numpy as np
 from stages.lib.confusion import confusion_table, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
-from stages.lib.files import atomic_dir, read_json, write_json, write_text
+from stages.lib.files import atomic_dir, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import AUGMENTATION, EVALUATION_FILES
 from stages.lib.provenance import git_revision, package_versions
 from stages.lib.settings import RunSettings
-from stages.lib.splits import load_split
+from stages.lib.splits import load_split, read_metadata
 
 TOP_K = (3, 5)  # reported where there are more classes than k
 MISCLASSIFIED_SHOWN = 16
@@ -247,11 +247,18 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
-    metadata = read_json(f"{data_dir}/metadata.json")
+    metadata = read_metadata(data_dir)
     class_names = metadata["class_names"]
     x_test, y_test = load_split(data_dir, "test", mmap=False)
     model = load_model(model_path)
     probabilities = predict_probabilities(model, x_test)
+    if probabilities.shape[1] != len(class_names):  # a class too many or too few: every score would lie
+        raise InputError(
+            f"run {config.run}: {model_path} has {probabilities.shape[1]} outputs, {data_dir}/metadata.json "
+            f"names {len(class_names)} classes; nothing is written"
+        )
+    if len(y_test) and not 0 <= int(y_test.min()) <= int(y_test.max()) < len(class_names):
+        raise InputError(f"{data_dir}/y_test.npy: labels outside 0..{len(class_names) - 1}; nothing is written")
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # NaN probabilities would still give an accuracy and a top-k score
         raise InputError(
@@ -261,7 +268,7 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
 
     # Written into a temporary folder that replaces `out_dir` at the end: the runners see one output,
     # the folder, so a killed evaluate must leave no folder (a partial one would look done to Snakemake).
-    with atomic_dir(out_dir) as folder:
+    with atomic_dir(out_dir, EVALUATION_FILES["metrics"]) as folder:
         paths = {key: folder / name for key, name in EVALUATION_FILES.items()}
         metrics, scores = split_scores(score(y_test, probabilities, class_names))
         write_json(paths["metrics"], metrics)

@@ -40,7 +40,7 @@ from stages.lib.joblog import run_stage
 from stages.lib.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
 from stages.lib.provenance import git_revision
 from stages.lib.settings import PackageSettings
-from stages.lib.splits import load_split
+from stages.lib.splits import load_split, read_metadata
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 
@@ -280,7 +280,7 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
     if run not in runs:
         raise PackagingError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
     selection = {"run": run, "chosen": bool(config.run), "metric": metric, "ranking": ranking}
-    metadata = read_json(data_dir / "metadata.json")
+    metadata = read_metadata(data_dir)
     x_test, _ = load_split(data_dir, "test", mmap=True)
     preprocessing = {
         "image_shape": metadata["image_shape"],
@@ -296,7 +296,7 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
     inputs = {key: runs_dir / run / RUN_FILES[key] for key in PACKAGE_INPUTS}
     inputs["model"] = models_dir / run / Path(MODEL).name
     metrics, scores, provenance = (read_json(inputs[key]) for key in ("metrics", "scores", "provenance"))
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "SHA256SUMS") as tmp:
         for path in inputs.values():
             shutil.copyfile(path, tmp / path.name)
         write_json(tmp / "class_names.json", metadata["class_names"])

@@ -54,7 +54,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="where to write the template")
     args = parser.parse_args(argv)
-    changed = write_text_if_changed(args.out, template())
+    try:
+        changed = write_text_if_changed(args.out, template())
+    except OSError as err:  # a folder at --out, no permission
+        print(f"error: {args.out}: {err.strerror}", file=sys.stderr)
+        return 1
     print(f"{args.out}: {'written' if changed else 'unchanged'}")
     return 0
 

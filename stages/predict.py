@@ -16,7 +16,9 @@ Writes a CSV (standard output, or --out): file, predicted class and its
 probability, then the next classes of the top k with theirs. An unreadable
 image is reported by name on standard error and the others are still
 classified; the exit status is then 1. So is an image of more than --max-pixels
-pixels (a decompression bomb would exhaust the memory).
+pixels (a decompression bomb would exhaust the memory). A grey image with the
+other background than the training images had (light paper for light-on-dark
+digits) is classified with a warning that names it: pass --invert.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from stages.lib.archive import (
     onnx_probabilities,
     onnx_session,
     opened_package,
+    package_json,
     read_contract,
 )
 from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
@@ -71,10 +74,12 @@ def predict(
 ):
     """Classify `images`; return (rows of the CSV, [(image, reason)] for those that failed, the engine
     that ran the model: onnxruntime or Keras)."""
-    classify, engine, (height, width, channels), class_names = load_package_model(package, engine)
+    classify, engine, (height, width, channels), class_names, background = load_package_model(package, engine)
     batch, names, failed = read_images(images, (height, width), channels, invert, max_pixels)
     if not batch:
         return [], failed, engine
+    if channels == 1 and background in ("dark", "light"):
+        warn_about_background(names, batch, background, invert)
     probabilities = np.asarray(classify(np.stack(batch)), dtype=np.float64)
     if probabilities.shape != (len(batch), len(class_names)):
         raise PackageError(
@@ -99,11 +104,12 @@ def predict(
 
 
 def load_package_model(package, engine: str = "auto"):
-    """(images -> class probabilities, the engine's name, image shape, class names) of the package,
-    checked against each other: its model.onnx in onnxruntime unless `engine` is keras or there is
-    none, else model.keras in Keras."""
+    """(images -> class probabilities, the engine's name, image shape, class names, the training
+    images' background) of the package, checked against each other: its model.onnx in onnxruntime
+    unless `engine` is keras or there is none, else model.keras in Keras."""
     with opened_package(package) as folder:
         shape, class_names = read_contract(folder, package)
+        background = package_json(folder, "preprocessing.json", package).get("background")
         if engine == "onnx" and not (folder / ONNX_MODEL).is_file():
             raise PackageError(f"{package}: no {ONNX_MODEL} (package.exports in params.yaml); try --engine keras")
         if engine != "keras" and (folder / ONNX_MODEL).is_file():
@@ -116,7 +122,21 @@ def load_package_model(package, engine: str = "auto"):
             classify, name = partial(model.predict, verbose=0), "Keras"
     if len(expected) != 3 or any(m not in (None, n) for m, n in zip(expected, shape, strict=True)):
         raise PackageError(f"{package}: the model takes {expected} inputs, preprocessing.json says {shape}")
-    return classify, name, shape, class_names
+    return classify, name, shape, class_names, background
+
+
+def warn_about_background(names, batch, background: str, invert: bool) -> None:
+    """Say on standard error which grey images have the other background than the training images
+    had (light paper for a model of light-on-dark digits): such an image is classified, but most
+    likely wrongly, and --invert (or leaving it out) is the fix."""
+    for path, pixels in zip(names, batch, strict=True):
+        if ("light" if float(np.mean(pixels)) > 0.5 else "dark") != background:
+            fix = "leave out --invert" if invert else "pass --invert"
+            print(
+                f"warning: {path}: a mostly {'light' if background == 'dark' else 'dark'} image, but the model "
+                f"was trained on {background} backgrounds; its class is likely wrong ({fix})",
+                file=sys.stderr,
+            )
 
 
 def _keras_model(folder: Path, package):
@@ -206,9 +226,13 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     text = to_csv(rows)
-    if args.out:
-        write_text(args.out, text)
-    else:
+    if args.out and rows:  # nothing classified: an earlier --out file stays as it was
+        try:
+            write_text(args.out, text)
+        except OSError as err:
+            print(f"error: --out {args.out}: cannot write it ({err.strerror})", file=sys.stderr)
+            return 2
+    elif not args.out:
         print(text, end="")
     for path, reason in failed:
         print(f"error: {path}: cannot read the image ({reason})", file=sys.stderr)

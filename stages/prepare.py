@@ -169,7 +169,12 @@ def split_indices(
 
 def check_raw(raw_dir: Path) -> dict:
     """Read the download manifest and check that every raw file is still what was fetched."""
-    manifest = read_json(raw_dir / "manifest.json")
+    path = raw_dir / "manifest.json"
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("contents"), dict):
+        raise DataError(f"{path}: no contents; not a manifest the download stage wrote")
+    if manifest.get("format") not in PARSERS:
+        raise DataError(f"{path}: format {manifest.get('format')!r} is none of {', '.join(PARSERS)}")
     for name, expected in manifest["contents"].items():
         path = raw_dir / name
         if not path.is_file():
@@ -191,9 +196,17 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
     else:
         parsed = parse(raw_dir, manifest)
     num_classes = len(parsed.class_names)
+    names = parsed.class_names
+    if num_classes < 2 or len(set(names)) != num_classes or not all(isinstance(n, str) and n.strip() for n in names):
+        raise DataError(f"{manifest['dataset']}: class names must be two or more distinct names, not {names}")
     for split, (_, y) in parsed.splits.items():
-        if y.min() < 0 or y.max() >= num_classes:
+        if len(y) and (y.min() < 0 or y.max() >= num_classes):
             raise DataError(f"{manifest['dataset']} {split}: labels outside 0..{num_classes - 1}")
+    present = set().union(*(np.unique(y).tolist() for _, y in parsed.splits.values()))
+    empty = [name for label, name in enumerate(names) if label not in present]
+    if empty:  # the model would have an output that nothing trains, and a class too many in every report
+        more = f" (and of {len(empty) - 1} more)" if len(empty) > 1 else ""
+        raise DataError(f"{manifest['dataset']}: no images of class {empty[0]!r}{more}")
 
     if "val" in parsed.splits:
         print("validation: the folder's val/ images (split.val_fraction is not used)", flush=True)
@@ -217,7 +230,7 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
         "counts": {},
         "checksums": {},
     }
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "metadata.json") as tmp:
         for split, (images, labels, idx) in arrays.items():
             write_split(tmp, split, images[idx], labels[idx], parsed, config, metadata)
             print(f"{split}: {len(idx):,} images of {tuple(metadata['image_shape'])}", flush=True)

@@ -42,7 +42,7 @@ from stages.lib.files import atomic_path, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import AUGMENTATION, LIVE_METRICS
 from stages.lib.settings import RunSettings, TrainingSettings
-from stages.lib.splits import load_split
+from stages.lib.splits import load_split, read_metadata
 
 
 class TrainingError(PipelineError):
@@ -274,7 +274,7 @@ def train(
     keras.mixed_precision.set_global_policy("mixed_float16" if config.training.mixed_precision else "float32")
     train_data = load_split(data_dir, "train", mmap=False)
     val_data = load_split(data_dir, "val", mmap=False)
-    num_classes = len(read_json(f"{data_dir}/metadata.json")["class_names"])
+    num_classes = len(read_metadata(data_dir)["class_names"])
 
     checkpoint = Checkpoint(model_path, config.to_dict())
     model = resume_or_build(config, checkpoint, train_data[0].shape[1:], num_classes)

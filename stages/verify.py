@@ -27,7 +27,7 @@ from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
-from stages.lib.splits import load_split
+from stages.lib.splits import load_split, read_metadata
 
 
 def _flatten(value, prefix=""):
@@ -73,7 +73,7 @@ def verify(
     if found:  # other data: comparing metrics would say nothing about the model
         return found, None
     x_test, y_test = load_split(data_dir, "test", mmap=False)
-    class_names = read_json(Path(data_dir) / "metadata.json")["class_names"]
+    class_names = read_metadata(data_dir)["class_names"]
     probabilities = predict_probabilities(load_model(model_path), x_test)
     found = differences(recorded, score(y_test, probabilities, class_names), tolerance)
     return found, (verify_onnx(onnx, x_test, probabilities, package) if onnx else None)
@@ -196,6 +196,11 @@ def main(argv=None) -> int:
             ok = all(results)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file of the data, runs or package that cannot be read
+        if err.filename is None:
+            raise
+        print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
         return 1
     return 0 if ok else 1
 

@@ -372,3 +372,27 @@ def test_an_oversized_image_is_named_and_the_others_classified(runs, tiny_data, 
         "(20x10 pixels, above --max-pixels 64)\nclassified 2 of 3 images with onnxruntime\n"
     )
     assert [r["file"] for r in read_csv_rows((tmp_path / "out.csv").read_text())] == [str(p) for p in images]
+
+
+def test_predict_keeps_an_earlier_out_file_and_warns_of_an_inverted_background(runs, tiny_data, tmp_path, capsys):
+    make_package(runs, tiny_data, tmp_path)
+    image = save_test_images(tiny_data, tmp_path / "images", count=1)[0]
+    out = tmp_path / "predictions.csv"
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(image), "--out", str(out)]) == 0
+    kept = out.read_text()
+    assert kept.startswith("file,predicted,probability")
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(broken), "--out", str(out)]) == 1
+    assert out.read_text() == kept  # nothing classified: nothing written over it
+    # The tiny data are light marks on dark: the same image on light paper is very likely misread.
+    paper = tmp_path / "paper.png"
+    Image.fromarray(255 - np.asarray(Image.open(image))).save(paper)
+    capsys.readouterr()
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(paper)]) == 0
+    assert capsys.readouterr().err.startswith(
+        f"warning: {paper}: a mostly light image, but the model was trained on dark backgrounds;"
+        " its class is likely wrong (pass --invert)\n"
+    )
+    assert predict_main([str(tmp_path / "package.tar.gz"), str(paper), "--invert"]) == 0
+    assert "warning" not in capsys.readouterr().err

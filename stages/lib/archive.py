@@ -108,6 +108,8 @@ def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
     class_names = package_json(folder, "class_names.json", label)
     if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):
         raise PackageError(f"{label}: class_names.json is not a list of class names")
+    if len(set(class_names)) != len(class_names) or not all(c.strip() for c in class_names):
+        raise PackageError(f"{label}: class_names.json repeats a name or has an empty one (ambiguous predictions)")
     return shape, class_names
 
 

@@ -92,7 +92,9 @@ def read_idx(path: Path, expect_shape: tuple[int, ...] | None = None) -> np.ndar
 def parse_idx_bytes(data: bytes, name: str, expect_shape: tuple[int, ...] | None = None) -> np.ndarray:
     """IDX: two zero bytes, a type code (0x08: unsigned byte), the number of dimensions,
     one big-endian uint32 per dimension, then the values in row-major order."""
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_TYPES:
+    if len(data) < 4:
+        raise DataError(f"{name}: {len(data)} bytes, too short for an IDX file")
+    if data[:2] != b"\0\0" or data[2] not in IDX_TYPES:
         raise DataError(f"{name}: not an IDX file of unsigned bytes (header {data[:4].hex()})")
     ndim = data[3]
     if len(data) < 4 + 4 * ndim:
@@ -283,9 +285,58 @@ def load_image(path: Path, size, color_mode, max_pixels: int | None = MAX_IMAGE_
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageTooLarge(path, width, height, max_pixels)
-            return convert_image(image, size, color_mode)
+            return convert_image(as_seen(image, path, size), size, color_mode)
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def _as_8bit(image, path):
+    """An integer or floating-point image as 8-bit pixels, from the range its values fill:
+    0..1 (floats), 0..255 or 0..65535 (always, for a 16-bit file)."""
+    from PIL import Image
+
+    pixels = np.asarray(image, dtype=np.float64)
+    low, high = float(pixels.min()), float(pixels.max())
+    ranges = {"F": (1.0, 255.0, 65535.0), "I": (255.0, 65535.0)}.get(image.mode, (65535.0,))  # I;16: 16 bits
+    top = next((r for r in ranges if high <= r), None)
+    if top is None or low < 0 or not np.isfinite(pixels).all():
+        raise DataError(f"{path}: pixel values from {low:g} to {high:g}; expected 0 to 1, 255 or 65535")
+    return Image.fromarray(np.round(pixels * (255.0 / top)).astype(np.uint8))
+
+
+# Smallest side, and largest stretch of the width:height ratio when resized, of an image file that
+# is still worth converting: a 1x1 or 1x20000 image resized to the model's input shows nothing.
+MIN_IMAGE_SIDE = 4
+MAX_IMAGE_STRETCH = 4.0
+
+
+def as_seen(image, path, size=None):
+    """A decoded image file as a viewer shows it: turned by its EXIF orientation, transparent
+    parts over white, floating-point pixels (0..1 or 0..255) as 8-bit ones. Refused (DataError)
+    when it is an animation, smaller than MIN_IMAGE_SIDE, or would be stretched more than
+    MAX_IMAGE_STRETCH times to fit `size` (height, width)."""
+    from PIL import Image, ImageOps
+
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        raise DataError(f"{path}: holds {frames} frames (an animation or a multi-page file); give one image")
+    image = ImageOps.exif_transpose(image)
+    width, height = image.size
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise DataError(f"{path}: {width}x{height} pixels is too small to classify (under {MIN_IMAGE_SIDE} pixels)")
+    if size:
+        stretch = (width / height) / (size[1] / size[0])
+        if max(stretch, 1 / stretch) > MAX_IMAGE_STRETCH:
+            raise DataError(
+                f"{path}: {width}x{height} pixels would be stretched {max(stretch, 1 / stretch):.0f} times "
+                f"to the {size[1]}x{size[0]} input; crop it closer to that shape"
+            )
+    if image.mode in ("F", "I") or image.mode.startswith("I;16"):  # Pillow truncates 0..1 floats to 0, clips 16 bits
+        image = _as_8bit(image, path)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
+    return image
 
 
 def _unreadable_reason(err: Exception) -> str:

@@ -75,7 +75,10 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def has_text(path: str | os.PathLike, text: str) -> bool:
     path = Path(path)
-    return path.exists() and path.read_text(encoding="utf-8") == text
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
 
 
 def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
@@ -89,12 +92,16 @@ def write_text_if_changed(path: str | os.PathLike, text: str) -> bool:
 def write_or_check(path: str | os.PathLike, text: str, check: bool, command: str) -> int:
     """The end of a command that generates `path` as `text` (an exit status): with `check`, 1 and
     one line naming it if it is stale; else rewrite it if it changed, and say which."""
-    if check:
-        if has_text(path, text):
-            return 0
-        print(f"error: {path} is stale; run `{command}`", file=sys.stderr)
+    try:
+        if check:
+            if has_text(path, text):
+                return 0
+            print(f"error: {path} is stale; run `{command}`", file=sys.stderr)
+            return 1
+        print(f"{path}: {'rewritten' if write_text_if_changed(path, text) else 'unchanged'}")
+    except OSError as err:  # a folder at `path`, no permission
+        print(f"error: {path}: {err.strerror}", file=sys.stderr)
         return 1
-    print(f"{path}: {'rewritten' if write_text_if_changed(path, text) else 'unchanged'}")
     return 0
 
 
@@ -126,11 +133,32 @@ def read_json(path: str | os.PathLike, shown: str | None = None):
         raise InputError(f"{shown}: {err}") from None
 
 
+def check_replaceable(path: Path, marker: str) -> None:
+    """Refuse, in one line, to replace `path` unless it is absent, empty, or holds `marker` (the file
+    every output of its writer holds): a mistyped output folder must not delete what a stage did not
+    write (`--out .`, `--out /`, `--out ~/photos`)."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise PipelineError(f"{path}: exists and is not a folder; give a folder path for this output")
+    if Path.cwd().resolve().is_relative_to(path.resolve()):
+        raise PipelineError(f"{path}: holds the current folder; refusing to replace it with this output")
+    if any(path.iterdir()) and not (path / marker).is_file():
+        raise PipelineError(
+            f"{path}: not empty and holds no {marker}, so this stage did not write it; refusing to replace it"
+        )
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder; it replaces `path` only on success."""
+def atomic_dir(path: str | os.PathLike, marker: str) -> Iterator[Path]:
+    """Yield an empty temporary folder; it replaces `path` only on success, and only if `path` is
+    absent, empty or an earlier output of the same writer (it holds `marker`: check_replaceable)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(path, marker)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PipelineError(f"{path}: cannot create the folder {path.parent} ({err.strerror})") from None
     # A killed writer leaves its temporary folder behind; one job writes `path` at a time, so clear them.
     stale = re.compile(rf"\.{re.escape(path.name)}\.\w{{8}}\.tmp")
     for leftover in path.parent.iterdir():
@@ -139,6 +167,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        if not (tmp / marker).is_file():  # the next run must recognise this folder as its own
+            raise AssertionError(f"atomic_dir: the writer of {path} did not write {marker}")
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700 folders
         if path.exists():
             shutil.rmtree(path)

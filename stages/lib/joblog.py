@@ -82,8 +82,9 @@ def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", cod
     """Run a stage's core function with its output copied to `log`; return the exit status.
 
     A PipelineError is a failure the user can cause and fix (bad input, a missing file):
-    one line naming the problem and the log, exit `code`. Anything else is a bug and
-    shows its traceback, in the log too.
+    one line naming the problem and the log, exit `code`; so is an OSError about a
+    path (unreadable, a folder, a full disk). Anything else is a bug and shows its
+    traceback, in the log too.
     """
     context = tee_output(log, f"[{prefix}] " if prefix else "") if log else contextlib.nullcontext()
     where = f" (log: {log})" if log else ""
@@ -93,7 +94,12 @@ def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", cod
         except PipelineError as err:
             print(f"error: {err}{where}", file=sys.stderr)
             return code
-        except Exception:  # noqa: BLE001 - shown in full, in the log as well
+        except Exception as err:  # noqa: BLE001 - shown in full, in the log as well
+            if isinstance(err, OSError) and err.filename is not None:
+                # A path the stage was given that cannot be used (a folder where a file belongs,
+                # no permission, a full disk): the system's words name the problem.
+                print(f"error: {err.filename}: {err.strerror}{where}", file=sys.stderr)
+                return code
             traceback.print_exc()
             print(f"error: unexpected failure{where}", file=sys.stderr)
             return 1

@@ -172,16 +172,34 @@ def sweep_run_name(sweep: str, point: dict) -> str:
     return "-".join([sweep, *(f"{key}_{text(value)}" for key, value in point.items())])
 
 
+# Runs a params.yaml may define, sweeps included: a grid's size is the product of its lists, and a
+# typo can make it millions (each run is a config file, two stages, a model). Benchmarked to 2,000.
+MAX_RUNS = 10_000
+
+
 def sweep_points(params: dict) -> dict[str, tuple[str, dict]]:
-    """Each run a sweep makes: its name -> (sweep name, the swept values), in params.yaml order."""
+    """Each run a sweep makes: its name -> (sweep name, the swept values), in params.yaml order.
+    Names that differ only in case are refused too: on macOS and Windows they are one folder."""
+    sweeps = params.get("sweeps") or {}
+    total = len(params["runs"]) + sum(math.prod(len(v) for v in spec["grid"].values()) for spec in sweeps.values())
+    if total > MAX_RUNS:
+        raise ParamsError(
+            f"sweeps: {total:,} runs in all (runs and every grid's product), over the limit of {MAX_RUNS:,}"
+        )
     points = {}
-    for sweep, spec in (params.get("sweeps") or {}).items():
+    taken = {}
+    for name in params["runs"]:
+        if name.casefold() in taken:
+            raise ParamsError(f"runs.{name}: differs from the run {taken[name.casefold()]!r} only in case")
+        taken[name.casefold()] = name
+    for sweep, spec in sweeps.items():
         keys = list(spec["grid"])
         for values in itertools.product(*(spec["grid"][key] for key in keys)):
             point = dict(zip(keys, values, strict=True))
             name = sweep_run_name(sweep, point)
-            if name in params["runs"] or name in points:
-                raise ParamsError(f"sweeps.{sweep}: run name {name!r} is taken already")
+            if name.casefold() in taken:
+                raise ParamsError(f"sweeps.{sweep}: run name {name!r} is taken already ({taken[name.casefold()]!r})")
+            taken[name.casefold()] = name
             points[name] = (sweep, point)
     return points
 
@@ -239,9 +257,13 @@ def read_yaml(path: Path):
     from ruamel.yaml.error import YAMLError
 
     try:
-        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        params = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: a folder, not a YAML file") from None
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot read it ({err.strerror})") from None
     except UnicodeDecodeError:
         raise ParamsError(f"{path}: not a text file (not UTF-8)") from None
     except DuplicateKeyError as err:
@@ -254,6 +276,44 @@ def read_yaml(path: Path):
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ParamsError(f"{path}: YAML syntax error at {where}{problem}") from None
+    check_expanded_size(params, path)
+    return params
+
+
+# More values than any real params.yaml holds once its YAML aliases are expanded (a few thousand):
+# nested aliases can expand to billions, and everything after the loader walks the expanded tree.
+# Likewise nesting: the schema's deepest key is a few levels down.
+MAX_PARAMS_VALUES = 1_000_000
+MAX_PARAMS_DEPTH = 50
+
+
+def check_expanded_size(tree, path) -> None:
+    """Refuse a tree (nested dicts and lists, as YAML aliases share them) that refers to itself,
+    nests deeper than MAX_PARAMS_DEPTH or holds more than MAX_PARAMS_VALUES values once expanded
+    (counted without expanding it)."""
+    sizes: dict[int, int] = {}  # id of a dict or list -> its expanded size, once known
+    on_path: set[int] = set()
+
+    def size(node, depth: int = 0) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if depth > MAX_PARAMS_DEPTH:
+            raise ParamsError(f"{path}: nested more than {MAX_PARAMS_DEPTH} levels deep; not a params file")
+        if id(node) in on_path:
+            raise ParamsError(f"{path}: a YAML alias refers to a node that contains it (an endless value)")
+        on_path.add(id(node))
+        total = 1 + sum(size(child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+        on_path.discard(id(node))
+        if total > MAX_PARAMS_VALUES:
+            raise ParamsError(
+                f"{path}: over {MAX_PARAMS_VALUES:,} values once its YAML aliases are expanded; not a params file"
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(tree)
 
 
 def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHEMA) -> dict:

@@ -11,6 +11,8 @@ here, once: params.yaml may leave these keys out, and docs/parameters.md
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,6 +25,35 @@ MAX_IMAGE_PIXELS = 89_478_485
 
 class SettingsError(PipelineError):
     """A config file holds an unknown key, lacks a required one, or is not an object."""
+
+
+def _has_type(value, hint) -> bool:
+    """Whether a JSON value fits a field's annotation (the few forms the settings use)."""
+    if hint is Any:
+        return True
+    if isinstance(hint, types.UnionType):
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint) or hint
+    if origin in (int, float) and isinstance(value, bool):
+        return False
+    if origin is float:
+        return isinstance(value, (int, float))
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    return isinstance(value, origin)
+
+
+def _type_name(hint) -> str:
+    names = {int: "whole number", float: "number", str: "string", bool: "true or false", dict: "JSON object"}
+    if isinstance(hint, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint) if h is not type(None))
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(hint)[0])}s"
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +79,10 @@ class Settings:
         ]
         if missing:
             raise SettingsError(f"{where}: missing key {missing[0]!r}")
+        hints = typing.get_type_hints(cls)
+        for key, value in values.items():
+            if key not in cls.nested and not _has_type(value, hints[key]):
+                raise SettingsError(f"{where}: {key} = {value!r} is not a {_type_name(hints[key])}")
         converted = {
             key: cls.nested[key].from_dict(value, f"{where}: {key}") if key in cls.nested else value
             for key, value in values.items()

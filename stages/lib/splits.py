@@ -13,8 +13,22 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.errors import InputError
+from stages.lib.files import read_json
 
 SPLITS = ("train", "val", "test")
+
+
+def read_metadata(data_dir) -> dict:
+    """metadata.json of a prepared folder, refused in one line unless its class names are what
+    prepare writes: two or more distinct, non-empty names (a model's outputs are read by them)."""
+    path = Path(data_dir) / "metadata.json"
+    metadata = read_json(path)
+    names = metadata.get("class_names") if isinstance(metadata, dict) else None
+    if not isinstance(names, list) or len(names) < 2:
+        raise InputError(f"{path}: no list of two or more class_names; not a file prepare wrote")
+    if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
+        raise InputError(f"{path}: class_names must be distinct, non-empty names, not {names}")
+    return metadata
 
 
 def load_split(data_dir, split: str, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
