@@ -146,6 +146,9 @@ def test_an_image_is_read_as_a_viewer_shows_it(tmp_path):
     ink[..., 3] = digit()  # black where the stroke is, transparent elsewhere
     on_white = load_image(save(tmp_path / "ink.png", Image.fromarray(ink, "RGBA")), (8, 8), "grayscale")
     assert np.abs(on_white.astype(int) - (255 - expected)).max() <= 1  # rounding
+    keyed = tmp_path / "keyed.png"  # a black stroke on grey, the grey marked see-through (a PNG tRNS colour)
+    Image.fromarray(np.where(digit() > 0, 0, 128).astype(np.uint8)).save(keyed, transparency=128)
+    assert np.abs(load_image(keyed, (8, 8), "grayscale").astype(int) - (255 - expected)).max() <= 1
     # Floating-point pixels from 0 to 1, and 16-bit ones, are the same picture as 8-bit ones.
     floats = Image.fromarray(digit().astype(np.float32) / 255, "F")
     assert np.array_equal(load_image(save(tmp_path / "float.tiff", floats), (8, 8), "grayscale"), expected)

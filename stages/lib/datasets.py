@@ -312,7 +312,7 @@ MAX_IMAGE_STRETCH = 4.0
 
 def as_seen(image, path, size=None):
     """A decoded image file as a viewer shows it: turned by its EXIF orientation, transparent
-    parts over white, floating-point pixels (0..1 or 0..255) as 8-bit ones. Refused (DataError)
+    parts over white, 16-bit and floating-point pixels as 8-bit ones. Refused (DataError)
     when it is an animation, smaller than MIN_IMAGE_SIDE, or would be stretched more than
     MAX_IMAGE_STRETCH times to fit `size` (height, width)."""
     from PIL import Image, ImageOps
@@ -333,7 +333,7 @@ def as_seen(image, path, size=None):
             )
     if image.mode in ("F", "I") or image.mode.startswith("I;16"):  # Pillow truncates 0..1 floats to 0, clips 16 bits
         image = _as_8bit(image, path)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:  # an alpha channel or a see-through colour
         image = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
     return image
