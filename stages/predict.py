@@ -162,8 +162,12 @@ def read_images(images, size, channels: int, invert: bool, max_pixels: int):
         except ImageTooLarge as err:  # its own message names params.yaml's setting, not --max-pixels
             failed.append((path, f"{err.width}x{err.height} pixels, above --max-pixels {err.limit}"))
             continue
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:  # DataError is a ValueError
-            failed.append((path, str(err).splitlines()[0] if str(err) else type(err).__name__))
+        except UnidentifiedImageError:  # Pillow's message repeats the path
+            failed.append((path, "not an image"))
+            continue
+        except (OSError, ValueError, SyntaxError) as err:  # DataError is a ValueError
+            reason = getattr(err, "strerror", None) or (str(err).splitlines()[0] if str(err) else type(err).__name__)
+            failed.append((path, reason.removeprefix(f"{path}: ")))  # the line names the image once
             continue
         batch.append(1.0 - pixels if invert else pixels)
         names.append(path)
