@@ -39,7 +39,6 @@ from stages.lib.archive import (
     onnx_probabilities,
     onnx_session,
     opened_package,
-    package_json,
     read_contract,
 )
 from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
@@ -108,8 +107,7 @@ def load_package_model(package, engine: str = "auto"):
     images' background) of the package, checked against each other: its model.onnx in onnxruntime
     unless `engine` is keras or there is none, else model.keras in Keras."""
     with opened_package(package) as folder:
-        shape, class_names = read_contract(folder, package)
-        background = package_json(folder, "preprocessing.json", package).get("background")
+        shape, class_names, background = read_contract(folder, package)
         if engine == "onnx" and not (folder / ONNX_MODEL).is_file():
             raise PackageError(f"{package}: no {ONNX_MODEL} (package.exports in params.yaml); try --engine keras")
         if engine != "keras" and (folder / ONNX_MODEL).is_file():

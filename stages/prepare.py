@@ -35,7 +35,7 @@ from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_dir, read_json, sha256_file, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.settings import PrepareSettings
-from stages.lib.splits import SPLITS, load_split
+from stages.lib.splits import SPLITS, load_split, names_classes
 
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int, class_names=None):
@@ -195,9 +195,9 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
         )
     else:
         parsed = parse(raw_dir, manifest)
-    num_classes = len(parsed.class_names)
     names = parsed.class_names
-    if num_classes < 2 or len(set(names)) != num_classes or not all(isinstance(n, str) and n.strip() for n in names):
+    num_classes = len(names)
+    if not names_classes(list(names)):
         raise DataError(f"{manifest['dataset']}: class names must be two or more distinct names, not {names}")
     for split, (_, y) in parsed.splits.items():
         if len(y) and (y.min() < 0 or y.max() >= num_classes):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from stages.evaluate import predict_probabilities, score
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
-from stages.lib.errors import InputError, PipelineError
+from stages.lib.errors import InputError, PipelineError, user_error
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
 from stages.lib.splits import load_split, read_metadata
@@ -194,13 +194,10 @@ def main(argv=None) -> int:
                 for run in runs
             ]
             ok = all(results)
-    except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:  # a file of the data, runs or package that cannot be read
-        if err.filename is None:
+    except (PipelineError, OSError) as err:
+        if (message := user_error(err)) is None:
             raise
-        print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         return 1
     return 0 if ok else 1
 

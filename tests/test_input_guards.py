@@ -4,6 +4,8 @@ refused in one line (or, for images, read as a viewer shows them)."""
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +17,8 @@ from stages.download import verify
 from stages.lib.archive import PackageError, read_contract
 from stages.lib.datasets import DataError, FileSpec, load_image
 from stages.lib.errors import PipelineError
-from stages.lib.files import atomic_dir, write_json
+from stages.lib.files import atomic_dir, write_json, write_text
+from stages.lib.joblog import run_stage
 from stages.lib.params import MAX_RUNS, ParamsError, read_yaml, validate_params
 from stages.lib.splits import read_metadata
 from stages.prepare import main as prepare_main
@@ -98,9 +101,6 @@ def test_a_gzip_bomb_is_refused_before_it_fills_the_memory(tmp_path):
 
 
 def test_a_stage_given_a_file_where_a_folder_belongs_says_so_in_one_line(tmp_path):
-    import subprocess
-    import sys
-
     (tmp_path / "configs").write_text("a file")
     result = subprocess.run(
         [
@@ -120,6 +120,26 @@ def test_a_stage_given_a_file_where_a_folder_belongs_says_so_in_one_line(tmp_pat
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {tmp_path / 'configs'}") and result.stderr.count("\n") == 1
+
+
+def test_a_write_onto_a_folder_names_the_folder_not_the_temporary_file(tmp_path):
+    (tmp_path / "out.csv").mkdir()
+    with pytest.raises(IsADirectoryError) as caught:
+        write_text(tmp_path / "out.csv", "x")
+    assert caught.value.filename == str(tmp_path / "out.csv")
+    assert os.listdir(tmp_path) == ["out.csv"]  # the temporary file is gone
+
+
+def test_a_stage_names_an_unusable_path_in_one_line_and_a_bug_in_full(tmp_path, capsys):
+    def unusable():
+        (tmp_path / "x").mkdir()
+        (tmp_path / "x").read_text()
+
+    assert run_stage(unusable, None) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'x'}: Is a directory\n"
+    assert run_stage(lambda: 1 / 0, None) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("error: unexpected failure\n")
 
 
 # --- images ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import read_json, sha256_file
+from stages.lib.splits import names_classes
 
 
 class PackageError(PipelineError):
@@ -93,9 +94,10 @@ def package_json(folder: Path, name: str, label):
         raise PackageError(f"{label}: {name} is not valid JSON") from None
 
 
-def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
-    """The image shape [height, width, channels] and the class names: checked, since a package
-    made elsewhere may hold anything that has its checksum."""
+def read_contract(folder: Path, label) -> tuple[list[int], list[str], str | None]:
+    """The image shape [height, width, channels], the class names and the training images'
+    background (dark, light or None): checked, since a package made elsewhere may hold anything
+    that has its checksum."""
     contract = package_json(folder, "preprocessing.json", label)
     shape = contract.get("image_shape") if isinstance(contract, dict) else None
     if not (
@@ -108,9 +110,9 @@ def read_contract(folder: Path, label) -> tuple[list[int], list[str]]:
     class_names = package_json(folder, "class_names.json", label)
     if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):
         raise PackageError(f"{label}: class_names.json is not a list of class names")
-    if len(set(class_names)) != len(class_names) or not all(c.strip() for c in class_names):
-        raise PackageError(f"{label}: class_names.json repeats a name or has an empty one (ambiguous predictions)")
-    return shape, class_names
+    if not names_classes(class_names):
+        raise PackageError(f"{label}: class_names.json must name two or more distinct classes (ambiguous predictions)")
+    return shape, class_names, contract.get("background")
 
 
 # How far an export's probabilities may be from the Keras model's (the package stage and verify check).

@@ -16,3 +16,14 @@ class PipelineError(ValueError):
 
 class InputError(PipelineError):
     """An input file of a stage is missing or is not what the stage that wrote it writes."""
+
+
+def user_error(err: BaseException) -> str | None:
+    """The one line for a failure the user can cause and fix: a PipelineError, or an OSError about
+    a path (a folder where a file belongs, no permission, a full disk) in the system's words.
+    None for anything else: a bug, to be shown with its traceback."""
+    if isinstance(err, PipelineError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{err.filename}: {err.strerror}"
+    return None

@@ -39,7 +39,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp
         tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:  # a folder at `path`, say: name it, not the temporary file
+            raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
 

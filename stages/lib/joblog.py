@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from stages.lib.errors import PipelineError
+from stages.lib.errors import user_error
 
 # absl's format: severity letter, month and day, time, thread, file:line] message.
 TF_NATIVE_LOG = re.compile(rb"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] |WARNING: All log messages before absl)")
@@ -91,14 +91,9 @@ def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", cod
     with context:
         try:
             body()
-        except PipelineError as err:
-            print(f"error: {err}{where}", file=sys.stderr)
-            return code
-        except Exception as err:  # noqa: BLE001 - shown in full, in the log as well
-            if isinstance(err, OSError) and err.filename is not None:
-                # A path the stage was given that cannot be used (a folder where a file belongs,
-                # no permission, a full disk): the system's words name the problem.
-                print(f"error: {err.filename}: {err.strerror}{where}", file=sys.stderr)
+        except Exception as err:  # noqa: BLE001 - a bug is shown in full, in the log as well
+            if (message := user_error(err)) is not None:
+                print(f"error: {message}{where}", file=sys.stderr)
                 return code
             traceback.print_exc()
             print(f"error: unexpected failure{where}", file=sys.stderr)

@@ -11,6 +11,7 @@ here, once: params.yaml may leave these keys out, and docs/parameters.md
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ MAX_IMAGE_PIXELS = 89_478_485
 
 class SettingsError(PipelineError):
     """A config file holds an unknown key, lacks a required one, or is not an object."""
+
+
+@functools.cache
+def _field_types(cls) -> dict:
+    """The resolved annotations of a settings class (configure builds one per run: resolve once)."""
+    return typing.get_type_hints(cls)
 
 
 def _has_type(value, hint) -> bool:
@@ -79,7 +86,7 @@ class Settings:
         ]
         if missing:
             raise SettingsError(f"{where}: missing key {missing[0]!r}")
-        hints = typing.get_type_hints(cls)
+        hints = _field_types(cls)
         for key, value in values.items():
             if key not in cls.nested and not _has_type(value, hints[key]):
                 raise SettingsError(f"{where}: {key} = {value!r} is not a {_type_name(hints[key])}")

@@ -18,16 +18,25 @@ from stages.lib.files import read_json
 SPLITS = ("train", "val", "test")
 
 
+def names_classes(names) -> bool:
+    """Whether `names` can name a classifier's outputs, one each: a list of two or more distinct,
+    non-empty strings (prepare writes them; train, evaluate, package and predict read outputs by them)."""
+    return (
+        isinstance(names, list)
+        and len(names) >= 2
+        and all(isinstance(n, str) and n.strip() for n in names)
+        and len(set(names)) == len(names)
+    )
+
+
 def read_metadata(data_dir) -> dict:
     """metadata.json of a prepared folder, refused in one line unless its class names are what
-    prepare writes: two or more distinct, non-empty names (a model's outputs are read by them)."""
+    prepare writes (`names_classes`)."""
     path = Path(data_dir) / "metadata.json"
     metadata = read_json(path)
     names = metadata.get("class_names") if isinstance(metadata, dict) else None
-    if not isinstance(names, list) or len(names) < 2:
-        raise InputError(f"{path}: no list of two or more class_names; not a file prepare wrote")
-    if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
-        raise InputError(f"{path}: class_names must be distinct, non-empty names, not {names}")
+    if not names_classes(names):
+        raise InputError(f"{path}: class_names must be two or more distinct, non-empty names, not {names}")
     return metadata
 
 
