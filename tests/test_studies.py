@@ -121,6 +121,34 @@ def test_the_fashion_mnist_study_shows_each_run_next_to_its_published_figure():
     assert table["most_confused"].str.contains(hard).all(), table["most_confused"]
 
 
+def studies_doc_rows() -> dict[str, tuple[str, str]]:
+    """docs/studies.md's results table: run -> (test accuracy, epochs run) as written. A row may
+    join a sweep's runs ("dropout-0.15 / 0.45 / 0.75"): the later ones reuse the first's prefix."""
+    rows = {}
+    for line in (ROOT / "docs" / "studies.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 6 or not cells[1].strip("*").endswith("%"):
+            continue
+        first, *others = cells[0].split(" (")[0].split(" / ")
+        names = [first] + [first.rsplit("-", 1)[0] + "-" + other for other in others]
+        accuracies = cells[1].replace("*", "").removesuffix("%").split(" / ")
+        epochs = cells[4].split(" (")[0].split(" / ")
+        assert len(accuracies) == len(epochs) == len(names), line
+        rows.update(zip(names, zip(accuracies, epochs)))
+    return rows
+
+
+def test_the_study_docs_quote_the_committed_results():
+    """The table in docs/studies.md is written by hand: it must say what the committed
+    comparison says, for every run of the study (a retrain changes both)."""
+    table = pd.read_csv(FASHION / "reports" / "comparison.csv").set_index("run")
+    rows = studies_doc_rows()
+    assert sorted(rows) == sorted(table.index)
+    for name, (accuracy, epochs) in rows.items():
+        assert accuracy == f"{table.loc[name, 'accuracy'] * 100:.2f}", name
+        assert int(epochs) == table.loc[name, "epochs_run"], name
+
+
 def make_study(project: Path, name: str, params: dict) -> Path:
     """studies/<name>/ in a copy of the project, as the committed studies are made."""
     study = project / "studies" / name
