@@ -273,6 +273,9 @@ def test_a_tampered_archive_is_named_not_its_temporary_folder(runs, tiny_data, t
     assert capsys.readouterr().err == f"error: {archive}: class_names.json does not match its SHA-256 in SHA256SUMS\n"
 
 
+NAMES_REFUSED = "class_names.json must be a list of two or more distinct, non-empty class names"
+
+
 @pytest.mark.parametrize(
     "name, text, message",
     [
@@ -285,7 +288,9 @@ def test_a_tampered_archive_is_named_not_its_temporary_folder(runs, tiny_data, t
             "preprocessing.json has no image_shape [height, width, 1 or 3]",
         ),
         ("class_names.json", None, "no class_names.json; not a complete package"),
-        ("class_names.json", '{"a": 0}', "class_names.json is not a list of class names"),
+        ("class_names.json", '{"a": 0}', NAMES_REFUSED),
+        ("class_names.json", '["a", "a", "b"]', NAMES_REFUSED),
+        ("class_names.json", '["a", " ", "b"]', NAMES_REFUSED),
         ("class_names.json", '["a", "b"]', "the model gives (3,) outputs per image, class_names.json names 2 classes"),
         ("model.keras", "not a zip", "model.keras does not load as a Keras model"),
         ("model.onnx", "not a protobuf", "model.onnx does not load in onnxruntime"),

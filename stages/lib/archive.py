@@ -108,10 +108,8 @@ def read_contract(folder: Path, label) -> tuple[list[int], list[str], str | None
     ):
         raise PackageError(f"{label}: preprocessing.json has no image_shape [height, width, 1 or 3]")
     class_names = package_json(folder, "class_names.json", label)
-    if not (isinstance(class_names, list) and class_names and all(isinstance(c, str) for c in class_names)):
-        raise PackageError(f"{label}: class_names.json is not a list of class names")
     if not names_classes(class_names):
-        raise PackageError(f"{label}: class_names.json must name two or more distinct classes (ambiguous predictions)")
+        raise PackageError(f"{label}: class_names.json must be a list of two or more distinct, non-empty class names")
     return shape, class_names, contract.get("background")
 
 
