@@ -86,16 +86,45 @@ def summary(results: dict) -> str:
             "",
         ]
     if gpu := results.get("gpu_throughput"):
-        lines += [
-            "## GPU throughput",
-            "",
-            f"{gpu.get('architecture')}: {gpu.get('images_per_second_median')} img/s "
-            f"on {', '.join(gpu['machine']['devices'])}.",
-            "",
-        ]
+        lines += _gpu(gpu)
     machine = next(iter(results.values()))["machine"]["platform"] if results else "?"
     lines += [f"Machine: {machine}."]
     return "\n".join(lines) + "\n"
+
+
+def _gpu(gpu: dict) -> list[str]:
+    machine, target = gpu["machine"], gpu["target"]
+
+    def memory(case):
+        peak = case["peak_accelerator_memory_bytes"]
+        return "-" if peak is None else f"{peak / 2**30:.2f} GiB"
+
+    def ratio(case):
+        return "-" if case["pipeline_to_bare"] is None else f"{case['pipeline_to_bare']:.2f}"
+
+    def bare(case):
+        return "-" if case["bare_images_per_second"] is None else f"{case['bare_images_per_second']:,.0f}"
+
+    met = {True: "met", False: "not met", None: "not measured"}[target["met"]]
+    return [
+        "## Training throughput on the accelerator (CIFAR-10-sized data, 32x32x3)",
+        "",
+        f"{machine['backend']} on {', '.join(machine['devices'])} ({machine['platform']}); {gpu['images']:,} images,"
+        f" {gpu['epochs']} epochs, median of {gpu['rounds']} rounds. Pipeline: the train stage; bare: the same"
+        " model's compiled step on one batch kept on the device.",
+        "",
+        "| architecture | batch | pipeline img/s | bare img/s | pipeline / bare | peak accelerator memory |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {c['architecture']} | {c['batch_size']} | {c['pipeline_images_per_second']:,.0f} | {bare(c)} "
+            f"| {ratio(c)} | {memory(c)} |"
+            for c in gpu["cases"]
+        ),
+        "",
+        f"Target: {target['architecture']} at batch {target['batch_size']}, {target['images_per_second']:,} img/s"
+        f" or more through the pipeline: {met}.",
+        "",
+    ]
 
 
 def _layouts(layouts: dict) -> list[str]:

@@ -271,8 +271,25 @@ def _training_table(config: dict, training: dict) -> str:
     )
 
 
+def check_export_backend(exports) -> None:
+    """Refuse, before anything is written, exports under a backend other than TensorFlow: Keras makes
+    them with TensorFlow's converters (tf2onnx, SavedModel), and under JAX its ONNX export needs
+    jax2onnx, whose graphs of these models onnxruntime was seen to refuse (MaxPool)."""
+    if not exports:
+        return
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise PackagingError(
+            f"package.exports {', '.join(exports)} needs the tensorflow backend, not {backend}: run the package"
+            " stage with KERAS_BACKEND=tensorflow (the models load under any backend), or set package.exports: []"
+        )
+
+
 def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
     """Package the selected run into `out_dir` and `archive`; return the selection record."""
+    check_export_backend(config.exports)
     runs_dir, models_dir, data_dir = Path(runs_dir), Path(models_dir), Path(data_dir)
     metric = config.metric
     best, ranking = select_best(runs, [runs_dir / r / RUN_FILES["metrics"] for r in runs], metric)
@@ -308,7 +325,7 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
         write_json(tmp / "selection.json", selection)
         exports = {}
         if config.exports:
-            from stages.lib.layers import load_model  # Keras: imported once the job's log is open
+            from stages.lib.layers import load_model
 
             model = load_model(tmp / inputs["model"].name)
             sample = np.asarray(x_test[:VERIFY_IMAGES], dtype=np.float32)

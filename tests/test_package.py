@@ -2,9 +2,13 @@
 
 import dataclasses
 import gzip
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +27,7 @@ from stages.verify import main as verify_main
 from tests.conftest import run_config
 
 RUNS = ("first", "second")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -404,3 +409,35 @@ def test_predict_keeps_an_earlier_out_file_and_warns_of_an_inverted_background(r
     )
     assert predict_main([str(tmp_path / "package.tar.gz"), str(paper), "--invert"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_exports_under_another_backend_are_refused_before_anything_is_written(runs, tiny_data, tmp_path):
+    """Under JAX, Keras's ONNX export needs jax2onnx and was seen to make graphs onnxruntime refuses:
+    the stage says so in one line, and the package made before stays as it was."""
+    pytest.importorskip("jax")
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    archive = tmp_path / "package.tar.gz"
+
+    def made():
+        return {archive.name: archive.read_bytes(), **{path.name: path.read_bytes() for path in folder.iterdir()}}
+
+    before = made()
+    config = tmp_path / "package.json"
+    config.write_text('{"exports": ["onnx"], "metric": "accuracy", "run": null}')
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "stages.package", "--config", str(config), "--runs", *RUNS,
+            "--runs-dir", str(runs / "reports"), "--models-dir", str(runs / "models"), "--data", str(tiny_data),
+            "--out-dir", str(folder), "--archive", str(archive),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "error: package.exports onnx needs the tensorflow backend, not jax: run the package stage with"
+        " KERAS_BACKEND=tensorflow (the models load under any backend), or set package.exports: []\n"
+    )
+    assert made() == before
