@@ -126,7 +126,7 @@ def measure(architecture: str, batch_size: int, images: int, epochs: int, rounds
         {
             "run": "benchmark",
             "architecture": architecture,
-            "model": {"padding": "same"},
+            "model": {},  # each architecture's defaults, as a run that sets none
             "seed": 0,
             "training": {
                 "epochs": epochs,
