@@ -117,7 +117,10 @@ def bare_images_per_second(model, x: np.ndarray, y: np.ndarray, batch_size: int,
 
 
 def measure(architecture: str, batch_size: int, images: int, epochs: int, rounds: int, mixed_precision: bool) -> dict:
-    """One case, in this process: the pipeline's rounds, then the bare step on the last round's model."""
+    """One case, in this process: the pipeline's rounds, then the bare step of a fresh model built and
+    compiled as the train stage builds and compiles it."""
+    import keras
+
     from stages.lib.architectures import build
     from stages.lib.settings import RunSettings
     from stages.train import compile_model, train
@@ -148,6 +151,7 @@ def measure(architecture: str, batch_size: int, images: int, epochs: int, rounds
             per_round.append(round(images / statistics.median(steady), 1))
             print(f"{architecture}, batch {batch_size}, round {index + 1}: {per_round[-1]:,.0f} images/s", flush=True)
         x, y = np.load(folder / "x_train.npy"), np.load(folder / "y_train.npy")
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")  # as train() does
     model = build(architecture, SHAPE, 10, **config.model)
     compile_model(model, config.training, config.training.learning_rate)
     bare = bare_images_per_second(model, x, y, batch_size, steps=max(images // batch_size, 10))
