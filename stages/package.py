@@ -272,8 +272,8 @@ def _training_table(config: dict, training: dict) -> str:
 
 
 def check_export_backend(exports) -> None:
-    """Refuse, before anything is written, exports under a backend other than TensorFlow: Keras makes
-    them with TensorFlow's converters (tf2onnx, SavedModel), and under JAX its ONNX export needs
+    """Refuse, before anything is written, exports under a backend other than TensorFlow: they are made
+    and checked under TensorFlow only (tf2onnx, SavedModel). Under JAX, Keras exports ONNX with
     jax2onnx, whose graphs of these models onnxruntime was seen to refuse (MaxPool)."""
     if not exports:
         return
