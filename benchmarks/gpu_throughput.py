@@ -147,7 +147,7 @@ def measure(architecture: str, batch_size: int, images: int, epochs: int, rounds
             summary = train(config, folder, folder / f"m{index}.keras", folder / "h.csv", folder / "s.json")
             per_round.append(summary["images_per_second"])  # the median epoch's, the first left out
             print(f"{architecture}, batch {batch_size}, round {index + 1}: {per_round[-1]:,.0f} images/s", flush=True)
-        x, y = np.load(folder / "x_train.npy"), np.load(folder / "y_train.npy")
+        x, y = (np.load(folder / f"{kind}_train.npy", allow_pickle=False) for kind in "xy")
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")  # as train() does
     model = build(architecture, SHAPE, 10, **config.model)
     compile_model(model, config.training, config.training.learning_rate)
