@@ -62,8 +62,8 @@ def startup_seconds(stage: str, repeats: int) -> float:
 
 def predict_seconds(project: Path) -> float:
     """Each run's model predicting the test split once, as evaluate does (in this process)."""
-    from stages.evaluate import predict_probabilities
     from stages.lib.layers import load_model
+    from stages.lib.scores import predict_probabilities
     from stages.lib.splits import load_split
 
     x_test, _ = load_split(project / "data" / "prepared", "test", mmap=False)

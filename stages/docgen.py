@@ -8,7 +8,7 @@ report, package): each key's type, allowed values or bounds and description
 come from workflow/schemas/params.schema.yaml, its default from
 stages.lib.settings (where every default is written once), and the defaults of
 the architectures' arguments from the builders' signatures in
-stages/lib/architectures.py (read as text, without importing Keras).
+stages/lib/architectures/ (read as text, without importing Keras).
 The output depends on nothing else (no date, no path of the machine), so
 tests/test_docs.py can check that the committed file is current.
 """
@@ -28,7 +28,7 @@ from stages.lib.files import write_or_check
 from stages.lib.settings import param_defaults
 
 SCHEMA = "workflow/schemas/params.schema.yaml"
-ARCHITECTURES = "stages/lib/architectures.py"
+ARCHITECTURES = "stages/lib/architectures"
 OUT = "docs/parameters.md"
 SECTIONS = ("seed", "data", "split", "train", "runs", "sweeps", "report", "package")
 
@@ -103,22 +103,24 @@ def _architecture_keys(run: dict) -> dict[str, list[str]]:
     return keys
 
 
-def builder_defaults(path: str | Path) -> dict[str, dict]:
-    """Architecture -> {argument: default} of each `build_<architecture>` function in `path`."""
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+def builder_defaults(folder: str | Path) -> dict[str, dict]:
+    """Architecture -> {argument: default} of the `build` function of each architecture's module
+    in `folder` (stages/lib/architectures/<architecture>.py)."""
     builders = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("build_"):
-            args = node.args.args
-            defaults = dict(
-                zip((a.arg for a in args[len(args) - len(node.args.defaults) :]), node.args.defaults, strict=True)
-            )
-            defaults.update(
-                {a.arg: d for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is not None}
-            )
-            builders[node.name.removeprefix("build_")] = {
-                name: ast.literal_eval(value) for name, value in defaults.items()
-            }
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "build":
+                args = node.args.args
+                defaults = dict(
+                    zip((a.arg for a in args[len(args) - len(node.args.defaults) :]), node.args.defaults, strict=True)
+                )
+                defaults.update(
+                    {a.arg: d for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is not None}
+                )
+                builders[path.stem] = {name: ast.literal_eval(value) for name, value in defaults.items()}
     return builders
 
 
@@ -320,8 +322,8 @@ def _runs_section(schema: dict, runs: dict, builders: dict[str, dict]) -> str:
 def _arguments_tables(run: dict, training: list, arguments: list, by_architecture: dict, builders: dict) -> str:
     """Which arguments each architecture takes, then each argument with its builders' defaults."""
     text = (
-        "\nEach architecture takes its builder's arguments (`def build_<architecture>` in "
-        f"[`{ARCHITECTURES}`](../{ARCHITECTURES})) and no others:\n\n"
+        "\nEach architecture takes its builder's arguments (`def build` in "
+        f"[`{ARCHITECTURES}/<architecture>.py`](../{ARCHITECTURES})) and no others:\n\n"
     )
     own = {
         arch: [key for key in keys if key not in training and key not in run.get("required", ())]

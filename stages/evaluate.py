@@ -38,64 +38,15 @@ from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
 from stages.lib.files import atomic_dir, write_json, write_text
 from stages.lib.joblog import run_stage
-from stages.lib.layout import AUGMENTATION, EVALUATION_FILES
+from stages.lib.layout import EVALUATION_FILES
+from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision, package_versions
+from stages.lib.scores import predict_probabilities, score, split_scores
 from stages.lib.settings import RunSettings
 from stages.lib.splits import load_split, read_metadata
 
-TOP_K = (3, 5)  # reported where there are more classes than k
 MISCLASSIFIED_SHOWN = 16
 FILTERS_SHOWN = 16
-
-
-def _rounded(value: float) -> float:
-    return round(float(value), 6)
-
-
-HEADLINE = ("accuracy", "loss", *(f"top_{k}_accuracy" for k in TOP_K), "macro_f1", "weighted_f1")
-
-
-def split_scores(scores: dict) -> tuple[dict, dict]:
-    """The headline numbers (metrics.json) and the rest (scores.json) of `score`'s result."""
-    headline = {key: value for key, value in scores.items() if key in HEADLINE}
-    return headline, {key: value for key, value in scores.items() if key not in HEADLINE}
-
-
-def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
-    """Accuracy, cross-entropy, top-k accuracy and precision/recall/F1 from predicted probabilities."""
-    from sklearn.metrics import precision_recall_fscore_support  # imported when used: --help stays quick
-
-    y_pred = probabilities.argmax(axis=1)
-    labels = np.arange(len(class_names))
-    p_true = probabilities[np.arange(len(y_true)), y_true]
-    # Cross-entropy as Keras computes it: probabilities clipped to [1e-7, 1].
-    metrics = {
-        "accuracy": _rounded(np.mean(y_pred == y_true)),
-        "loss": _rounded(-np.mean(np.log(np.clip(p_true, 1e-7, 1.0)))),
-        "test_images": len(y_true),
-    }
-    # Top-k: the true class is among the k most probable ones (ties count in its favour).
-    rank = (probabilities > p_true[:, None]).sum(axis=1)
-    for k in TOP_K:
-        if k < len(class_names):
-            metrics[f"top_{k}_accuracy"] = _rounded(np.mean(rank < k))
-    for average in ("macro", "weighted"):
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=0
-        )
-        metrics.update(
-            {
-                f"{average}_precision": _rounded(precision),
-                f"{average}_recall": _rounded(recall),
-                f"{average}_f1": _rounded(f1),
-            }
-        )
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    metrics["per_class"] = {
-        name: {"precision": _rounded(p), "recall": _rounded(r), "f1": _rounded(f), "support": int(s)}
-        for name, p, r, f, s in zip(class_names, precision, recall, f1, support, strict=True)
-    }
-    return metrics
 
 
 def _show_image(ax, image: np.ndarray, cmap="gray") -> None:
@@ -168,16 +119,6 @@ def plot_misclassified(x, y_true, probabilities, class_names, title: str, path) 
     save_png(fig, path)
 
 
-def network_of(model):
-    """The network a run trained. A run with `augment` is saved as the augmentation layers, then
-    the network (stages.train.resume_or_build); outside training the augmentation passes images
-    through unchanged. The filters plot and the package's exports look at the network itself:
-    traced for export, the augmentation brings random ops ONNX lacks and the network's dropout."""
-    if len(model.layers) == 2 and model.layers[0].name == AUGMENTATION:
-        return model.layers[1]
-    return model
-
-
 def first_layer(model):
     """The first layer with a kernel (conv, morphological or dense), and whether its responses
     can be computed from the model's input (not for a layer inside a nested backbone)."""
@@ -238,11 +179,6 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
     save_png(fig, path)
 
 
-def predict_probabilities(model, x: np.ndarray) -> np.ndarray:
-    """Class probabilities for `x`, in float64 for the metrics (verify predicts the same way)."""
-    return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float64)
-
-
 def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
     from stages.lib.layers import load_model  # Keras: imported once the job's log is open
@@ -282,7 +218,7 @@ def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
                     "sha256": {k: v for k, v in metadata["checksums"].items() if k.endswith("_test.npy")},
                 },
                 "versions": package_versions(),
-                "git": git_revision("train", "evaluate"),
+                "git": git_revision("train", "evaluate", architecture=config.architecture),
             },
         )
         write_tables(paths, y_test, probabilities, class_names, f"{config.run}: accuracy {metrics['accuracy']:.3f}")

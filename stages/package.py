@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.evaluate import network_of
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session
 from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import MODEL, PACKAGE_INPUTS, RUN_FILES
+from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split, read_metadata
@@ -343,7 +343,7 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
                 metadata,
                 preprocessing,
                 exports,
-                git_revision("train", "evaluate", "package"),
+                git_revision("train", "evaluate", "package", architecture=provenance["config"]["architecture"]),
             ),
         )
         files = sorted(p for p in tmp.rglob("*") if p.is_file())

@@ -175,13 +175,16 @@ class LiveLog:
             self.log(row)
 
     def log(self, row: dict) -> None:
-        from funcy import set_in  # as dvclive.Live fills its summary
-
         step = self.summary.get("step", -1) + 1
         for key, metric in self.metrics.items():
             metric.step = step
             metric.dump(row[key])
-            self.summary = set_in(self.summary, metric.summary_keys, row[key])
+            # Nested as dvclive.Live fills its summary: {"train": {"loss": ...}}.
+            *parents, last = metric.summary_keys
+            node = self.summary
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[last] = row[key]
         self.summary["step"] = step
         self.dump_json(self.summary, self.folder / "metrics.json")
 

@@ -22,11 +22,11 @@ import math
 import sys
 from pathlib import Path
 
-from stages.evaluate import predict_probabilities, score
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
 from stages.lib.errors import InputError, PipelineError, user_error
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
+from stages.lib.scores import predict_probabilities, score
 from stages.lib.splits import load_split, read_metadata
 
 

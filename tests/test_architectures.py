@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from stages.lib.architectures import ARCHITECTURES, build
+from stages.lib.architectures import build, names
 from stages.lib.layers import Dilation2D, Erosion2D
 from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.shapes import NATIVE_SHAPES
@@ -164,7 +164,7 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("dataset", sorted(NATIVE_SHAPES))
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", names())
 def test_every_architecture_trains_on_every_dataset_or_is_refused_at_validation(dataset, architecture):
     shape = NATIVE_SHAPES[dataset]
     if (architecture, dataset) in REFUSED:

@@ -44,9 +44,10 @@ def test_every_command_answers_help(command):
 def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, capsys):
     from stages.configure import main
     from stages.dvcgen import main as dvcgen_main
-    from stages.lib.codedeps import code_files
-    from stages.lib.files import read_json, sha256_file
-    from stages.lib.layout import CODE_STAGES, CONFIG_FILES
+    from stages.lib.architectures import names
+    from stages.lib.codedeps import code_files, fingerprint
+    from stages.lib.files import read_json
+    from stages.lib.layout import CODE_STAGES, CONFIG_FILES, code_config
     from stages.lib.params import load_params, resolve_runs
 
     params = ROOT / "params.yaml"
@@ -57,14 +58,15 @@ def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, ca
     assert capsys.readouterr().out.splitlines()[-1] == f"configured {len(runs)} runs: {', '.join(runs)}"
     expected = [CONFIG_FILES[stage] for stage in ("download", "prepare", "package", "report")]
     expected += [CONFIG_FILES["run"].replace("{run}", name) for name in runs]
-    expected += [f"code/{stage}.json" for stage in CODE_STAGES]
+    # Each stage's code as one input, train's one per architecture: the fingerprint of what it runs.
+    codes = {(stage, None) for stage in CODE_STAGES if stage != "train"} | {("train", name) for name in names()}
+    expected += [code_config(stage, name, ".")[2:] for stage, name in codes]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == sorted(expected)
     assert read_json(out / CONFIG_FILES["run"].replace("{run}", runs[0]))["run"] == runs[0]
-    # Each stage's code, as one input: the checksum of every file it runs.
-    for stage in CODE_STAGES:
-        checksums = read_json(out / "code" / f"{stage}.json")
-        assert list(checksums) == code_files(stage)
-        assert all(digest == sha256_file(ROOT / path) for path, digest in checksums.items())
+    for stage, name in codes:
+        digests = read_json(code_config(stage, name, str(out)))
+        assert digests == fingerprint(stage, name) and list(digests) == code_files(stage, name)
+        assert f"stages/{stage}.py" in digests and (name is None or f"stages/lib/architectures/{name}.py" in digests)
 
     # One run more in params.yaml than in dvc.yaml: refused in one line, no config written.
     changed = yaml.safe_load(params.read_text())

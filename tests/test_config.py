@@ -114,7 +114,7 @@ def test_default_params_have_three_architectures():
 
 def test_schema_arguments_match_builders():
     """The keys the schema accepts per architecture are exactly its builder's arguments."""
-    from stages.lib.architectures import ARCHITECTURES
+    from stages.lib.architectures import module, names
     from stages.lib.params import TRAINING_KEYS
 
     schema = yaml.safe_load(SCHEMA.read_text())
@@ -122,9 +122,9 @@ def test_schema_arguments_match_builders():
         rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])
         for rule in schema["$defs"]["run"]["allOf"]
     }
-    assert set(allowed) == set(ARCHITECTURES) == set(schema["$defs"]["run"]["properties"]["architecture"]["enum"])
-    for name, builder in ARCHITECTURES.items():
-        arguments = set(inspect.signature(builder).parameters) - {"input_shape", "num_classes"}
+    assert set(allowed) == set(names()) == set(schema["$defs"]["run"]["properties"]["architecture"]["enum"])
+    for name in names():
+        arguments = set(inspect.signature(module(name).build).parameters) - {"input_shape", "num_classes"}
         assert allowed[name] == arguments | {"architecture", *TRAINING_KEYS}, name
 
 

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages.evaluate import evaluate, first_layer, network_of, plot_filters
+from stages.evaluate import evaluate, first_layer, plot_filters
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layers import load_model
 from stages.lib.layout import AUGMENTATION, EVALUATION_DIR, RUN_FILES
+from stages.lib.networks import network_of
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split
 from stages.package import export_model, package, write_archive

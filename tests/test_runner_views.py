@@ -172,10 +172,11 @@ def test_a_failed_job_has_its_error_in_its_log_under_both_runners(origin, tmp_pa
 
 def test_rules_and_dvc_yaml_generator_spell_no_path():
     """Each path is written once, in stages/lib/layout.py."""
-    sources = [*(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "stages" / "dvcgen.py"]
+    sources = [*(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "stages" / "lib" / "dvc_yaml.py"]
     found = {path.name: PATH_LITERAL.findall(path.read_text()) for path in sources}
     assert {name: hits for name, hits in found.items() if hits} == {}
     # The paths DVC sees are the layout's.
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    assert dvc["stages"]["train"]["do"]["outs"][0] == "models/runs/${item}/model.keras"
+    assert dvc["stages"]["train"]["do"]["outs"][0] == "models/runs/${key}/model.keras"
+    assert dvc["stages"]["evaluate"]["do"]["outs"][0] == {"reports/runs/${item}/evaluation": {"cache": False}}
     assert Path(ROOT / "workflow/report/dvc_runs_template.json").is_file()

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.evaluate import evaluate, score
-from stages.lib.codedeps import code_files
+from stages.evaluate import evaluate
 from stages.lib.files import read_json, sha256_file, write_json
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, RUN_FILES
 from stages.lib.references import Reference
+from stages.lib.scores import score
 from stages.package import select_best
 from stages.prepare import split_stratified
 from stages.report import comparison_table, markdown_table, read_runs, report, sweep_results
@@ -264,29 +264,6 @@ TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
 )
-
-
-def test_code_files_follow_imports():
-    assert code_files("train") == [
-        "stages/lib/architectures.py",
-        "stages/lib/codedeps.py",
-        "stages/lib/devices.py",
-        "stages/lib/errors.py",
-        "stages/lib/files.py",
-        "stages/lib/joblog.py",
-        "stages/lib/layers.py",
-        "stages/lib/layout.py",
-        "stages/lib/provenance.py",
-        "stages/lib/settings.py",
-        "stages/lib/shapes.py",
-        "stages/lib/splits.py",
-        "stages/train.py",
-    ]
-    assert code_files("compare") == ["stages/compare.py", "stages/lib/errors.py", "stages/lib/layout.py"]
-    # A template a stage reads (its DATA_FILES) is an input of the stage like its code.
-    assert "stages/templates/model_card.md.j2" in code_files("package")
-    # The published results are the report's code: a new row reruns it under either runner.
-    assert "stages/data/published_results.csv" in code_files("report")
 
 
 def test_json_with_nan_or_infinity_is_neither_read_nor_written(tmp_path):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import dvcgen
+from stages.lib import dvc_yaml
 from stages.lib.files import read_json
 from stages.lib.layout import run_file
 from stages.lib.params import all_runs, load_params
@@ -31,7 +31,7 @@ def test_a_study_runs_the_roots_code_with_its_own_params_and_current_dvc_yaml(st
     for link in ("stages", "workflow"):
         assert (study / link).is_symlink() and (study / link).resolve() == ROOT / link, link
     params = load_params(study / "params.yaml")
-    assert dvcgen.is_current(params, study / "dvc.yaml"), (
+    assert dvc_yaml.is_current(params, study / "dvc.yaml"), (
         f"{study}/dvc.yaml is stale: run python -m stages.dvcgen there"
     )
     for name in (".gitignore", ".dvcignore"):

@@ -1,58 +1,181 @@
-"""The source files a stage runs: its module plus every `stages` module it imports, and the
-files those modules declare in a module-level `DATA_FILES = ("stages/templates/...", ...)`.
+"""The code a stage runs, and its fingerprint: what both runners see of a stage's code.
 
-Both runners see them through one file per stage, from `fingerprints` (configs/code/<stage>.json,
-written by configure and by the Snakefile, only when it changes), so editing the code of a
-stage reruns that stage and nothing that does not import the edited module.
+A stage runs its module, the parts of the `stages` modules it imports that it uses, and the data
+files those parts declare in a module-level `DATA_FILES = ("stages/templates/...", ...)`. Its
+fingerprint (configs/code/<stage>.json, written by configure and by the Snakefile only when it
+changes) maps each of those files to a SHA-256:
+
+- of a module, the syntax tree of the top-level statements the stage needs, docstrings removed:
+  comments, docstrings, blank lines and formatting change nothing; a constant, a default, an
+  operator or an import does;
+- of a data file, its bytes.
+
+"Needs" follows names: the top-level definitions (functions, classes, assignments, imports) that
+the stage's code names, and what they name in turn; every other top-level statement (an
+expression, an `if`, a decorator that may register something) is always needed. So a helper that
+a stage never calls is not in its fingerprint, and editing it reruns nothing of that stage.
+A module that uses `globals`, `eval` or the like, or that is imported whole (`import stages.x`),
+is needed whole. A train job also runs its architecture's module (`stages.lib.architectures.<name>`,
+imported by name at run time): `fingerprints` adds it per architecture.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 from functools import cache
 from pathlib import Path
 
 from stages.lib.files import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
+ALL = None  # every top-level name of a module
+# Names whose use makes any top-level name reachable: the whole module is then needed.
+DYNAMIC = frozenset({"globals", "vars", "eval", "exec", "__import__", "__dict__"})
+# Decorators known to register nothing: a definition under any other is always needed.
+PURE_DECORATORS = frozenset(
+    {"cache", "lru_cache", "cached_property", "dataclass", "contextmanager", "property", "staticmethod", "classmethod"}
+)
+ARCHITECTURES = "stages.lib.architectures"
 
 
 def _path(module: str) -> str:
-    """stages.lib.files -> stages/lib/files.py (relative to the project root)."""
-    return module.replace(".", "/") + ".py"
+    """stages.lib.files -> stages/lib/files.py; a package -> its __init__.py (relative to the root)."""
+    base = module.replace(".", "/")
+    return f"{base}/__init__.py" if (ROOT / base).is_dir() else f"{base}.py"
+
+
+def _is_module(module: str) -> bool:
+    return (ROOT / _path(module)).is_file()
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def _decorator_name(node: ast.expr) -> str:
+    node = node.func if isinstance(node, ast.Call) else node
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+
+
+class _Statement:
+    """One top-level statement: the names it binds and uses, and the `stages` names it imports."""
+
+    def __init__(self, node: ast.stmt):
+        self.dump = ast.dump(node)
+        self.binds: set[str] = set()
+        self.always = False
+        # stages module -> {name bound here (None: inside a definition, always imported) -> name there}
+        self.imports: dict[str, dict[str | None, str] | None] = {}
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.binds.add(node.name)
+            self.always = any(_decorator_name(d) not in PURE_DECORATORS for d in node.decorator_list)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            self.binds.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.binds.update((a.asname or a.name).split(".")[0] for a in node.names)
+            # An import of anything but `stages` is always kept: it may have effects of its own.
+            self.always = not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages"))
+        else:
+            self.always = True  # an expression, `if`, `try`, ...: it runs on import
+        top = isinstance(node, (ast.Import, ast.ImportFrom))
+        self.uses = set() if top else {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        self.uses |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr in DYNAMIC}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("stages"):
+                for alias in sub.names:
+                    if _is_module(f"{sub.module}.{alias.name}") or alias.name == "*":  # a module, or all of one
+                        name = sub.module if alias.name == "*" else f"{sub.module}.{alias.name}"
+                        self.imports[name] = ALL
+                    elif self.imports.get(sub.module, {}) is not ALL:
+                        bound = (alias.asname or alias.name) if top else None
+                        self.imports.setdefault(sub.module, {})[bound] = alias.name
+            elif isinstance(sub, ast.Import):
+                self.imports.update({a.name: ALL for a in sub.names if a.name.startswith("stages.")})
+
+    def imported(self, wanted: set[str] | None) -> dict[str, set[str] | None]:
+        """The `stages` modules and names this statement imports that `wanted` (ALL: every name) uses."""
+        return {
+            module: ALL
+            if names is ALL
+            else {there for here, there in names.items() if here is None or wanted is None or here in wanted}
+            for module, names in self.imports.items()
+        }
 
 
 @cache
-def _parse(module: str) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The `stages` modules that `module` (dotted, e.g. stages.train) imports, at any depth of its
-    code, and the files it declares in DATA_FILES."""
-    tree = ast.parse((ROOT / _path(module)).read_text(encoding="utf-8"))
-    found, data_files = set(), ()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stages."):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("stages."))
+def _statements(module: str) -> tuple[list[_Statement], tuple[str, ...]]:
+    """The top-level statements of `module` (docstrings removed), and the files it declares in DATA_FILES."""
+    tree = _strip_docstrings(ast.parse((ROOT / _path(module)).read_text(encoding="utf-8")))
+    data_files = ()
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DATA_FILES" for t in node.targets):
             data_files = tuple(ast.literal_eval(node.value))
-    return frozenset(found), data_files
+    return [_Statement(node) for node in tree.body], data_files
 
 
-def code_files(stage: str) -> list[str]:
-    """Paths (relative to the project root) of the modules `stages.<stage>` runs."""
-    seen, todo = set(), [f"stages.{stage}"]
+def _needed(module: str, names: set[str] | None) -> tuple[list[_Statement], set[str] | None]:
+    """The statements of `module` that running its `names` (ALL: the module itself) needs, in order,
+    and every name they use (ALL where that is the whole module)."""
+    statements = _statements(module)[0]
+    wanted = None if names is ALL else set(names)
+    chosen: set[int] = set()
+    while True:
+        before = len(chosen)
+        for i, statement in enumerate(statements):
+            if i not in chosen and (wanted is None or statement.always or statement.binds & wanted):
+                chosen.add(i)
+                if wanted is not None:
+                    wanted |= statement.uses
+                    wanted = None if wanted & DYNAMIC else wanted
+        if len(chosen) == before:
+            return [statements[i] for i in sorted(chosen)], wanted
+
+
+def _closure(entries: dict[str, set[str] | None]) -> dict[str, list[_Statement]]:
+    """module -> the statements needed to run `entries` (module -> names, or ALL), imports followed."""
+    wanted: dict[str, set[str] | None] = {}
+    todo = list(entries.items())
     while todo:
-        module = todo.pop()
-        if module not in seen:
-            seen.add(module)
-            todo.extend(_parse(module)[0])
-    return sorted({_path(module) for module in seen} | {path for module in seen for path in _parse(module)[1]})
+        module, names = todo.pop()
+        known = wanted.get(module, set())
+        if module in wanted and (known is ALL or (names is not ALL and names <= known)):
+            continue
+        wanted[module] = ALL if names is ALL or known is ALL else known | names
+        statements, uses = _needed(module, wanted[module])
+        for statement in statements:
+            todo.extend(statement.imported(uses).items())
+    return {module: _needed(module, names)[0] for module, names in wanted.items()}
 
 
-def fingerprints(stages) -> dict[str, dict[str, str]]:
-    """{stage: {path: SHA-256}} of the files each of `stages` runs (each file read once): the one
-    input that stands for a stage's code."""
-    files = {stage: code_files(stage) for stage in stages}
-    digests = {path: sha256_file(ROOT / path) for path in set().union(*files.values())}
-    return {stage: {path: digests[path] for path in paths} for stage, paths in files.items()}
+def _entries(stage: str, architecture: str | None = None) -> dict[str, set[str] | None]:
+    entries = {f"stages.{stage}": ALL}
+    if architecture is not None:
+        entries[f"{ARCHITECTURES}.{architecture}"] = ALL
+    return entries
+
+
+def code_files(stage: str, architecture: str | None = None) -> list[str]:
+    """Paths (relative to the project root) of the modules and data files `stages.<stage>` runs
+    (a train job: with its `architecture`'s module)."""
+    closure = _closure(_entries(stage, architecture))
+    return sorted({_path(module) for module in closure} | {p for module in closure for p in _statements(module)[1]})
+
+
+def _digest(statements: list[_Statement]) -> str:
+    return hashlib.sha256("\n".join(s.dump for s in statements).encode()).hexdigest()
+
+
+def fingerprint(stage: str, architecture: str | None = None) -> dict[str, str]:
+    """{path: SHA-256} of what `stages.<stage>` runs (see the module's docstring)."""
+    closure = _closure(_entries(stage, architecture))
+    digests = {_path(module): _digest(statements) for module, statements in closure.items()}
+    for module in closure:
+        digests.update({path: sha256_file(ROOT / path) for path in _statements(module)[1]})
+    return dict(sorted(digests.items()))

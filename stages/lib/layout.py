@@ -14,12 +14,22 @@ CONFIG_FILES = {
     "run": "{run}.json",
 }
 CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
-# Also in CONFIG_DIR: each stage's code as one input, the SHA-256 of every source file it runs
-# (stages.lib.codedeps), written like the configs. Listing its 10 to 14 source files instead made a
+# Also in CONFIG_DIR: each stage's code as one input, the fingerprint of the code it runs
+# (stages.lib.codedeps), written like the configs; train's one per architecture, so that a train job
+# depends on its own architecture's code only. Listing its 10 to 14 source files instead made a
 # no-op `dvc repro` of a 200-run grid take 12.4 s, not 9.0 s (docs/development.md#benchmarks).
 CODE_STAGES = ("download", "prepare", "train", "evaluate", "report", "package")
 CODE_FILES = {stage: f"code/{stage}.json" for stage in CODE_STAGES}
+CODE_FILES["train"] = "code/train/{architecture}.json"
 CODES = {stage: f"{CONFIG_DIR}/{name}" for stage, name in CODE_FILES.items()}
+
+
+def code_config(stage: str, architecture: str | None = None, folder: str = CONFIG_DIR) -> str:
+    """The fingerprint file of `stage`'s code (train's: of a run of `architecture`) in `folder`."""
+    name = CODE_FILES[stage]
+    return f"{folder}/{name.replace('{architecture}', architecture) if architecture else name}"
+
+
 RAW = "data/raw"
 PREPARED = "data/prepared"
 DATA_REPORTS = "reports/data"

@@ -48,7 +48,7 @@ def file_stats(paths) -> dict[str, list[int]]:
 
 
 def configure(params_path="params.yaml", config_dir="configs", dvc_yaml="dvc.yaml", record=RECORD):
-    """Validated params, the run names in params.yaml order, and the schema's pattern of a run name,
+    """Validated params, each run's architecture (in params.yaml order), the schema's pattern of a run name,
     with every config and dvc.yaml written for them; raises ParamsError as load_params does."""
     key = {"root": str(ROOT), "python": sys.version}
     inputs = file_stats([params_path, *(ROOT / source for source in SOURCES)])  # before reading them
@@ -59,12 +59,12 @@ def configure(params_path="params.yaml", config_dir="configs", dvc_yaml="dvc.yam
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no record, or one from another version of this module: do the work
 
-    from stages.configure import write_configs
-    from stages.dvcgen import write_dvc_yaml
+    from stages.lib.configs import write_configs
+    from stages.lib.dvc_yaml import write_dvc_yaml
     from stages.lib.params import load_params, run_name_pattern
 
     params = load_params(params_path)
-    runs = list(write_configs(params, config_dir))
+    runs = write_configs(params, config_dir)
     write_dvc_yaml(params, dvc_yaml)
     result = {"params": params, "runs": runs, "run_pattern": run_name_pattern()}
     outputs = file_stats([config_dir, dvc_yaml])

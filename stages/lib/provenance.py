@@ -27,8 +27,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_revision(*stages: str, root: str | Path = ".") -> dict:
-    """The last commit that changed the code of `stages`, and whether that code differs from it now.
+def git_revision(*stages: str, architecture: str | None = None, root: str | Path = ".") -> dict:
+    """The last commit that changed the code of `stages` (train's with `architecture`), and whether
+    that code differs from it now.
 
     The commit that last changed the code, not HEAD: rerunning the same code
     at a later commit (a clone, `dvc repro --force`, a DVC experiment) then
@@ -37,7 +38,8 @@ def git_revision(*stages: str, root: str | Path = ".") -> dict:
     """
     # Resolved: in a study `stages` is a link to the root's, and git does not follow links in paths
     # (`git log -- stages/train.py` there finds no commit).
-    paths = sorted({str(Path(root, path).resolve()) for stage in stages for path in code_files(stage)})
+    files = {path for stage in stages for path in code_files(stage, architecture if stage == "train" else None)}
+    paths = sorted({str(Path(root, path).resolve()) for path in files})
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()

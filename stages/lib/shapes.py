@@ -3,17 +3,13 @@
 params.yaml is validated when Snakemake parses the workflow: a network whose
 convolutions and poolings would shrink the images to nothing must fail there,
 with a message that says why, not minutes later inside a training job. The
-builders in stages.lib.architectures check the same numbers.
+builders in stages.lib.architectures check the same numbers, with the steps each declares
+(`spatial_plan`).
 """
 
 from __future__ import annotations
 
-from stages.lib.errors import PipelineError
-
-
-class ArchitectureError(PipelineError):
-    """An architecture that is unknown or cannot take the input it is given."""
-
+from stages.lib.architectures import ArchitectureError, spatial_plan
 
 NATIVE_SHAPES = {
     "digits": (8, 8, 1),
@@ -44,25 +40,8 @@ def min_side(plan: list[tuple[str, int, str]]) -> int:
     return side
 
 
-def spatial_plan(architecture: str, hp: dict) -> list[tuple[str, int, str]]:
-    """The steps that shrink the image in each architecture (see its builder)."""
-    padding = hp.get("padding", "valid")
-    if architecture == "cnn_intro":
-        return [("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, "")]
-    if architecture == "cnn_dropout":
-        return [("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, ""), ("conv", 3, padding)]
-    if architecture == "morph":
-        return [("conv", hp.get("kernel_size", 5), padding), ("pool", 2, ""), ("conv", 3, padding), ("pool", 2, "")]
-    if architecture == "cnn_deep":  # each block: a 'same' convolution, then one with `padding`
-        block = [("conv", 3, "same"), ("conv", 3, padding), ("pool", 2, "")]
-        return block + block
-    if architecture == "transfer":
-        return [("pool", 32, "")]  # Keras Applications take at least 32x32 images
-    return []
-
-
 def check_input(architecture: str, hp: dict, shape) -> None:
-    """Raise ValueError saying why `shape` is too small for the architecture."""
+    """Raise ArchitectureError saying why `shape` is too small for the architecture."""
     if not shape:
         return
     need = min_side(spatial_plan(architecture, hp))

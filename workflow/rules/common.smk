@@ -29,11 +29,12 @@ if config:
 # Validate params.yaml, write the configs, and keep dvc.yaml's runs (and image folder) in step
 # (each file rewritten only if it changed); done again only when one of their files changed.
 try:
-    PARAMS, RUNS, RUN_PATTERN = configure("params.yaml", layout.CONFIG_DIR, "dvc.yaml")
+    PARAMS, ARCHITECTURES, RUN_PATTERN = configure("params.yaml", layout.CONFIG_DIR, "dvc.yaml")
 except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
+RUNS = list(ARCHITECTURES)
 
 
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
@@ -48,6 +49,11 @@ def per_run(path):
     (rules.py, expand_input), which made a 500-run DAG take seconds more."""
     paths = expand(path, run=RUNS)
     return lambda wildcards: paths
+
+
+def train_code(wildcards):
+    """A train job's code fingerprint: that of its run's architecture (one file per architecture)."""
+    return layout.code_config("train", ARCHITECTURES[wildcards.run])
 
 
 def folder_of(kind, name, levels=1):

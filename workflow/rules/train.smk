@@ -2,7 +2,7 @@ rule train:
     input:
         config=layout.CONFIGS["run"],
         data=rules.prepare.output.data,
-        code=layout.CODES["train"],
+        code=train_code,
     output:
         model=layout.MODEL,
         # history, summary and dvclive's folder (rewritten after every epoch): one output, as in dvc.yaml.
