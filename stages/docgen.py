@@ -92,17 +92,6 @@ def _conditions(node: dict) -> tuple[dict, dict]:
     return required, only
 
 
-def _architecture_keys(run: dict) -> dict[str, list[str]]:
-    """Architecture -> the keys a run of it may hold (the run's `allOf` branches), in schema order."""
-    keys = {}
-    for branch in run.get("allOf", []):
-        test = branch.get("if", {}).get("properties", {}).get("architecture", {})
-        names = branch.get("then", {}).get("propertyNames", {}).get("enum")
-        if "const" in test and names is not None:
-            keys[test["const"]] = list(names)
-    return keys
-
-
 def builder_defaults(folder: str | Path) -> dict[str, dict]:
     """Architecture -> {argument: default} of the `build` function of each architecture's module
     in `folder` (stages/lib/architectures/<architecture>.py)."""
@@ -118,7 +107,11 @@ def builder_defaults(folder: str | Path) -> dict[str, dict]:
                     zip((a.arg for a in args[len(args) - len(node.args.defaults) :]), node.args.defaults, strict=True)
                 )
                 defaults.update(
-                    {a.arg: d for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is not None}
+                    {
+                        a.arg: d
+                        for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)
+                        if d is not None
+                    }
                 )
                 builders[path.stem] = {name: ast.literal_eval(value) for name, value in defaults.items()}
     return builders
@@ -286,7 +279,8 @@ def _key_rows(schema: dict, node: dict, prefix: str, defaults: dict, required=()
 def _runs_section(schema: dict, runs: dict, builders: dict[str, dict]) -> str:
     names = runs.get("propertyNames", {})
     run = _resolve(schema, runs["additionalProperties"])
-    by_architecture = _architecture_keys(run)
+    # Architecture -> the arguments of its builder, in the schema's order of architectures.
+    by_architecture = {arch: list(builders.get(arch, {})) for arch in run["properties"]["architecture"]["enum"]}
     training, arguments = [], []
     for name, child in run.get("properties", {}).items():
         ref = child.get("$ref", "")

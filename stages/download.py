@@ -1,6 +1,6 @@
 """Download stage: fetch a dataset's published files, verify them, extract archives.
 
-    python -m stages.download --config configs/data.json --out data/raw
+    python -m stages.download --config configs/data/download.json --out data/raw
 
 The files come from their published location, from a mirror (`data.mirror`: a
 local folder or a base URL), or for `folder` from the user's image folder.

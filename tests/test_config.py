@@ -112,20 +112,23 @@ def test_default_params_have_three_architectures():
     assert PARAMS["data"]["dataset"] == "digits"
 
 
-def test_schema_arguments_match_builders():
-    """The keys the schema accepts per architecture are exactly its builder's arguments."""
+def test_schema_describes_every_builder_argument_and_params_checks_them():
+    """The schema names every architecture and describes every builder argument (and no other run
+    key); which architecture takes which is its builder's signature, checked by stages.lib.params."""
     from stages.lib.architectures import module, names
-    from stages.lib.params import TRAINING_KEYS
+    from stages.lib.params import TRAINING_KEYS, run_keys
 
-    schema = yaml.safe_load(SCHEMA.read_text())
-    allowed = {
-        rule["if"]["properties"]["architecture"]["const"]: set(rule["then"]["propertyNames"]["enum"])
-        for rule in schema["$defs"]["run"]["allOf"]
-    }
-    assert set(allowed) == set(names()) == set(schema["$defs"]["run"]["properties"]["architecture"]["enum"])
+    run = yaml.safe_load(SCHEMA.read_text())["$defs"]["run"]
+    assert set(run["properties"]["architecture"]["enum"]) == set(names())
+    arguments = set()
     for name in names():
-        arguments = set(inspect.signature(module(name).build).parameters) - {"input_shape", "num_classes"}
-        assert allowed[name] == arguments | {"architecture", *TRAINING_KEYS}, name
+        signature = list(inspect.signature(module(name).build).parameters)
+        assert signature[:2] == ["input_shape", "num_classes"], name
+        assert run_keys(name) == ("architecture", *TRAINING_KEYS, *signature[2:])
+        arguments |= set(signature[2:])
+    described = {key for key, value in run["properties"].items() if "$ref" not in value} - {"architecture"}
+    assert described == arguments
+    assert all(run["properties"][key].get("description") for key in arguments)
 
 
 def test_sweeps_expand_into_named_runs():

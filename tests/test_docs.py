@@ -156,3 +156,56 @@ def test_docs_folder_has_the_promised_pages():
     assert {"configuration.md", "running.md", "results.md", "sharing.md", "development.md", "parameters.md"} <= pages
     readme_links = {target.partition("#")[0] for target in links(README)}
     assert {f"docs/{page}" for page in pages} <= readme_links, "README.md links to every page of docs/"
+
+
+# A path in the docs, a docstring or a comment, from one of the project's folders.
+PROJECT_PATH = re.compile(
+    r"(?<![\w/.$-])((?:stages|configs|workflow|tests|benchmarks|docs|studies|examples|\.ci)/"
+    r"(?:[\w./<>*\-]|\{[^{}\s]*\}|\[[^\]\s]*\])*(?:[\w>}*]|\[[^\]\s]*\]))"
+)
+# Named as what a command writes, not committed: the GPU benchmark's result (docs/running.md#gpus).
+WRITTEN_ELSEWHERE = {"benchmarks/results/gpu_throughput.json"}
+
+
+def _patterns(path: str) -> list[str]:
+    """Glob patterns for a documented path: {a,b} expanded; <run>, {run}, ${item}, [..] any name."""
+    alternatives = re.search(r"\{([^{}]*,[^{}]*)\}", path)
+    if alternatives:
+        return [p for option in alternatives[1].split(",") for p in _patterns(path.replace(alternatives[0], option))]
+    return [re.sub(r"\$?\{[^}]*\}|<[^>]*>|\[[^\]]*\]", "*", path)]
+
+
+def _texts():
+    for pattern in ("README.md", "docs/*.md", "studies/*/README.md", "setup.sh", ".ci/*", "params.yaml",
+                    "pyproject.toml", "stages/**/*.py", "benchmarks/*.py", "workflow/**/*"):  # fmt: skip
+        for path in sorted(ROOT.glob(pattern)):
+            if path.is_file() and path.suffix not in (".ipynb", ".html", ".json"):
+                yield path, path.read_text(encoding="utf-8")
+
+
+def test_every_path_the_docs_docstrings_and_comments_name_exists():
+    stale = {
+        f"{path.relative_to(ROOT)}: {found}"
+        for path, text in _texts()
+        for found in (m[1] for m in PROJECT_PATH.finditer(text))
+        if found not in WRITTEN_ELSEWHERE and not any(next(ROOT.glob(p), None) for p in _patterns(found))
+    }
+    assert stale == set()
+
+
+def test_the_library_tables_list_every_library():
+    """docs/development.md's table and the README's tree name each module of stages/lib/, and no other."""
+    modules = {p.name for p in (ROOT / "stages" / "lib").glob("*.py") if p.name != "__init__.py"}
+    modules |= {p.name + "/" for p in (ROOT / "stages" / "lib").iterdir() if (p / "__init__.py").is_file()}
+    table = re.findall(r"^\| `([\w/.]+)` \|", (ROOT / "docs" / "development.md").read_text(), re.M)
+    readme = README.read_text()
+    tree = readme[readme.index("  lib/ ") : readme.index("\nconfigs/")]
+    listed = set(re.findall(r"\b([a-z_]+\.py|[a-z_]+/)(?=[\s:;])", tree)) - {"lib/"}
+    assert set(table) == modules
+    assert listed == modules
+
+
+def test_readme_names_the_system_packages_setup_installs():
+    packages = re.search(r"APT_PACKAGES=\(([^)]*)\)", (ROOT / "setup.sh").read_text())[1].split()
+    readme = " ".join(README.read_text().split())
+    assert packages and [name for name in packages if not re.search(rf"\b{re.escape(name)}\b", readme)] == []

@@ -17,6 +17,7 @@ import pytest
 from stages.lib.layout import REPORT_FILES, RUN_FILES, run_file
 from tests.browser import render
 from tests.conftest import copy_project, make_project, run, set_params, tiny
+from tests.test_codedeps import reworded
 from tests.test_datasets import FASHION_MIRROR, require_fashion_mirror
 
 pytestmark = pytest.mark.slow  # the pipeline under both runners, Chromium, the real Fashion-MNIST
@@ -185,32 +186,34 @@ def test_one_changed_run_reruns_only_its_stages_under_dvc(softmax_changed):
     assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
 
 
-def test_a_changed_code_file_reruns_exactly_the_stages_that_run_it_under_both_runners(project):
-    from stages.lib.codedeps import code_files
-    from stages.lib.layout import CODE_STAGES
+def test_a_code_change_reruns_exactly_the_jobs_that_run_it_under_both_runners(project):
+    def edit(path, old, new):
+        text = (project / path).read_text()
+        assert text.count(old) == 1
+        (project / path).write_text(text.replace(old, new))
 
-    def edit(path):
-        with (project / path).open("a") as handle:
-            handle.write("# edited\n")
-
-    # predict is no stage; stages/lib/archive.py is package's alone.
-    assert [stage for stage in CODE_STAGES if "stages/lib/archive.py" in code_files(stage)] == ["package"]
-    edit("stages/predict.py")
+    # A comment before every statement and every docstring reworded, in every module: no job reruns.
+    for path in (project / "stages").rglob("*.py"):
+        path.write_text(reworded(path.read_text()))
     assert planned_jobs(project) == {}
+    # DVC sees code only by its bytes: configure, whose input is the code it fingerprints, reruns
+    # (seconds) and writes no new fingerprint, so nothing after it does.
+    status = run(["dvc", "status"], project).stdout
+    assert re.findall(r"^(\S+):$", status, re.M) == ["configure"], status
+    assert dvc_ran(run(["dvc", "repro"], project)) == {"configure"}
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
-    edit("stages/lib/archive.py")
-    assert planned_jobs(project) == {"package": 1, "all": 1}
-    assert dvc_ran(run(["dvc", "repro"], project)) == {"configure", "package"}  # configure: the code's checksums
-    assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
-    # evaluate's code: every run's evaluation, then what reads them (their provenance names the new code).
-    edit("stages/evaluate.py")
+    assert planned_jobs(project) == {}
+    # One constant of evaluate: every run's evaluation, then what reads them; no training.
+    edit("stages/evaluate.py", "FILTERS_SHOWN = 16", "FILTERS_SHOWN = 15")
     assert planned_jobs(project) == {"evaluate": len(RUNS), "report": 1, "package": 1, "all": 1}
-    assert dvc_ran(run(["dvc", "repro"], project)) == {
-        "configure",
-        *(f"evaluate@{name}" for name in RUNS),
-        "report",
-        "package",
-    }
+    ran = dvc_ran(run(["dvc", "repro"], project))
+    assert ran == {"configure", *(f"evaluate@{name}" for name in RUNS), "report", "package"}
+    assert planned_jobs(project) == {}, "snakemake must accept what DVC reran"
+    # One architecture's code: the runs of that architecture retrain, no other.
+    edit("stages/lib/architectures/cnn_intro.py", "dense_units=64", "dense_units=32")
+    assert planned_jobs(project) == {"train": 1, "evaluate": 1, "report": 1, "package": 1, "all": 1}
+    ran = dvc_ran(run(["dvc", "repro"], project))
+    assert ran == {"configure", "train@cnn_intro", "evaluate@cnn_intro", "report", "package"}
     assert planned_jobs(project) == {}
 
 

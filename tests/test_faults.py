@@ -19,10 +19,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from stages.lib.files import write_json
 from stages.lib.layout import EVALUATION, EVALUATION_FILES, run_file
-from tests.conftest import BIN, ROOT, RUNNER_COMMANDS, edited_params, make_project, run, set_params, tiny
+from tests.conftest import (
+    BIN,
+    ROOT,
+    RUNNER_COMMANDS,
+    copy_project,
+    edited_params,
+    make_project,
+    run,
+    set_params,
+    tiny,
+)
 
 RUNS = ["softmax", "mlp", "cnn_intro"]
 
@@ -133,6 +144,27 @@ BAD_PARAMS = {
 DVC_READS_FIRST = {"yaml-syntax": "line 1, column 7", "duplicate-run": 'found duplicate key "softmax"'}
 
 
+# The cases that also run end to end under each runner (the rest: the configure command alone,
+# which both runners call first and whose message each prints as it is).
+END_TO_END = ("yaml-syntax", "duplicate-run", "float-epochs", "sweep-key")
+
+
+@pytest.mark.parametrize("case", BAD_PARAMS)
+def test_bad_params_are_refused_by_configure_in_one_line(case, tmp_path, monkeypatch, capsys):
+    from stages.configure import main
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    small(params)
+    edit, expected = BAD_PARAMS[case]
+    (tmp_path / "params.yaml").write_text(edit(yaml.safe_dump(params, sort_keys=False)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--params", "params.yaml", "--out-dir", "configs"]) == 2
+    output = capsys.readouterr()
+    lines = output.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], output
+    assert "Traceback" not in output.out + output.err and not (tmp_path / "configs").exists()
+
+
 @pytest.fixture(scope="module")
 def unstarted(tmp_path_factory):
     """A project in which nothing has run (the bad-params checks must keep it so)."""
@@ -141,7 +173,7 @@ def unstarted(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["snakemake", "dvc"])
-@pytest.mark.parametrize("case", BAD_PARAMS)
+@pytest.mark.parametrize("case", END_TO_END)
 def test_bad_params_are_one_line_and_no_job_starts(unstarted, case, runner):
     edit, expected = BAD_PARAMS[case]
     with edited_params(unstarted, edit):
@@ -187,12 +219,18 @@ def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content,
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A small project built by Snakemake and recorded by DVC."""
+def built(tmp_path_factory):
+    """A small project built by Snakemake and recorded by DVC (tests change copies of it)."""
     project = make_project(tmp_path_factory.mktemp("faults") / "project", small)
     run(["snakemake", "--cores", "2"], project)
     run(["dvc", "commit", "-f", "-q"], project)
     return project
+
+
+@pytest.fixture
+def project(built, tmp_path):
+    """The test's own copy of `built`, to change."""
+    return copy_project(built, tmp_path / "project")
 
 
 def start(args, cwd, log: Path, **env_extra) -> subprocess.Popen:
@@ -292,7 +330,7 @@ def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
 
 
 @pytest.mark.slow
-def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project, tmp_path):
+def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(built, tmp_path):
     """Kill evaluate at the moments it writes: its folder, the one output the runners see, is
     whole or absent, and the next run clears what the killed one left."""
     command = [
@@ -307,7 +345,7 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
         "data/prepared",
     ]
     reference = tmp_path / "reference"
-    run([*command, "--out-dir", str(reference)], project)
+    run([*command, "--out-dir", str(reference)], built)
     expected = {p.name: p.read_bytes() for p in reference.iterdir()}
     moments = {
         "first temporary file": lambda out: any(f.name.startswith(".") for f in being_written(out)),
@@ -316,10 +354,10 @@ def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(project,
     }
     for moment, condition in moments.items():
         out = tmp_path / moment.replace(" ", "-")
-        process = start([*command, "--out-dir", str(out)], project, tmp_path / "evaluate.log")
+        process = start([*command, "--out-dir", str(out)], built, tmp_path / "evaluate.log")
         kill_when(process, lambda condition=condition, out=out: condition(out))
         assert not out.exists(), f"{moment}: a partial folder under the final name"
-        run([*command, "--out-dir", str(out)], project)
+        run([*command, "--out-dir", str(out)], built)
         assert {p.name: p.read_bytes() for p in out.iterdir()} == expected, moment
         assert being_written(out) == [], f"{moment}: the killed run's temporary folder is left"
 

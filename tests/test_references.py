@@ -68,3 +68,18 @@ def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
     assert str(pairs[0]) == "Shirt -> T-shirt/top: 20 (20.0%)"
     diagonal = pd.DataFrame([[3, 0], [0, 4]], index=["a", "b"], columns=["a", "b"])
     assert most_confused(diagonal) == []
+
+
+def test_confusion_rows_are_the_actual_class_and_columns_the_predicted_one():
+    """An asymmetric case: two images of `ant` taken for `bee`, none the other way."""
+    from stages.lib.confusion import confusion_table
+
+    names = ["ant", "bee", "cat"]
+    y_true, y_pred = [0, 0, 0, 1, 2], [1, 1, 0, 1, 2]
+    counts = confusion_table(y_true, y_pred, names)
+    assert counts.index.name == "actual\\predicted"
+    assert (counts.loc["ant", "bee"], counts.loc["bee", "ant"]) == (2, 0)
+    assert counts.loc["ant"].tolist() == [1, 2, 0]
+    fractions = confusion_table(y_true, y_pred, names, normalize=True)
+    assert fractions.loc["ant"].tolist() == [0.3333, 0.6667, 0.0] and fractions.loc["bee", "bee"] == 1.0
+    assert most_confused(counts) == [Confusion("ant", "bee", 2, 2 / 3)]

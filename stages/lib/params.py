@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from stages.lib.architectures import module as architecture_module
+from stages.lib.architectures import names as architecture_names
 from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
 from stages.lib.settings import (
@@ -64,18 +66,7 @@ def _key_path(path) -> str:
 
 def _describe(error, params: dict) -> str:
     where = _key_path(error.absolute_path)
-    if "propertyNames" in error.schema_path:
-        # The error is about a key, not a value: name the key and what is allowed.
-        parent = params
-        for part in error.absolute_path:
-            parent = parent[part]
-        arch = parent.get("architecture") if where.startswith("runs.") else None
-        allowed = error.schema.get("enum")
-        if arch and allowed:
-            return (
-                f"{where}: unknown key {_shown(error.instance)} for architecture {arch!r} "
-                f"(allowed: {', '.join(allowed)})"
-            )
+    if "propertyNames" in error.schema_path:  # a key, not a value, is wrong: name it and the rule
         return f"{where}: invalid name {_shown(error.instance)}: {error.schema.get('description') or error.message}"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -133,6 +124,8 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     if (found := first_non_finite(params)) is not None:
         raise ParamsError(f"{_key_path(found[0])}: {found[1]} is invalid: not a finite number (NaN or infinity)")
     errors = list(validator_cls(schema).iter_errors(params))
+    if isinstance(params.get("runs"), dict):
+        check_run_keys(params["runs"])
     if errors:
         # The deepest error is the most specific one (an if/then branch, not its parent).
         error = max(errors, key=lambda e: (len(e.absolute_path), -len(e.context or ())))
@@ -146,6 +139,7 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     runs = all_runs(params)
     # Every run a sweep makes must be a valid run itself: check them as if written out.
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
+    check_run_keys(runs, " (from a sweep)")
     if sweep_errors:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
     for stage in ("package", "report"):  # configs/<stage>.json is that stage's config
@@ -159,6 +153,29 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     chosen = (params.get("package") or {}).get("run")
     if chosen is not None and chosen not in runs:
         raise ParamsError(f"package.run: {chosen!r} is not a run; the runs are {', '.join(runs)}")
+
+
+@functools.cache
+def run_keys(architecture: str) -> tuple[str, ...]:
+    """The keys a run of `architecture` may hold: its name, the training keys, its builder's arguments.
+    (The schema describes every key; which architecture takes which is its builder's signature.)"""
+    import inspect
+
+    arguments = list(inspect.signature(architecture_module(architecture).build).parameters)[2:]
+    return ("architecture", *TRAINING_KEYS, *arguments)
+
+
+def check_run_keys(runs: dict, origin: str = "") -> None:
+    """Refuse a run key that its architecture's builder does not take, naming what it takes."""
+    for name, run in runs.items():
+        if isinstance(run, dict) and run.get("architecture") in architecture_names():
+            allowed = run_keys(run["architecture"])
+            unknown = [key for key in run if key not in allowed]
+            if unknown:
+                raise ParamsError(
+                    f"{_key_path(['runs', name])}: unknown key {_shown(unknown[0])} for architecture"
+                    f" {run['architecture']!r} (allowed: {', '.join(allowed)}){origin}"
+                )
 
 
 def sweep_run_name(sweep: str, point: dict) -> str:
