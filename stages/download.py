@@ -303,7 +303,7 @@ def download(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="data config (configs/data.json)")
+    parser.add_argument("--config", required=True, help="data config (configs/data/download.json)")
     parser.add_argument("--out", required=True, help="folder for the raw files")
     parser.add_argument("--log", help="also write the whole output to this file")
     args = parser.parse_args(argv)

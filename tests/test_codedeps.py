@@ -41,7 +41,12 @@ def changed(before: dict, after: dict) -> set:
 
 
 def test_code_files_follow_imports():
-    assert codedeps.code_files("compare") == ["stages/compare.py", "stages/lib/errors.py", "stages/lib/layout.py"]
+    assert codedeps.code_files("compare") == [
+        "stages/__init__.py",
+        "stages/compare.py",
+        "stages/lib/errors.py",
+        "stages/lib/layout.py",
+    ]
     train = codedeps.code_files("train", "morph")
     assert {"stages/train.py", "stages/lib/architectures/morph.py", "stages/lib/layers.py"} <= set(train)
     # Another architecture's module, or a stage's settings train does not read, is no part of it.
@@ -189,3 +194,13 @@ def test_every_imported_package_is_a_declared_dependency():
             if not distributions & declared:
                 undeclared.add(f"{path.relative_to(ROOT)}: {name}")
     assert undeclared == set()
+
+
+def test_what_a_package_runs_on_import_is_in_every_fingerprint_below_it(code):
+    """stages/__init__.py runs before any stage: its code, not its docstring, is every job's input."""
+    before = every_fingerprint()
+    edit(code, "stages/__init__.py", '"TF_CPP_MIN_LOG_LEVEL", "2"', '"TF_CPP_MIN_LOG_LEVEL", "1"')
+    assert changed(before, every_fingerprint()) == set(before)
+    architectures = every_fingerprint()
+    edit(code, "stages/lib/architectures/__init__.py", "\nimport importlib\n", "\nimport importlib\nimport json\n")
+    assert changed(architectures, every_fingerprint()) == {key for key in before if key[0] == "train"}

@@ -12,7 +12,8 @@ changes) maps each of those files to a SHA-256:
 
 "Needs" follows names: the top-level definitions (functions, classes, assignments, imports) that
 the stage's code names, and what they name in turn; every other top-level statement (an
-expression, an `if`, a decorator that may register something) is always needed. So a helper that
+expression, an `if`, a decorator that may register something) is always needed, and so is what
+runs on import in the `__init__.py` of each package above a needed module. So a helper that
 a stage never calls is not in its fingerprint, and editing it reruns nothing of that stage.
 A module that uses `globals`, `eval` or the like, or that is imported whole (`import stages.x`),
 is needed whole. A train job also runs its architecture's module (`stages.lib.architectures.<name>`,
@@ -111,7 +112,10 @@ class _Statement:
 
 @cache
 def _statements(module: str) -> tuple[list[_Statement], tuple[str, ...]]:
-    """The top-level statements of `module` (docstrings removed), and the files it declares in DATA_FILES."""
+    """The top-level statements of `module` (docstrings removed), and the files it declares in
+    DATA_FILES; none for a folder without __init__.py (a namespace package)."""
+    if not _is_module(module):
+        return [], ()
     tree = _strip_docstrings(ast.parse((ROOT / _path(module)).read_text(encoding="utf-8")))
     data_files = ()
     for node in tree.body:
@@ -151,6 +155,9 @@ def _closure(entries: dict[str, set[str] | None]) -> dict[str, list[_Statement]]
         statements, uses = _needed(module, wanted[module])
         for statement in statements:
             todo.extend(statement.imported(uses).items())
+        # Importing a module runs its packages' __init__.py first: what runs on import there counts.
+        parents = module.split(".")[:-1]
+        todo.extend((".".join(parents[:i]), set()) for i in range(1, len(parents) + 1))
     return {module: _needed(module, names)[0] for module, names in wanted.items()}
 
 
@@ -164,7 +171,7 @@ def _entries(stage: str, architecture: str | None = None) -> dict[str, set[str] 
 def code_files(stage: str, architecture: str | None = None) -> list[str]:
     """Paths (relative to the project root) of the modules and data files `stages.<stage>` runs
     (a train job: with its `architecture`'s module)."""
-    closure = _closure(_entries(stage, architecture))
+    closure = {module: s for module, s in _closure(_entries(stage, architecture)).items() if _is_module(module)}
     return sorted({_path(module) for module in closure} | {p for module in closure for p in _statements(module)[1]})
 
 
@@ -174,7 +181,7 @@ def _digest(statements: list[_Statement]) -> str:
 
 def fingerprint(stage: str, architecture: str | None = None) -> dict[str, str]:
     """{path: SHA-256} of what `stages.<stage>` runs (see the module's docstring)."""
-    closure = _closure(_entries(stage, architecture))
+    closure = {module: s for module, s in _closure(_entries(stage, architecture)).items() if _is_module(module)}
     digests = {_path(module): _digest(statements) for module, statements in closure.items()}
     for module in closure:
         digests.update({path: sha256_file(ROOT / path) for path in _statements(module)[1]})
