@@ -17,7 +17,8 @@ runs on import in the `__init__.py` of each package above a needed module. So a 
 a stage never calls is not in its fingerprint, and editing it reruns nothing of that stage.
 A module that uses `globals`, `eval` or the like, or that is imported whole (`import stages.x`),
 is needed whole. A train job also runs its architecture's module (`stages.lib.architectures.<name>`,
-imported by name at run time): `fingerprints` adds it per architecture.
+imported by name at run time): `fingerprint("train", architecture)` adds it. The syntax tree is
+Python's own (`ast`), so a fingerprint holds for one Python version (pyproject.toml pins 3.11).
 """
 
 from __future__ import annotations
@@ -50,6 +51,19 @@ def _is_module(module: str) -> bool:
     return (ROOT / _path(module)).is_file()
 
 
+def _is_ours(module: str) -> bool:
+    return module == "stages" or module.startswith("stages.")
+
+
+def _source(node: ast.ImportFrom, module: str) -> str:
+    """The absolute name of the module `node` imports from, inside `module` (`from .x import y` too)."""
+    if not node.level:
+        return node.module or ""
+    package = module.split(".") if _path(module).endswith("__init__.py") else module.split(".")[:-1]
+    base = package[: len(package) - node.level + 1]
+    return ".".join([*base, node.module] if node.module else base)
+
+
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -67,7 +81,7 @@ def _decorator_name(node: ast.expr) -> str:
 class _Statement:
     """One top-level statement: the names it binds and uses, and the `stages` names it imports."""
 
-    def __init__(self, node: ast.stmt):
+    def __init__(self, node: ast.stmt, module: str):
         self.dump = ast.dump(node)
         self.binds: set[str] = set()
         self.always = False
@@ -82,23 +96,22 @@ class _Statement:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             self.binds.update((a.asname or a.name).split(".")[0] for a in node.names)
             # An import of anything but `stages` is always kept: it may have effects of its own.
-            self.always = not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages"))
+            self.always = not (isinstance(node, ast.ImportFrom) and _is_ours(_source(node, module)))
         else:
             self.always = True  # an expression, `if`, `try`, ...: it runs on import
         top = isinstance(node, (ast.Import, ast.ImportFrom))
         self.uses = set() if top else {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         self.uses |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr in DYNAMIC}
         for sub in ast.walk(node):
-            if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("stages"):
+            if isinstance(sub, ast.ImportFrom) and _is_ours(source := _source(sub, module)):
                 for alias in sub.names:
-                    if _is_module(f"{sub.module}.{alias.name}") or alias.name == "*":  # a module, or all of one
-                        name = sub.module if alias.name == "*" else f"{sub.module}.{alias.name}"
-                        self.imports[name] = ALL
-                    elif self.imports.get(sub.module, {}) is not ALL:
+                    if _is_module(f"{source}.{alias.name}") or alias.name == "*":  # a module, or all of one
+                        self.imports[source if alias.name == "*" else f"{source}.{alias.name}"] = ALL
+                    elif self.imports.get(source, {}) is not ALL:
                         bound = (alias.asname or alias.name) if top else None
-                        self.imports.setdefault(sub.module, {})[bound] = alias.name
+                        self.imports.setdefault(source, {})[bound] = alias.name
             elif isinstance(sub, ast.Import):
-                self.imports.update({a.name: ALL for a in sub.names if a.name.startswith("stages.")})
+                self.imports.update({a.name: ALL for a in sub.names if _is_ours(a.name)})
 
     def imported(self, wanted: set[str] | None) -> dict[str, set[str] | None]:
         """The `stages` modules and names this statement imports that `wanted` (ALL: every name) uses."""
@@ -121,7 +134,7 @@ def _statements(module: str) -> tuple[list[_Statement], tuple[str, ...]]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DATA_FILES" for t in node.targets):
             data_files = tuple(ast.literal_eval(node.value))
-    return [_Statement(node) for node in tree.body], data_files
+    return [_Statement(node, module) for node in tree.body], data_files
 
 
 def _needed(module: str, names: set[str] | None) -> tuple[list[_Statement], set[str] | None]:
