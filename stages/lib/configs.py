@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.lib.architectures import names as architecture_names
 from stages.lib.codedeps import fingerprint
 from stages.lib.dvc_yaml import is_current
 from stages.lib.files import write_json_if_changed
@@ -30,7 +29,8 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, str]:
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params).to_dict())
     for stage in CODE_STAGES:
-        for architecture in architecture_names() if stage == "train" else [None]:
+        # train's: one per architecture that a run uses.
+        for architecture in sorted({run.architecture for run in runs.values()}) if stage == "train" else [None]:
             write_json_if_changed(code_config(stage, architecture, out_dir), fingerprint(stage, architecture))
     for name, config in runs.items():
         write_json_if_changed(Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name), config.to_dict())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import yaml
 
-from stages.lib.architectures import names as architecture_names
 from stages.lib.codedeps import code_files
 from stages.lib.files import has_text, write_text_if_changed
 from stages.lib.layout import (
@@ -79,32 +78,33 @@ def _run_files(keys, runs=None) -> list[str]:
     return [run_file(key, run) for key in keys for run in runs]
 
 
-def all_code_files() -> list[str]:
-    """The code of configure and of every stage whose fingerprints it writes (train with each architecture)."""
+def all_code_files(architectures) -> list[str]:
+    """The code of configure and of every stage whose fingerprints it writes (train with each of
+    the runs' `architectures`)."""
     files = {path for stage in ("configure", *CODE_STAGES) for path in code_files(stage)}
-    return sorted(files.union(*(code_files("train", name) for name in architecture_names())))
+    return sorted(files.union(*(code_files("train", name) for name in architectures)))
 
 
 def dvc_pipeline(params: dict) -> dict:
     """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
     runs = list(resolve_runs(params))
     architectures = {name: run.architecture for name, run in resolve_runs(params).items()}
-    stages = {**_data_stages(params, runs), **_run_stages(architectures), **_result_stages(runs)}
+    stages = {**_data_stages(params, architectures), **_run_stages(architectures), **_result_stages(runs)}
     # Each run's metrics.json and dvclive's summary (the last epoch's numbers and the step), for
     # `dvc metrics` and `dvc exp show`: they sit in the folders train and evaluate write, so they
     # are listed here, not as a stage's metrics.
     return {"stages": stages, "metrics": _run_files(["metrics", "live_summary"], runs), "plots": _plots(runs)}
 
 
-def _data_stages(params: dict, runs: list[str]) -> dict:
-    """configure (params.yaml -> configs/), download and prepare."""
+def _data_stages(params: dict, architectures: dict[str, str]) -> dict:
+    """configure (params.yaml -> configs/), download and prepare; `architectures`: run -> its architecture."""
     return {
         "configure": {
             "cmd": "python -m stages.configure --params params.yaml"
             f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
             f" --log {LOG['configure']}",
             # configure writes every stage's code checksums: it reads all their code.
-            "deps": ["workflow/schemas/params.schema.yaml", *all_code_files()],
+            "deps": ["workflow/schemas/params.schema.yaml", *all_code_files(sorted(set(architectures.values())))],
             "params": [
                 "seed",
                 "data",
@@ -120,8 +120,8 @@ def _data_stages(params: dict, runs: list[str]) -> dict:
                 _config(CONFIGS["package"]),
                 _config(CONFIGS["report"]),
                 *(_config(code_config(stage)) for stage in CODE_STAGES if stage != "train"),
-                *(_config(code_config("train", name)) for name in architecture_names()),
-                *(_config(path) for path in per_run(CONFIGS["run"], runs)),
+                *(_config(code_config("train", name)) for name in sorted(set(architectures.values()))),
+                *(_config(path) for path in per_run(CONFIGS["run"], architectures)),
             ],
         },
         "download": {
