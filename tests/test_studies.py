@@ -69,7 +69,7 @@ FASHION_GOALS = {
     "cnn_deep": 0.940,
 }
 # Runs that miss their goal so far, with what they reach (docs/studies.md says what was tried).
-FASHION_MISSES = {"morph": "87.3%", "cnn_deep": "93.1%"}
+FASHION_MISSES = {"morph": "87.3%", "cnn_deep": "93.5%"}
 FASHION = ROOT / "studies" / "fashion-mnist"
 
 
