@@ -18,7 +18,6 @@ from stages.lib.layout import (
     ARCHIVE,
     CLASS_BALANCE,
     CODE_STAGES,
-    CODES,
     CONFIG_DIR,
     CONFIGS,
     DATA_REPORTS,
@@ -126,13 +125,13 @@ def _data_stages(params: dict, architectures: dict[str, str]) -> dict:
         },
         "download": {
             "cmd": f"python -m stages.download --config {CONFIGS['download']} --out {RAW} --log {LOG['download']}",
-            "deps": [CONFIGS["download"], *source_inputs(params), CODES["download"]],
+            "deps": [CONFIGS["download"], *source_inputs(params), code_config("download")],
             "outs": [RAW],
         },
         "prepare": {
             "cmd": f"python -m stages.prepare --config {CONFIGS['prepare']} --raw {RAW} --out {PREPARED}"
             f" --samples {SAMPLES} --balance {CLASS_BALANCE} --log {LOG['prepare']}",
-            "deps": [CONFIGS["prepare"], RAW, CODES["prepare"]],
+            "deps": [CONFIGS["prepare"], RAW, code_config("prepare")],
             "outs": [PREPARED, _nocache(SAMPLES), _nocache(CLASS_BALANCE)],
         },
     }
@@ -163,7 +162,7 @@ def _run_stages(architectures: dict[str, str]) -> dict:
                     f"python -m stages.evaluate --config {CONFIGS['run']} --model {MODEL} --data {PREPARED}"
                     f" --out-dir {EVALUATION} --log {LOG['evaluate']}"
                 ),
-                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, CODES["evaluate"]],
+                "deps": [_each(CONFIGS["run"]), _each(MODEL), PREPARED, code_config("evaluate")],
                 "outs": [_nocache(_each(EVALUATION))],
             },
         },
@@ -190,7 +189,7 @@ def _result_stages(runs: list[str]) -> dict:
                 SAMPLES,
                 CLASS_BALANCE,
                 NOTEBOOK,
-                CODES["report"],
+                code_config("report"),
             ],
             # The notebook and its HTML embed every figure: DVC's cache keeps them out of git.
             "outs": [
@@ -207,7 +206,7 @@ def _result_stages(runs: list[str]) -> dict:
                 RUNS_DIR,
                 MODELS_DIR,
                 PREPARED,
-                CODES["package"],
+                code_config("package"),
             ],
             "outs": [PACKAGE_DIR, ARCHIVE],
         },

@@ -21,7 +21,6 @@ CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
 CODE_STAGES = ("download", "prepare", "train", "evaluate", "report", "package")
 CODE_FILES = {stage: f"code/{stage}.json" for stage in CODE_STAGES}
 CODE_FILES["train"] = "code/train/{architecture}.json"
-CODES = {stage: f"{CONFIG_DIR}/{name}" for stage, name in CODE_FILES.items()}
 
 
 def code_config(stage: str, architecture: str | None = None, folder: str = CONFIG_DIR) -> str:

@@ -3,7 +3,7 @@ rule evaluate:
         config=layout.CONFIGS["run"],
         model=rules.train.output.model,
         data=rules.prepare.output.data,
-        code=layout.CODES["evaluate"],
+        code=layout.code_config("evaluate"),
     output:
         # metrics, scores, confusion matrix, classification report, figures: one output, as in dvc.yaml.
         evaluation=run_figures(layout.EVALUATION),

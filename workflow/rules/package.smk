@@ -5,7 +5,7 @@ rule package:
         evaluation=per_run(rules.evaluate.output.evaluation),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
-        code=layout.CODES["package"],
+        code=layout.code_config("package"),
     output:
         package=directory(layout.PACKAGE_DIR),
         archive=layout.ARCHIVE,

@@ -2,7 +2,7 @@ rule prepare:
     input:
         config=layout.CONFIGS["prepare"],
         raw=rules.download.output.raw,
-        code=layout.CODES["prepare"],
+        code=layout.code_config("prepare"),
     output:
         data=directory(layout.PREPARED),
         samples=report(layout.SAMPLES, caption="../report/samples.rst", category="Data"),

@@ -5,7 +5,7 @@ rule report:
         evaluation=per_run(rules.evaluate.output.evaluation),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
         notebook=layout.NOTEBOOK,
-        code=layout.CODES["report"],
+        code=layout.code_config("report"),
     output:
         table_csv=comparison("table_csv", "comparison"),
         table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",
