@@ -9,7 +9,10 @@ at that path, else a git revision of the repository in the current directory
 (its reports/runs/*/evaluation/metrics.json; a version from before evaluation/
 has runs/<run>/metrics.json, read as well). Each run is a row with the metric of both sides
 and the change; runs only in the second side are marked added, runs only in
-the first removed.
+the first removed. The last column is the verdict a reviewer needs beside `dvc metrics diff`:
+whether the run's answers on the same test images (its predictions.csv) changed more than
+chance would (exact McNemar test, Holm's correction, and the interval of the change in
+accuracy), or why that was not tested (other test images, no predictions).
 """
 
 from __future__ import annotations
@@ -21,12 +24,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.lib.errors import PipelineError
+from stages.lib.errors import InputError, PipelineError
 from stages.lib.layout import EVALUATION_FILES, REPORT_DIR, REPORT_FILES, RUN_FILES, RUNS_DIR
+from stages.lib.uncertainty import (
+    ALPHA,
+    CONFIDENCE,
+    difference_interval,
+    holm,
+    mcnemar_pvalue,
+    read_answers,
+    same_images,
+)
 
 # A run's metrics.json in its folder: where evaluate writes it, then where it did before its
 # evaluation/ folder (commits before 2026-11-24), so that older versions still compare.
 METRICS_PATHS = (RUN_FILES["metrics"], EVALUATION_FILES["metrics"])
+PREDICTIONS_PATHS = (RUN_FILES["predictions"], EVALUATION_FILES["predictions"])
 TABLE = REPORT_FILES["table_csv"]
 
 DEFAULT_METRICS = ("accuracy", "macro_f1", "loss")
@@ -91,14 +104,38 @@ def _read_text(path: Path) -> str:
         raise CompareError(f"{path}: unreadable ({err.strerror})") from None
 
 
-def _by_run(paths) -> dict[str, str]:
-    """Run name -> the path of its metrics.json, of `paths` relative to the runs' folder."""
+def _by_run(paths, names) -> dict[str, str]:
+    """Run name -> the path of its file, the first of `names` it has, of `paths` relative to the runs' folder."""
     found = {}
     for path in sorted(paths):
         run, _, inside = path.partition("/")
-        if inside in METRICS_PATHS and (run not in found or inside == METRICS_PATHS[0]):
+        if inside in names and (run not in found or names.index(inside) < names.index(found[run].partition("/")[2])):
             found[run] = path
     return found
+
+
+def _side(side: str):
+    """A side's files: (paths of its runs' files relative to its runs folder, a reader of one
+    such path returning (text, name for errors), the text of its comparison.csv or None)."""
+    folder = Path(side)
+    if folder.is_dir():
+        runs = folder / "runs" if (folder / "runs").is_dir() else folder
+        paths = [str(p.relative_to(runs)) for p in runs.glob("*/**/*") if p.is_file()]
+        table = runs.parent / TABLE
+        return paths, lambda path: (_read_text(runs / path), str(runs / path)), _read_text(table) if table.is_file() else None
+    try:
+        _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
+    except CompareError:
+        raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
+    # Paths from the current folder (a study's, say), as ls-tree lists them; "./" makes git show
+    # read them from there too, not from the repository's root.
+    listing = _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
+    paths = [path.removeprefix(f"{RUNS_DIR}/") for path in listing]
+    try:
+        table = _git("show", f"{side}:./{REPORT_DIR}/{TABLE}")
+    except CompareError:
+        table = None
+    return paths, lambda path: (_git("show", f"{side}:./{RUNS_DIR}/{path}"), f"{side}:{RUNS_DIR}/{path}"), table
 
 
 def load_metrics(side: str, metrics=()) -> dict[str, dict]:
@@ -108,44 +145,29 @@ def load_metrics(side: str, metrics=()) -> dict[str, dict]:
     run removed from params.yaml may leave its folder behind. The `metrics`
     must be finite numbers where a metrics.json has them.
     """
-    folder = Path(side)
-    if folder.is_dir():
-        runs = folder / "runs" if (folder / "runs").is_dir() else folder
-        files = _by_run(str(p.relative_to(runs)) for p in runs.glob("*/**/metrics.json"))
-        files = {run: runs / path for run, path in files.items()}
-
-        def read(run):
-            return _parse(_read_text(files[run]), str(files[run]), metrics)
-
-        table = runs.parent / TABLE
-        listed = _listed_runs(_read_text(table)) if table.is_file() else None
-    else:
-        try:
-            _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
-        except CompareError:
-            raise CompareError(f"{side!r} is neither a folder nor a git revision") from None
-        # Paths from the current folder (a study's, say), as ls-tree lists them; "./" makes git show
-        # read them from there too, not from the repository's root.
-        listing = _git("ls-tree", "-r", "--name-only", side, "--", RUNS_DIR).splitlines()
-        found = _by_run(path.removeprefix(f"{RUNS_DIR}/") for path in listing)
-        files = {run: f"{RUNS_DIR}/{path}" for run, path in found.items()}
-
-        def read(run):
-            return _parse(_git("show", f"{side}:./{files[run]}"), f"{side}:{files[run]}", metrics)
-
-        try:
-            listed = _listed_runs(_git("show", f"{side}:./{REPORT_DIR}/{TABLE}"))
-        except CompareError:
-            listed = None
+    paths, read, table = _side(side)
+    files = _by_run(paths, METRICS_PATHS)
+    listed = _listed_runs(table) if table is not None else None
     # Only the listed runs are read: a stale run's folder is not this version's result. A listed run
     # without its metrics would otherwise show as removed (or added) instead of missing.
     lost = [run for run in listed or () if run not in files]
     if lost:
         raise CompareError(f"{side!r}: {TABLE} lists the run {lost[0]!r}, which has no {RUN_FILES['metrics']}")
-    found = {run: read(run) for run in (files if listed is None else listed)}
+    found = {run: _parse(*read(files[run]), metrics) for run in (files if listed is None else listed)}
     if not found:
         raise CompareError(f"{side!r} holds no runs/<run>/{RUN_FILES['metrics']}")
     return found
+
+
+def load_answers(side: str, runs) -> dict[str, object]:
+    """Run name -> its predictions.csv as uncertainty.read_answers reads it, for the `runs` that
+    have one on this side."""
+    paths, read, _ = _side(side)
+    files = _by_run(paths, PREDICTIONS_PATHS)
+    try:
+        return {run: read_answers(*read(files[run])) for run in runs if run in files}
+    except InputError as err:
+        raise CompareError(str(err)) from None
 
 
 def _value(metrics: dict | None, name: str) -> float | None:
@@ -171,8 +193,33 @@ def known_metrics(*sides: dict[str, dict]) -> set[str]:
     }
 
 
-def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS, labels=("A", "B")) -> str:
-    """A Markdown table of each metric of each run on both sides, and its change."""
+def verdicts(old: dict, new: dict) -> dict[str, str]:
+    """For each run with predictions on both sides (load_answers), whether its answers on the same
+    test images changed more than chance would: McNemar's exact test between the two versions,
+    Holm's correction over the runs whose predictions changed, and the interval of the change in
+    accuracy. Runs tested on other images are not tested."""
+    found, tested = {}, {}
+    for run in (run for run in new if run in old):
+        before, after = old[run], new[run]
+        if not same_images(before, after):
+            found[run] = "not tested: the test images differ"
+        elif before["predicted"].equals(after["predicted"]):
+            found[run] = "same predictions"
+        else:
+            tested[run] = (before["right"].to_numpy(), after["right"].to_numpy())
+    adjusted = holm([mcnemar_pvalue(*pair) for pair in tested.values()])
+    for (run, pair), p in zip(tested.items(), adjusted, strict=True):
+        low, high = difference_interval(*pair)
+        changed = "changed significantly" if p < ALPHA else "within noise"
+        found[run] = f"{changed} (p = {p:.2g}; Δ accuracy {CONFIDENCE:.0%} CI [{low:+.4f}, {high:+.4f}])"
+    return found
+
+
+def compare(
+    old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS, labels=("A", "B"), verdict=None
+) -> str:
+    """A Markdown table of each metric of each run on both sides, and its change; with
+    `verdict` (run -> text, see verdicts), a column saying whether the change is more than noise."""
     # A misspelt metric would be a column of dashes that looks like a result.
     known = known_metrics(old, new)
     unknown = [metric for metric in metrics if metric not in known]
@@ -183,6 +230,8 @@ def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
     columns = ["run"]
     for metric in metrics:
         columns += [metric, f"Δ {metric}"]
+    if verdict is not None:
+        columns.append("predictions A → B")
     lines = [
         f"Test metrics, {labels[0]} → {labels[1]}:",
         "",
@@ -205,9 +254,22 @@ def compare(old: dict[str, dict], new: dict[str, dict], metrics=DEFAULT_METRICS,
                 moved |= abs(b - a) >= 5e-5
             cells.append(_delta(a, b))
         counts[status or ("changed" if moved else "unchanged")] += 1
+        if verdict is not None:
+            cells.append(verdict.get(run, "not tested: no predictions.csv on both sides" if not status else ""))
         lines.append("| " + " | ".join(cells) + " |")
     summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-    return "\n".join([*lines, "", f"Runs: {summary}."]) + "\n"
+    note = (
+        [
+            "",
+            "Predictions A → B: each run's answers on the same test images, A against B: an exact McNemar "
+            f"test on the images only one version got right, Holm's correction over the runs whose predictions "
+            f"changed (p: adjusted; significant: p < {ALPHA:.2g}), and the {CONFIDENCE:.0%} interval of the "
+            "change in accuracy (paired bootstrap).",
+        ]
+        if verdict is not None
+        else []
+    )
+    return "\n".join([*lines, "", f"Runs: {summary}.", *note]) + "\n"
 
 
 def main(argv=None) -> int:
@@ -224,7 +286,8 @@ def main(argv=None) -> int:
         old, new = (load_metrics(side, args.metrics or DEFAULT_METRICS) for side in (args.old, args.new))
         # Named metrics must exist; of the defaults, those of older versions may be missing.
         metrics = args.metrics or [m for m in DEFAULT_METRICS if m in known_metrics(old, new)] or DEFAULT_METRICS
-        table = compare(old, new, metrics, (args.old, args.new))
+        answers = [load_answers(side, runs) for side, runs in ((args.old, old), (args.new, new))]
+        table = compare(old, new, metrics, (args.old, args.new), verdicts(*answers))
     except CompareError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

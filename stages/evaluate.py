@@ -9,7 +9,8 @@ Writes the files of EVALUATION_FILES into --out-dir:
 - metrics.json: the headline numbers only, what `dvc metrics` and `dvc exp show`
   list: accuracy, loss, top-k accuracy, macro and weighted F1;
 - scores.json: macro and weighted precision and recall, per-class
-  precision/recall/F1/support, the number of test images;
+  precision/recall/F1/support, the number of test images, and the 95% interval of
+  every metric (`intervals`, and per class; stages.lib.scores says how);
 - provenance.json: the run config, test-data checksums, package versions, the
   git revision of the train and evaluate code;
 - the confusion matrix as counts and row-normalised CSVs (class names on both
@@ -41,7 +42,7 @@ from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES
 from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision, package_versions
-from stages.lib.scores import predict_probabilities, score, split_scores
+from stages.lib.scores import MIN_SCORED, predict_probabilities, score, split_scores
 from stages.lib.settings import RunSettings
 from stages.lib.splits import load_split, read_metadata
 
@@ -242,11 +243,20 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
     pairs = most_confused(counts)
     plot_confusion(counts, fractions, title, paths["heatmap"], framed=pairs)
 
-    kwargs = {"labels": np.arange(len(class_names)), "target_names": class_names, "zero_division": 0}
+    # Classes with too few test images are left out, as in scores.json: their F1 would be luck.
+    support = np.bincount(y_test, minlength=len(class_names))
+    scored = np.flatnonzero(support >= MIN_SCORED)
+    kwargs = {"labels": scored, "target_names": [class_names[c] for c in scored], "zero_division": 0}
+    unscored = [f"{class_names[c]} ({support[c]})" for c in np.flatnonzero(support < MIN_SCORED)]
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))
     write_text(
         paths["report_text"],
         classification_report(y_test, y_pred, digits=4, **kwargs)
+        + (
+            f"\nNot scored, fewer than {MIN_SCORED} test images: {', '.join(unscored)}\n"
+            if unscored
+            else ""
+        )
         + "\nMost confused (actual -> predicted: images, share of the actual class):\n"
         + ("".join(f"  {pair}\n" for pair in pairs) or "  none: every test image is right\n"),
     )

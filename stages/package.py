@@ -41,6 +41,7 @@ from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split, read_metadata
+from stages.lib.uncertainty import against, read_answers, same_images
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 
@@ -73,6 +74,22 @@ def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
     order = sorted(range(len(scored)), key=lambda i: (-scored[i][metric], scored[i]["loss"], i))
     ranking = [{"run": scored[i]["run"], metric: scored[i][metric], "loss": scored[i]["loss"]} for i in order]
     return ranking[0]["run"], ranking
+
+
+def indistinguishable(run: str, runs, runs_dir: Path) -> dict[str, float]:
+    """The other runs that the exact McNemar test (Holm's correction over them) cannot tell from
+    `run` on the same test images, with their adjusted p-values (stages.lib.uncertainty)."""
+    answers = {}
+    for other in runs:
+        path = runs_dir / other / RUN_FILES["predictions"]
+        try:
+            answers[other] = read_answers(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError) as err:
+            raise PackagingError(f"run {other!r}: {path} unreadable ({err.__class__.__name__})") from None
+        if not same_images(answers[other], answers[runs[0]]):
+            raise PackagingError(f"runs {runs[0]!r} and {other!r} were tested on different images")
+    tests = against({name: found["right"].to_numpy() for name, found in answers.items()}, run)
+    return {other: test["p_holm"] for other, test in tests.items() if not test["differs"]}
 
 
 def write_archive(folder: Path, archive) -> None:
@@ -177,6 +194,8 @@ def model_card(
     import jinja2
 
     config, classes, per_class = provenance["config"], metadata["class_names"], scores["per_class"]
+    scored = [c for c in classes if per_class[c].get("scored", True)]
+    intervals = scores.get("intervals", {})
     metrics = {**metrics, **scores}
     height, width, channels = preprocessing["image_shape"]
     template = jinja2.Environment(
@@ -200,13 +219,15 @@ def model_card(
         raw_checksums=sorted(metadata.get("raw_checksums", {}).items()),
         weakest_f1=", ".join(
             f"{c} ({per_class[c]['f1']:.3f})"
-            for c in sorted(per_class, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
-        ),
+            for c in sorted(scored, key=lambda c: (per_class[c]["f1"], classes.index(c)))[:3]
+        )
+        or "none scored",
+        unscored=", ".join(f"{c} ({per_class[c]['why']})" for c in classes if c not in scored),
         training_table=_training_table(config, training),
         metrics_table=_table(
-            ["metric", "value"],
+            ["metric", "value", "95% interval"],
             [
-                (name, f"{metrics[name]:.4f}")
+                (name, f"{metrics[name]:.4f}", _interval(intervals.get(name)))
                 for name in (
                     "accuracy",
                     "top_3_accuracy",
@@ -221,17 +242,23 @@ def model_card(
             ],
         ),
         classes_table=_table(
-            ["class", "precision", "recall", "F1", "support"],
+            ["class", "precision", "recall", "F1 (95% interval)", "support"],
             [
                 (
                     c,
                     f"{per_class[c]['precision']:.4f}",
                     f"{per_class[c]['recall']:.4f}",
-                    f"{per_class[c]['f1']:.4f}",
+                    f"{per_class[c]['f1']:.4f} {_interval(per_class[c].get('f1_interval'))}",
                     per_class[c]["support"],
                 )
+                if c in scored
+                else (c, "-", "-", f"not scored: {per_class[c]['why']}", per_class[c]["support"])
                 for c in classes
             ],
+        ),
+        interval_method=intervals.get("method", "No intervals recorded"),
+        indistinguishable=", ".join(
+            f"`{other}` (p = {p:.2g})" for other, p in selection.get("indistinguishable", {}).items()
         ),
         export_lines=[
             f"`{name}`: `{record['path']}`, same probabilities as the Keras model on "
@@ -240,6 +267,10 @@ def model_card(
         ],
         versions_table=_table(["package", "version"], sorted(provenance["versions"].items())),
     )
+
+
+def _interval(pair) -> str:
+    return f"[{pair[0]:.4f}, {pair[1]:.4f}]" if pair else "-"
 
 
 def _selected_as(run: str, selection: dict) -> str:
@@ -296,7 +327,13 @@ def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_d
     run = config.run or best
     if run not in runs:
         raise PackagingError(f"package.run {run!r} is not one of the runs: {', '.join(runs)}")
-    selection = {"run": run, "chosen": bool(config.run), "metric": metric, "ranking": ranking}
+    selection = {
+        "run": run,
+        "chosen": bool(config.run),
+        "metric": metric,
+        "ranking": ranking,
+        "indistinguishable": indistinguishable(run, runs, runs_dir),
+    }
     metadata = read_metadata(data_dir)
     x_test, _ = load_split(data_dir, "test", mmap=True)
     preprocessing = {

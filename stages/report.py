@@ -32,7 +32,9 @@ from stages.lib.files import atomic_path, read_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import REPORT_FILES, RUN_FILES
 from stages.lib.references import best_reference, load_references
+from stages.lib.scores import answer_intervals
 from stages.lib.settings import ReportSettings, RunSettings
+from stages.lib.uncertainty import ALPHA, CONFIDENCE, against, paired_tests, read_answers, same_images
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
 TABLE_COLUMNS = [
@@ -46,8 +48,16 @@ TABLE_COLUMNS = [
     "epochs_run",
     "best_epoch",
     "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "vs_best",
+    "p_vs_best",
+    "p_vs_next",
+    "differs_from_next",
     "top_3_accuracy",
     "macro_f1",
+    "macro_f1_low",
+    "macro_f1_high",
     "weighted_f1",
     "loss",
     "published_accuracy",
@@ -55,6 +65,9 @@ TABLE_COLUMNS = [
     "most_confused",
     "published",
 ]
+
+
+INTERVALS = ("accuracy", "macro_f1")  # the metrics shown with their interval (scores.answer_intervals)
 
 
 def _settings(model: dict) -> str:
@@ -67,11 +80,12 @@ class RunResults:
     """What the report uses of one run's files, read once (read_runs)."""
 
     run: str
-    metrics: dict  # metrics.json
+    metrics: dict  # metrics.json, with the intervals of accuracy and macro F1 (`accuracy_low`, ...)
     config: RunSettings  # provenance.json's run config
     dataset: str  # provenance.json's data.dataset
     summary: dict  # training.json
     confused: list[Confusion]  # its most confused pairs, from confusion_matrix.csv
+    answers: object  # predictions.csv as read by uncertainty.read_answers: which test images it got right
 
 
 def _read_run(runs_dir, run: str, metric: str) -> RunResults:
@@ -82,6 +96,9 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
     metrics, provenance = read_json(metrics_path), read_json(provenance_path)
     if not isinstance(metrics, dict) or metric not in metrics:
         raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
+    answers = read_answers(_read_text(folder / RUN_FILES["predictions"]), str(folder / RUN_FILES["predictions"]))
+    for key, (low, high) in answer_intervals(answers["actual"], answers["predicted"]).items():
+        metrics = {**metrics, f"{key}_low": low, f"{key}_high": high}
     if not isinstance(provenance, dict) or "config" not in provenance:
         raise InputError(f"{provenance_path}: no run config; not a file evaluate wrote")
     confusion_path = folder / RUN_FILES["confusion"]
@@ -98,7 +115,15 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
         dataset=(provenance.get("data") or {}).get("dataset", ""),
         summary=read_json(folder / RUN_FILES["summary"]),
         confused=most_confused(counts),
+        answers=answers,
     )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: unreadable ({err.__class__.__name__}); not a file evaluate wrote") from None
 
 
 def read_runs(runs, runs_dir, metric: str) -> list[RunResults]:
@@ -136,21 +161,114 @@ def comparison_table(results: list[RunResults], metric: str, references=()):
             }
         )
     table = pd.DataFrame(rows)
-    table = table[[c for c in TABLE_COLUMNS if c in table.columns]]
-    return table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    table = table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    right = right_answers(results)
+    runs = table["run"].tolist()
+    tests = against(right, runs[0])
+    table["p_vs_best"] = [tests[run]["p_holm"] if run in tests else None for run in runs]
+    table["vs_best"] = [_verdict(tests.get(run)) for run in runs]
+    # Each run against the one ranked just below it: whether the order of the table is evidence.
+    below = paired_tests(right, list(zip(runs, runs[1:])))
+    table["p_vs_next"] = [test["p_holm"] for test in below] + [None]
+    table["differs_from_next"] = [test["differs"] for test in below] + [None]
+    return table[[c for c in TABLE_COLUMNS if c in table.columns]]
+
+
+def right_answers(results: list[RunResults]) -> dict[str, "np.ndarray"]:
+    """Run -> which test images it got right; InputError if two runs were tested on different images."""
+    first = results[0]
+    for result in results:
+        if not same_images(result.answers, first.answers):
+            raise InputError(
+                f"runs {first.run!r} and {result.run!r} were tested on different images (their predictions.csv "
+                "differ in image or actual class): rerun evaluate for both"
+            )
+    return {result.run: result.answers["right"].to_numpy() for result in results}
+
+
+def _verdict(test: dict | None) -> str:
+    """'best', 'indistinguishable' from it, or significantly 'worse' (or 'better': ranked by
+    another metric, yet right on more images)."""
+    if test is None:
+        return "best"
+    if not test["differs"]:
+        return "indistinguishable"
+    return "better" if test["only_second_right"] > test["only_first_right"] else "worse"
+
+
+def tiers(table) -> str:
+    """The table's order as far as it is evidence: runs not distinguishable from the next one
+    joined by '≈', tiers that differ separated by '>'."""
+    text = f"`{table.loc[0, 'run']}`"
+    for i in range(1, len(table)):
+        text += (" > " if table.loc[i - 1, "differs_from_next"] else " ≈ ") + f"`{table.loc[i, 'run']}`"
+    return text
+
+
+def significance(table) -> str:
+    """In words: which runs of the table differ from the best one, and which do not."""
+    best, rest = table.loc[0, "run"], table.iloc[1:]
+    if rest.empty:
+        return "One run: nothing to compare it with.\n"
+
+    def listed(rows) -> str:
+        return ", ".join(f"`{row.run}` (p = {row.p_vs_best:.2g})" for row in rows.itertuples()) or "none"
+
+    same = rest[rest["vs_best"] == "indistinguishable"]
+    return (
+        f"Each run against the best, `{best}`, on the same test images: an exact McNemar test on the images "
+        f"only one of the two got right, with Holm's correction over the {len(rest)} comparisons "
+        f"(p: adjusted; differs: p < {ALPHA:.2g}).\n\n"
+        f"- Significantly worse than `{best}`: {listed(rest[rest['vs_best'] == 'worse'])}.\n"
+        + (
+            f"- Significantly better on the test images, though ranked lower: {listed(better)}.\n"
+            if not (better := rest[rest["vs_best"] == "better"]).empty
+            else ""
+        )
+        + f"- Not distinguishable from `{best}`: {listed(same)}"
+        + (
+            ": their order in the table, and the choice of the best among them, is not evidence.\n"
+            if not same.empty
+            else f"; `{best}` is significantly better than every other run.\n"
+        )
+        + "\nEach run against the one ranked just below it (`p_vs_next`, Holm over those "
+        f"{len(rest)} comparisons): {tiers(table)}. '>' marks a significant difference, '≈' an order "
+        "that the test images cannot confirm.\n"
+    )
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.4f}, {high:.4f}]"
 
 
 def markdown_table(table, metric: str) -> str:
+    import pandas as pd
+
     shown = table.copy()
     shown["run"] = ["**" + r + "** (best)" if i == 0 else r for i, r in enumerate(shown["run"])]
+    for name in INTERVALS:
+        shown[f"{name}_low"] = [_interval(*pair) for pair in zip(shown[f"{name}_low"], shown[f"{name}_high"])]
+        shown = shown.drop(columns=f"{name}_high").rename(columns={f"{name}_low": f"{name} {CONFIDENCE:.0%} CI"})
+    for column in ("p_vs_best", "p_vs_next"):
+        shown[column] = ["-" if pd.isna(p) else f"{p:.2g}" for p in shown[column]]
+    shown = shown.drop(columns="differs_from_next")
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
     note = (
-        "\n`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
+        f"\n`{CONFIDENCE:.0%} CI`: the metric's interval (accuracy: Wilson; macro F1: bootstrap over the test "
+        "images). `vs_best`, `p_vs_best`: the run against the best one; `p_vs_next`: against the run below it (as below). "
+        "`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
         "(stages/data/published_results.csv, named in `published`); `vs_published_points`: the run's "
         "accuracy minus it, in percentage points. `most_confused`: the pair of classes the run mixes up most "
         "(actual -> predicted: test images, share of the actual class).\n"
     )
-    return header + shown.to_markdown(index=False, floatfmt=".4g") + "\n" + note
+    return (
+        header
+        + shown.to_markdown(index=False, floatfmt=".4g")
+        + "\n"
+        + note
+        + "\n## Which differences are significant\n\n"
+        + significance(table)
+    )
 
 
 def sweep_results(results: list[RunResults], metric: str) -> dict[str, list[tuple[dict, float]]]:
@@ -299,6 +417,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
             "data_dir": str(data_dir),
             "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
             "comparison_csv": str(paths["table_csv"]),
+            "significance": significance(table),
             "confused": {result.run: [str(pair) for pair in result.confused] for result in results},
         },
     )

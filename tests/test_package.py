@@ -92,11 +92,16 @@ def test_package_holds_model_contract_card_and_manifest(runs, tiny_data, tmp_pat
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in card
     assert f"| macro_f1 | {metrics['macro_f1']:.4f} |" in card
     for name, scores in read_json(runs / "reports" / run / RUN_FILES["scores"])["per_class"].items():
+        low, high = scores["f1_interval"]
         assert (
             f"| {name} | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} "
-            f"| {scores['support']} |"
+            f"[{low:.4f}, {high:.4f}] | {scores['support']} |"
         ) in card
     assert "Selected as the best of 2 runs by test accuracy" in card
+    # The runs that McNemar's test cannot tell from it are named: the choice among them is a tie-break.
+    indistinguishable = read_json(folder / "selection.json")["indistinguishable"]
+    assert ("it is not distinguishable from" in card) == bool(indistinguishable)
+    assert all(f"`{other}` (p = " in card for other in indistinguishable)
     with tarfile.open(tmp_path / "package.tar.gz") as tar:
         assert sorted(tar.getnames()) == sorted(f"package/{name}" for name in [*files, "SHA256SUMS"])
     # The same inputs give the same archive, byte for byte (fixed timestamps and owners, and an ONNX

@@ -7,7 +7,9 @@ from stages.lib.architectures import names
 from stages.lib.confusion import Confusion, most_confused
 from stages.lib.datasets import SOURCES
 from stages.lib.errors import InputError
-from stages.lib.references import Reference, best_reference, load_references
+from stages.lib.references import COLUMNS, Reference, best_reference, load_references
+
+HEADER = ",".join(COLUMNS)
 
 
 def test_the_table_names_known_datasets_and_architectures():
@@ -17,33 +19,46 @@ def test_the_table_names_known_datasets_and_architectures():
     }
     for reference in references:
         assert reference.dataset in SOURCES and reference.architecture in names(), reference
-        assert 0.5 < reference.accuracy < 1 and reference.source
+        assert 0.5 < reference.accuracy < 1 and reference.source and "test set" in reference.test_set
+        # Each figure can be found again: a page, or a GitHub file pinned to a commit, and the row.
+        assert reference.locator.startswith("https://") and ("row" in reference.locator or "'" in reference.locator)
+
+
+def test_the_withdrawn_figures_are_not_quoted():
+    # A validation figure the zalandoresearch README removed in 2018 (e028be6), and a VGG figure no
+    # version of it held: the README's VGG16 row reads 0.935.
+    figures = {(r.architecture, r.accuracy) for r in load_references()}
+    assert ("mlp", 0.9) not in figures and ("cnn_deep", 0.94) not in figures and ("cnn_deep", 0.935) in figures
 
 
 def test_best_reference_is_the_highest_of_its_dataset_and_architecture():
     table = [
-        Reference("fashion_mnist", "cnn_deep", "small", 0.934, "a"),
-        Reference("fashion_mnist", "cnn_deep", "VGG-like", 0.94, "b"),
-        Reference("mnist", "cnn_deep", "other data", 0.99, "c"),
+        Reference("fashion_mnist", "cnn_deep", "small", 0.934, "test set", "a", "https://a.org"),
+        Reference("fashion_mnist", "cnn_deep", "VGG-like", 0.94, "test set, one run", "b", "https://b.org/x"),
+        Reference("mnist", "cnn_deep", "other data", 0.99, "test set", "c", "https://c.org"),
     ]
     assert best_reference(table, "fashion_mnist", "cnn_deep").model == "VGG-like"
     assert best_reference(table, "fashion_mnist", "mlp") is None
     assert best_reference(table, "digits", "cnn_deep") is None
-    assert table[1].label == "94.0%: VGG-like (b)"
+    assert table[1].label == "94.0%: VGG-like, test set, one run (b: https://b.org/x)"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("dataset,architecture,model,accuracy\nmnist,mlp,x,0.9\n", "header must be"),
+        ("dataset,architecture,model,accuracy,source\nmnist,mlp,x,0.9,s\n", "header must be"),
+        (f"{HEADER}\nmnist,mlp,x,92.5,t,s,https://a.org\n", "line 2: accuracy '92.5' is not a fraction"),
+        (f"{HEADER}\nmnist,mlp,x,nan,t,s,https://a.org\n", "line 2: accuracy 'nan' is not a fraction"),
+        (f"{HEADER}\nmnist,mlp,x,high,t,s,https://a.org\n", "line 2: accuracy 'high' is not a number"),
+        (f"{HEADER}\nmnist,mlp,,0.9,t,s,https://a.org\n", "line 2: needs exactly the columns"),
+        (f"{HEADER}\nmnist,mlp,x,0.9,t,s,https://a.org,extra\n", "line 2: needs exactly the columns"),
+        # No locator, or one a reader cannot open at the figure: refused.
+        (f"{HEADER}\nmnist,mlp,x,0.9,t,s,\n", "line 2: needs exactly the columns"),
+        (f"{HEADER}\nmnist,mlp,x,0.9,t,s,the README\n", "line 2: locator 'the README' is not an https address"),
         (
-            "dataset,architecture,model,accuracy,source\nmnist,mlp,x,92.5,s\n",
-            "line 2: accuracy '92.5' is not a fraction",
+            f"{HEADER}\nmnist,mlp,x,0.9,t,s,https://github.com/o/r/blob/main/README.md\n",
+            "line 2: locator 'https://github.com/o/r/blob/main/README.md' is not an https address \\(a GitHub file pinned",
         ),
-        ("dataset,architecture,model,accuracy,source\nmnist,mlp,x,nan,s\n", "line 2: accuracy 'nan' is not a fraction"),
-        ("dataset,architecture,model,accuracy,source\nmnist,mlp,x,high,s\n", "line 2: accuracy 'high' is not a number"),
-        ("dataset,architecture,model,accuracy,source\nmnist,mlp,,0.9,s\n", "line 2: needs exactly the columns"),
-        ("dataset,architecture,model,accuracy,source\nmnist,mlp,x,0.9,s,extra\n", "line 2: needs exactly the columns"),
     ],
 )
 def test_a_bad_table_is_refused_naming_file_and_line(tmp_path, text, message):

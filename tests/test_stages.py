@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 
 from stages.evaluate import evaluate
+from stages.lib.errors import InputError
 from stages.lib.files import read_json, sha256_file, write_json
 from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, RUN_FILES
 from stages.lib.references import Reference
-from stages.lib.scores import score
+from stages.lib.scores import answer_intervals, score
+from stages.lib.uncertainty import proportion_interval
 from stages.package import select_best
 from stages.prepare import split_stratified
-from stages.report import comparison_table, markdown_table, read_runs, report, sweep_results
+from stages.report import comparison_table, markdown_table, read_runs, report, significance, sweep_results
 from stages.train import train
 from tests.conftest import run_config
 
@@ -77,11 +79,54 @@ def test_score_on_known_probabilities():
     assert metrics["loss"] == round(float(-np.mean(np.log([0.9, 0.5, 0.3, 0.7]))), 6)
     assert metrics["top_3_accuracy"] == 1.0 and "top_5_accuracy" not in metrics  # only k < classes
     assert metrics["test_images"] == 4
-    # Class y: one actual, never predicted; class w: predicted twice, right once.
-    assert metrics["per_class"]["y"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
-    assert metrics["per_class"]["w"] == {"precision": 0.5, "recall": 1.0, "f1": 0.666667, "support": 1}
-    # Every class counts in the macro average, z (no test image) with 0, as in the classification report.
-    assert metrics["macro_recall"] == round((1 + 1 + 0 + 0) / 4, 6)
+    # Classes w and y have one test image, z none: too few to score (an F1 of 0 or 1 by luck).
+    assert metrics["per_class"]["y"] == {"support": 1, "scored": False, "why": "1 test image, fewer than 2"}
+    assert metrics["per_class"]["z"] == {"support": 0, "scored": False, "why": "0 test images, fewer than 2"}
+    assert {key: metrics["per_class"]["x"][key] for key in ("precision", "recall", "f1", "support")} == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "support": 2,
+    }
+    # The averages are over the scored classes: x alone.
+    assert metrics["macro_recall"] == metrics["macro_f1"] == metrics["weighted_f1"] == 1.0
+
+
+def test_every_metric_has_an_interval_that_holds_it_and_reproduces():
+    rng = np.random.default_rng(3)
+    y = np.arange(300) % 3
+    probabilities = rng.dirichlet(np.ones(3), 300)
+    probabilities[np.arange(300), y] += rng.random(300)  # right about three times in four
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    metrics = score(y, probabilities, ["a", "b", "c"])
+    intervals = metrics["intervals"]
+    assert set(intervals) == {"method", "accuracy", "loss", "macro_precision", "macro_recall", "macro_f1",
+                              "weighted_precision", "weighted_recall", "weighted_f1"}
+    for name, (low, high) in ((k, v) for k, v in intervals.items() if k != "method"):
+        assert low < metrics[name] < high, name
+    for scores in metrics["per_class"].values():
+        for key in ("precision", "recall", "f1"):
+            assert scores[f"{key}_interval"][0] < scores[key] < scores[f"{key}_interval"][1]
+    # Wilson's interval of accuracy, by its formula with z = 1.959964.
+    right, n, z = round(metrics["accuracy"] * 300), 300, 1.959964
+    p = right / n
+    centre, half = (p + z * z / (2 * n)), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    assert intervals["accuracy"] == pytest.approx([(centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)], abs=1e-6)
+    assert score(y, probabilities, ["a", "b", "c"]) == metrics  # the bootstrap is seeded
+    # The report's intervals, from the predicted classes alone, are the same.
+    names = np.array(["a", "b", "c"])
+    found = answer_intervals(names[y], names[probabilities.argmax(axis=1)])
+    assert found == {key: intervals[key] for key in ("accuracy", "macro_f1")}
+
+
+def test_tied_outputs_get_chance_top_k_not_full_marks():
+    # A model at chance level: every output equal. Ties are shared, not counted for the true class.
+    metrics = score(np.arange(100) % 10, np.full((100, 10), 0.1), [str(c) for c in range(10)])
+    assert metrics["top_3_accuracy"] == 0.3 and metrics["top_5_accuracy"] == 0.5
+    # The true class tied with one other at third place: half a hit for top-3, a full one for top-5.
+    probabilities = np.array([[0.4, 0.3, 0.1, 0.1, 0.05, 0.05]] * 2)
+    found = score(np.array([2, 2]), probabilities, list("abcdef"))
+    assert found["top_3_accuracy"] == 0.5 and found["top_5_accuracy"] == 1.0
 
 
 def test_top_k_counts_the_true_class_among_the_k_most_probable():
@@ -166,6 +211,13 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="
         folder / run / RUN_FILES["metrics"],
         {"accuracy": accuracy, "loss": loss, "macro_f1": accuracy, "weighted_f1": accuracy},
     )
+    # 100 test images, the first 100 * accuracy of them right (so runs share the images they get right).
+    right = round(100 * accuracy)
+    actual = ["Shirt", "Coat"] * 50
+    predicted = [a if i < right else ("Coat" if a == "Shirt" else "Shirt") for i, a in enumerate(actual)]
+    (folder / run / RUN_FILES["predictions"]).write_text(
+        "image,actual,predicted\n" + "".join(f"{i},{a},{p}\n" for i, (a, p) in enumerate(zip(actual, predicted)))
+    )
     write_json(folder / run / RUN_FILES["provenance"], {"config": config, "data": {"dataset": dataset}})
     (folder / run / RUN_FILES["confusion"]).write_text("actual\\predicted,Shirt,Coat\nShirt,9,1\nCoat,3,7\n")
     write_json(
@@ -190,20 +242,51 @@ def test_comparison_table_ranks_as_package_picks(tmp_path):
     assert "**e** (best)" in markdown_table(table, "accuracy")
     assert table.loc[0, "most_confused"] == "Coat -> Shirt: 3 (30.0%)"
     assert table["published_accuracy"].isna().all() and (table["published"] == "-").all()
+    # Intervals from the predictions: e got 95 of 100 test images right.
+    low, high = proportion_interval(95, 100)
+    assert [table.loc[0, "accuracy_low"], table.loc[0, "accuracy_high"]] == [low, high]
+    assert table.loc[0, "macro_f1_low"] < table.loc[0, "macro_f1"] < table.loc[0, "macro_f1_high"]
+    assert f"| [{low:.4f}, {high:.4f}]  | best " in markdown_table(table, "accuracy")
+
+
+def test_the_comparison_says_which_runs_differ_from_the_best(tmp_path):
+    # On 100 shared images: b is wrong on 2 images more than a (McNemar p = 0.5), c on 40 more (p < 1e-11).
+    for run, accuracy in (("a", 0.9), ("b", 0.88), ("c", 0.5)):
+        _write_run(tmp_path, run, accuracy, 0.3)
+    table = comparison_table(read_runs(["c", "b", "a"], tmp_path, "accuracy"), "accuracy").set_index("run")
+    assert table["vs_best"].to_dict() == {"a": "best", "b": "indistinguishable", "c": "worse"}
+    # Exact McNemar: 2 discordant images, both for a: p = 2 * 0.5**2 = 0.5; Holm multiplies the larger
+    # of the 2 p-values by 1 (and the smaller, c's, by 2).
+    assert table.loc["b", "p_vs_best"] == 0.5 and pd.isna(table.loc["a", "p_vs_best"])
+    text = significance(table.reset_index())
+    assert "Significantly worse than `a`: `c` (p = " in text
+    assert "Not distinguishable from `a`: `b` (p = 0.5): their order in the table" in text
+    # Neighbours: a and b cannot be told apart, b and c can.
+    assert table["differs_from_next"].tolist()[:2] == [False, True]
+    assert "`a` ≈ `b` > `c`." in text
+
+
+def test_runs_tested_on_different_images_are_not_compared(tmp_path):
+    for run in ("a", "b"):
+        _write_run(tmp_path, run, 0.9, 0.3)
+    predictions = tmp_path / "b" / RUN_FILES["predictions"]
+    predictions.write_text(predictions.read_text().replace("\n0,Shirt", "\n0,Coat"))
+    with pytest.raises(InputError, match="runs 'a' and 'b' were tested on different images"):
+        comparison_table(read_runs(["a", "b"], tmp_path, "accuracy"), "accuracy")
 
 
 def test_comparison_table_puts_each_run_next_to_its_published_result(tmp_path):
     _write_run(tmp_path, "mlp-fashion", 0.9123, 0.3, dataset="fashion_mnist")
     _write_run(tmp_path, "mlp-digits", 0.97, 0.1)
     references = [
-        Reference("fashion_mnist", "mlp", "MLP 256-128-64", 0.9, "zalando"),
-        Reference("fashion_mnist", "mlp", "a weaker MLP", 0.85, "elsewhere"),
+        Reference("fashion_mnist", "mlp", "MLP 256-128-100", 0.9, "test set", "zalando", "https://x.org/a"),
+        Reference("fashion_mnist", "mlp", "a weaker MLP", 0.85, "test set", "elsewhere", "https://x.org/b"),
     ]
     results = read_runs(["mlp-fashion", "mlp-digits"], tmp_path, "accuracy")
     table = comparison_table(results, "accuracy", references).set_index("run")
     assert table.loc["mlp-fashion", "published_accuracy"] == 0.9
     assert table.loc["mlp-fashion", "vs_published_points"] == 1.23
-    assert table.loc["mlp-fashion", "published"] == "90.0%: MLP 256-128-64 (zalando)"
+    assert table.loc["mlp-fashion", "published"] == "90.0%: MLP 256-128-100, test set (zalando: https://x.org/a)"
     assert pd.isna(table.loc["mlp-digits", "published_accuracy"]) and table.loc["mlp-digits", "published"] == "-"
 
 

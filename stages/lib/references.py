@@ -2,7 +2,10 @@
 
 One row per published figure: the dataset (a key of stages.lib.datasets.SOURCES), the
 architecture of this project whose family it belongs to, the model as published, its test
-accuracy (a fraction, on the dataset's official test split) and where it was published.
+accuracy (a fraction), the test set it was measured on and how (one run, a mean, a best of
+several), where it was published, and a locator a reader can open: an https address, for a
+GitHub file pinned to a commit (`/blob/<40 hex digits>/`), with the table row or line. Each row
+was checked at its locator; a row without one is refused.
 The report shows each run next to the best published figure for its dataset and
 architecture, and the difference; a dataset or architecture with no row shows none.
 Morphological networks on Fashion-MNIST have no published figure here: none was found.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from stages.lib.errors import InputError
 
 DATA_FILES = ("stages/data/published_results.csv",)  # the report stage's input (stages.lib.codedeps)
 TABLE = ROOT / DATA_FILES[0]
-COLUMNS = ("dataset", "architecture", "model", "accuracy", "source")
+COLUMNS = ("dataset", "architecture", "model", "accuracy", "test_set", "source", "locator")
+# A GitHub file at a commit: the figure stays where the locator says, whatever the branch does later.
+PINNED_GITHUB = re.compile(r"https://github\.com/[^/\s]+/[^/\s]+/blob/[0-9a-f]{40}/\S+")
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,15 @@ class Reference:
     architecture: str
     model: str
     accuracy: float
+    test_set: str
     source: str
+    locator: str
 
     @property
     def label(self) -> str:
-        """E.g. '92.5%: two convolutions < 100k parameters (zalandoresearch/fashion-mnist, ...)'."""
-        return f"{100 * self.accuracy:.1f}%: {self.model} ({self.source})"
+        """E.g. '92.5%: two convolutions < 100k parameters, official test set (10,000 images), one run
+        (zalandoresearch/fashion-mnist README benchmark: https://github.com/...)'."""
+        return f"{100 * self.accuracy:.1f}%: {self.model}, {self.test_set} ({self.source}: {self.locator})"
 
 
 def _row(row: dict, where: str) -> Reference:
@@ -46,6 +55,14 @@ def _row(row: dict, where: str) -> Reference:
         raise InputError(f"{where}: accuracy {row['accuracy']!r} is not a number") from None
     if not (math.isfinite(accuracy) and 0 < accuracy <= 1):
         raise InputError(f"{where}: accuracy {row['accuracy']!r} is not a fraction in (0, 1] (92.5% is 0.925)")
+    locator = row["locator"].strip()
+    if not locator.startswith("https://") or (
+        locator.startswith("https://github.com/") and not PINNED_GITHUB.match(locator)
+    ):
+        raise InputError(
+            f"{where}: locator {locator!r} is not an https address (a GitHub file pinned to a commit: "
+            "https://github.com/<owner>/<repo>/blob/<commit>/<path>) where a reader finds the figure"
+        )
     return Reference(**{**{column: row[column].strip() for column in COLUMNS}, "accuracy": accuracy})
 
 
