@@ -122,7 +122,11 @@ def _side(side: str):
         runs = folder / "runs" if (folder / "runs").is_dir() else folder
         paths = [str(p.relative_to(runs)) for p in runs.glob("*/**/*") if p.is_file()]
         table = runs.parent / TABLE
-        return paths, lambda path: (_read_text(runs / path), str(runs / path)), _read_text(table) if table.is_file() else None
+        return (
+            paths,
+            lambda path: (_read_text(runs / path), str(runs / path)),
+            _read_text(table) if table.is_file() else None,
+        )
     try:
         _git("rev-parse", "--verify", "--quiet", f"{side}^{{commit}}")
     except CompareError:
@@ -287,7 +291,9 @@ def main(argv=None) -> int:
         # Named metrics must exist; of the defaults, those of older versions may be missing.
         metrics = args.metrics or [m for m in DEFAULT_METRICS if m in known_metrics(old, new)] or DEFAULT_METRICS
         answers = [load_answers(side, runs) for side, runs in ((args.old, old), (args.new, new))]
-        table = compare(old, new, metrics, (args.old, args.new), verdicts(*answers))
+        # Versions from before predictions.csv have nothing to test: no column then.
+        verdict = verdicts(*answers) if all(answers) else None
+        table = compare(old, new, metrics, (args.old, args.new), verdict)
     except CompareError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

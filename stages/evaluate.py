@@ -252,11 +252,7 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
     write_text(
         paths["report_text"],
         classification_report(y_test, y_pred, digits=4, **kwargs)
-        + (
-            f"\nNot scored, fewer than {MIN_SCORED} test images: {', '.join(unscored)}\n"
-            if unscored
-            else ""
-        )
+        + (f"\nNot scored, fewer than {MIN_SCORED} test images: {', '.join(unscored)}\n" if unscored else "")
         + "\nMost confused (actual -> predicted: images, share of the actual class):\n"
         + ("".join(f"  {pair}\n" for pair in pairs) or "  none: every test image is right\n"),
     )

@@ -16,6 +16,7 @@ embedded and nothing loaded from another host.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -28,13 +29,23 @@ import numpy as np
 from stages.lib.confusion import Confusion, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
-from stages.lib.files import atomic_path, read_json, write_text
+from stages.lib.files import atomic_path, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import REPORT_FILES, RUN_FILES
 from stages.lib.references import best_reference, load_references
 from stages.lib.scores import answer_intervals
 from stages.lib.settings import ReportSettings, RunSettings
-from stages.lib.uncertainty import ALPHA, CONFIDENCE, against, paired_tests, read_answers, same_images
+from stages.lib.uncertainty import (
+    ALPHA,
+    CONFIDENCE,
+    against,
+    holm,
+    mean_interval,
+    paired_tests,
+    read_answers,
+    same_images,
+    welch_pvalue,
+)
 
 # Only what the same code, parameters and data reproduce: wall times are in logs/ (see train).
 TABLE_COLUMNS = [
@@ -168,13 +179,13 @@ def comparison_table(results: list[RunResults], metric: str, references=()):
     table["p_vs_best"] = [tests[run]["p_holm"] if run in tests else None for run in runs]
     table["vs_best"] = [_verdict(tests.get(run)) for run in runs]
     # Each run against the one ranked just below it: whether the order of the table is evidence.
-    below = paired_tests(right, list(zip(runs, runs[1:])))
+    below = paired_tests(right, list(itertools.pairwise(runs)))
     table["p_vs_next"] = [test["p_holm"] for test in below] + [None]
     table["differs_from_next"] = [test["differs"] for test in below] + [None]
     return table[[c for c in TABLE_COLUMNS if c in table.columns]]
 
 
-def right_answers(results: list[RunResults]) -> dict[str, "np.ndarray"]:
+def right_answers(results: list[RunResults]) -> dict[str, np.ndarray]:
     """Run -> which test images it got right; InputError if two runs were tested on different images."""
     first = results[0]
     for result in results:
@@ -237,6 +248,83 @@ def significance(table) -> str:
     )
 
 
+def replicate_summary(results: list[RunResults], groups: dict, runs_dir) -> dict:
+    """Per run with replicates (ReportSettings.replicates): for its seeds, and for its folds,
+    the number, mean, standard deviation and interval of the mean (uncertainty.mean_interval) of
+    test accuracy and macro F1, and for folds of the accuracy on the held-out fold (the validation
+    accuracy of the epoch kept); what reports/replicates.json holds."""
+    import pandas as pd
+
+    by_run = {result.run: result for result in results}
+    summary = {}
+    for run, group in (groups or {}).items():
+        summary[run] = {}
+        for kind in ("seeds", "folds"):
+            members = [by_run[name] for name in group[kind] if name in by_run]
+            if len(members) < (2 if kind == "seeds" else 1):
+                continue
+            found = {
+                metric: mean_interval([member.metrics[metric] for member in members])
+                for metric in ("accuracy", "macro_f1")
+            }
+            if kind == "folds":
+                held_out = []
+                for member in members:
+                    history = pd.read_csv(Path(runs_dir) / member.run / RUN_FILES["history"])
+                    kept = history[history["epoch"] == member.summary["best_epoch"]]
+                    held_out.append(float(kept["val_accuracy"].iloc[0]) if len(kept) else float("nan"))
+                found["held_out_accuracy"] = mean_interval(held_out)
+            summary[run][kind] = {"runs": [member.run for member in members], **found}
+    return {run: kinds for run, kinds in summary.items() if kinds}
+
+
+def replicates_markdown(summary: dict, results: list[RunResults]) -> str:
+    """The replicates in a table and, for each sweep whose runs have seed replicates, its ranking
+    by mean over the seeds, tested step by step (Welch's t-test, Holm)."""
+    if not summary:
+        return "No run has replicates (`repeats`, `cv_folds` in params.yaml).\n"
+
+    def shown(found: dict) -> str:
+        interval = f" [{found['low']:.4f}, {found['high']:.4f}]" if "low" in found else ""
+        return f"{found['mean']:.4f} ± {found['sd']:.4f}{interval}"
+
+    lines = [
+        f"| run | replicates | test accuracy: mean ± sd [{CONFIDENCE:.0%} CI of the mean] | macro F1 | "
+        "held-out fold accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for run, kinds in summary.items():
+        for kind, found in kinds.items():
+            held = shown(found["held_out_accuracy"]) if "held_out_accuracy" in found else "-"
+            what = f"{found['accuracy']['n']} {'seeds' if kind == 'seeds' else 'folds'}"
+            lines.append(f"| {run} | {what} | {shown(found['accuracy'])} | {shown(found['macro_f1'])} | {held} |")
+    text = "\n".join(lines) + "\n"
+    sweeps: dict[str, list[str]] = {}
+    for result in results:
+        if result.config.sweep and "seeds" in summary.get(result.run, {}):
+            sweeps.setdefault(result.config.sweep["name"], []).append(result.run)
+    by_run = {result.run: result for result in results}
+    for sweep, runs in sweeps.items():
+        if len(runs) < 2:
+            continue
+        values = {run: [by_run[name].metrics["accuracy"] for name in summary[run]["seeds"]["runs"]] for run in runs}
+        ranked = sorted(runs, key=lambda run: -summary[run]["seeds"]["accuracy"]["mean"])
+        single = sorted(runs, key=lambda run: -by_run[run].metrics["accuracy"])
+        adjusted = holm([welch_pvalue(values[a], values[b]) for a, b in itertools.pairwise(ranked)])
+        order = f"`{ranked[0]}`"
+        for run, p in zip(ranked[1:], adjusted, strict=True):
+            order += f" {'>' if p < ALPHA else '≈'} `{run}` (p = {p:.2g})"
+        seeds = min(summary[run]["seeds"]["accuracy"]["n"] for run in runs)
+        text += (
+            f"\nSweep `{sweep}` over {seeds} seeds, by mean test accuracy: {order} (each against the next: Welch's "
+            f"t-test, Holm's correction; '>' significant, '≈' not). With one seed the order was "
+            + " > ".join(f"`{run}`" for run in single)
+            + (", the same." if single == ranked else ": the seeds changed it.")
+            + "\n"
+        )
+    return text
+
+
 def _interval(low: float, high: float) -> str:
     return f"[{low:.4f}, {high:.4f}]"
 
@@ -247,7 +335,8 @@ def markdown_table(table, metric: str) -> str:
     shown = table.copy()
     shown["run"] = ["**" + r + "** (best)" if i == 0 else r for i, r in enumerate(shown["run"])]
     for name in INTERVALS:
-        shown[f"{name}_low"] = [_interval(*pair) for pair in zip(shown[f"{name}_low"], shown[f"{name}_high"])]
+        pairs = zip(shown[f"{name}_low"], shown[f"{name}_high"], strict=True)
+        shown[f"{name}_low"] = [_interval(*pair) for pair in pairs]
         shown = shown.drop(columns=f"{name}_high").rename(columns={f"{name}_low": f"{name} {CONFIDENCE:.0%} CI"})
     for column in ("p_vs_best", "p_vs_next"):
         shown[column] = ["-" if pd.isna(p) else f"{p:.2g}" for p in shown[column]]
@@ -255,7 +344,8 @@ def markdown_table(table, metric: str) -> str:
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
     note = (
         f"\n`{CONFIDENCE:.0%} CI`: the metric's interval (accuracy: Wilson; macro F1: bootstrap over the test "
-        "images). `vs_best`, `p_vs_best`: the run against the best one; `p_vs_next`: against the run below it (as below). "
+        "images). `vs_best`, `p_vs_best`: the run against the best one; `p_vs_next`: against the run below "
+        "it (as below). "
         "`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
         "(stages/data/published_results.csv, named in `published`); `vs_published_points`: the run's "
         "accuracy minus it, in percentage points. `most_confused`: the pair of classes the run mixes up most "
@@ -395,13 +485,17 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
     write_text(html, body)
 
 
-def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
-    """Write the files of REPORT_FILES into `out_dir`; return the comparison table."""
+def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir, replicates=None):
+    """Write the files of REPORT_FILES into `out_dir`; return the comparison table. `replicates`:
+    ReportSettings.replicates, the runs that replicate others."""
     paths = {key: Path(out_dir) / name for key, name in REPORT_FILES.items()}
     results = read_runs(runs, runs_dir, metric)
     table = comparison_table(results, metric, load_references())
+    summary = replicate_summary(results, replicates, runs_dir)
+    replicates_text = replicates_markdown(summary, results)
     write_text(paths["table_csv"], table.to_csv(index=False, lineterminator="\n"))
-    write_text(paths["table_md"], markdown_table(table, metric))
+    write_text(paths["table_md"], markdown_table(table, metric) + "\n## Replicates\n\n" + replicates_text)
+    write_json(paths["replicates"], summary)
     plot_curves(runs, runs_dir, paths["curves"])
     plot_parameters(table, metric, paths["parameters"])
     plot_sweeps(sweep_results(results, metric), metric, paths["sweeps"])
@@ -418,6 +512,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir):
             "figures": {key: str(paths[key]) for key in ("curves", "parameters", "sweeps")},
             "comparison_csv": str(paths["table_csv"]),
             "significance": significance(table),
+            "replicates": replicates_text,
             "confused": {result.run: [str(pair) for pair in result.confused] for result in results},
         },
     )
@@ -440,9 +535,10 @@ def main(argv=None) -> int:
             args.runs,
             args.runs_dir,
             args.data_dir,
-            ReportSettings.from_json(args.config).metric,
+            (settings := ReportSettings.from_json(args.config)).metric,
             args.notebook,
             args.out_dir,
+            settings.replicates,
         ),
         args.log,
     )

@@ -46,8 +46,8 @@ def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, ca
     from stages.dvcgen import main as dvcgen_main
     from stages.lib.codedeps import code_files, fingerprint
     from stages.lib.files import read_json
-    from stages.lib.layout import CODE_STAGES, CONFIG_FILES, code_config
-    from stages.lib.params import load_params, resolve_runs
+    from stages.lib.layout import CONFIG_FILES, code_config
+    from stages.lib.params import code_stages, load_params, resolve_runs
 
     params = ROOT / "params.yaml"
     runs = list(resolve_runs(load_params(params)))
@@ -59,7 +59,9 @@ def test_configure_writes_every_config_and_refuses_a_stale_dvc_yaml(tmp_path, ca
     expected += [CONFIG_FILES["run"].replace("{run}", name) for name in runs]
     # Each stage's code as one input, train's one per architecture: the fingerprint of what it runs.
     used = {run.architecture for run in resolve_runs(load_params(params)).values()}  # transfer: no run of it
-    codes = {(stage, None) for stage in CODE_STAGES if stage != "train"} | {("train", name) for name in used}
+    # folds: only where a run asks for cv_folds.
+    stages = code_stages(load_params(params))
+    codes = {(stage, None) for stage in stages if stage != "train"} | {("train", name) for name in used}
     expected += [code_config(stage, name, ".")[2:] for stage, name in codes]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == sorted(expected)
     assert read_json(out / CONFIG_FILES["run"].replace("{run}", runs[0]))["run"] == runs[0]

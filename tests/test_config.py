@@ -116,7 +116,7 @@ def test_schema_describes_every_builder_argument_and_params_checks_them():
     """The schema names every architecture and describes every builder argument (and no other run
     key); which architecture takes which is its builder's signature, checked by stages.lib.params."""
     from stages.lib.architectures import module, names
-    from stages.lib.params import TRAINING_KEYS, run_keys
+    from stages.lib.params import RUN_KEYS, TRAINING_KEYS, run_keys
 
     run = yaml.safe_load(SCHEMA.read_text())["$defs"]["run"]
     assert set(run["properties"]["architecture"]["enum"]) == set(names())
@@ -124,11 +124,11 @@ def test_schema_describes_every_builder_argument_and_params_checks_them():
     for name in names():
         signature = list(inspect.signature(module(name).build).parameters)
         assert signature[:2] == ["input_shape", "num_classes"], name
-        assert run_keys(name) == ("architecture", *TRAINING_KEYS, *signature[2:])
+        assert run_keys(name) == (*RUN_KEYS, *TRAINING_KEYS, *signature[2:])
         arguments |= set(signature[2:])
-    described = {key for key, value in run["properties"].items() if "$ref" not in value} - {"architecture"}
+    described = {key for key, value in run["properties"].items() if "$ref" not in value} - set(RUN_KEYS)
     assert described == arguments
-    assert all(run["properties"][key].get("description") for key in arguments)
+    assert all(run["properties"][key].get("description") for key in (*RUN_KEYS, *arguments))
 
 
 def test_sweeps_expand_into_named_runs():

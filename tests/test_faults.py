@@ -220,9 +220,11 @@ def test_a_missing_or_empty_params_yaml_is_named_in_one_line(unstarted, content,
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A small project built by Snakemake and recorded by DVC (tests change copies of it)."""
+    """A small project built by `snakemake --cores 2` (its report of the jobs in snakemake.log
+    beside it) and recorded by DVC; tests change copies of it."""
     project = make_project(tmp_path_factory.mktemp("faults") / "project", small)
-    run(["snakemake", "--cores", "2"], project)
+    result = run(["snakemake", "--cores", "2"], project)
+    (project.parent / "snakemake.log").write_text(result.stderr)
     run(["dvc", "commit", "-f", "-q"], project)
     return project
 
@@ -436,20 +438,17 @@ def overlapping_train_jobs(log: str) -> int:
 
 
 @pytest.mark.slow
-def test_one_or_two_cores_from_scratch_give_byte_identical_results(tmp_path):
-    outcomes = {}
-    for cores in (1, 2):
-        project = make_project(tmp_path / f"cores{cores}", small)
-        result = run(["snakemake", "--cores", str(cores)], project)
-        outcomes[cores] = results(project)
-        if cores == 2:
-            assert overlapping_train_jobs(result.stderr) == 2, "no two train jobs ran at once"
-            # Each job wrote its own files only: exactly the declared outputs, no leftovers.
-            for name in RUNS:
-                assert sorted(p.name for p in (project / "models" / "runs" / name).iterdir()) == ["model.keras"]
-                provenance = json.loads((project / run_file("provenance", name)).read_text())
-                assert provenance["config"]["run"] == name
-            assert not list(project.rglob(".*.tmp*"))
+def test_one_or_two_cores_from_scratch_give_byte_identical_results(built, tmp_path):
+    # Two cores: `built`, from scratch with `--cores 2`.
+    assert overlapping_train_jobs((built.parent / "snakemake.log").read_text()) == 2, "no two train jobs ran at once"
+    # Each job wrote its own files only: exactly the declared outputs, no leftovers.
+    for name in RUNS:
+        assert sorted(p.name for p in (built / "models" / "runs" / name).iterdir()) == ["model.keras"]
+        assert json.loads((built / run_file("provenance", name)).read_text())["config"]["run"] == name
+    assert not list(built.rglob(".*.tmp*"))
+    project = make_project(tmp_path / "cores1", small)
+    run(["snakemake", "--cores", "1"], project)
+    outcomes = {1: results(project), 2: results(built)}
     # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
     assert len(outcomes[1]) == len(RUNS) * (len(EVALUATION_FILES) + 2 + 6 + 1)
     assert outcomes[1].keys() == outcomes[2].keys()
@@ -499,10 +498,11 @@ def test_code_loads_no_pickles_and_runs_no_shell():
 
 def test_rule_commands_interpolate_only_paths_and_validated_values():
     """Shell commands hold files, folders and log paths (stages/lib/layout.py's, with run names validated
-    by the schema's pattern) and run names; every other value reaches a stage in a config file."""
+    by the schema's pattern), run names and a number of folds (the wildcard allows digits only); every
+    other value reaches a stage in a config file."""
     allowed = re.compile(
         r"^(input|output)\.\w+$|^log$|^params\.(runs|history|summary|live|times|out_dir|runs_dir|data_dir"
-        r"|models_dir)$"
+        r"|models_dir|data)$|^wildcards\.folds$"
     )
     seen = set()
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):

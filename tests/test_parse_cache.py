@@ -30,10 +30,13 @@ def project(tmp_path, monkeypatch):
 
 def test_an_unchanged_project_takes_the_recorded_result(project):
     folder, calls = project
-    params, architectures, pattern = parse_cache.configure()
+    params, jobs, pattern = parse_cache.configure()
     assert not calls
     assert params == load_params(folder / "params.yaml")
-    assert architectures == {name: run.architecture for name, run in resolve_runs(params).items()}
+    assert {name: job["architecture"] for name, job in jobs.items()} == {
+        name: run.architecture for name, run in resolve_runs(params).items()
+    }
+    assert all(job["data"] == job["data_path"] == "data/prepared" for job in jobs.values())  # no cv_folds
     assert pattern == run_name_pattern()
     assert (folder / "dvc.yaml").is_file() and (folder / "configs" / CONFIG_FILES["report"]).is_file()
 

@@ -57,7 +57,8 @@ def test_best_reference_is_the_highest_of_its_dataset_and_architecture():
         (f"{HEADER}\nmnist,mlp,x,0.9,t,s,the README\n", "line 2: locator 'the README' is not an https address"),
         (
             f"{HEADER}\nmnist,mlp,x,0.9,t,s,https://github.com/o/r/blob/main/README.md\n",
-            "line 2: locator 'https://github.com/o/r/blob/main/README.md' is not an https address \\(a GitHub file pinned",
+            "line 2: locator 'https://github.com/o/r/blob/main/README.md' is not an https address "
+            "\\(a GitHub file pinned",
         ),
     ],
 )

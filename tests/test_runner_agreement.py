@@ -57,11 +57,15 @@ def use_image_folder(params):
     params["data"].update(dataset="folder", folder="images", image_size=[16, 16], color_mode="rgb")
 
 
+def use_cv_folds(params):
+    params["runs"]["mlp"]["cv_folds"] = 2  # runs mlp-fold1, mlp-fold2 and a folds job
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("edit", [None, use_image_folder], ids=["digits", "image-folder"])
+@pytest.mark.parametrize("edit", [None, use_image_folder, use_cv_folds], ids=["digits", "image-folder", "cv-folds"])
 def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path, edit):
     project = make_project(tmp_path / "p", edit)
-    if edit:
+    if edit is use_image_folder:
         make_image_folder(project / "images")
     snakemake, dvc = snakemake_jobs(project), dvc_stages(project)
     configure = next(cmd for cmd, stage in dvc.items() if stage["stage"] == "configure")
@@ -81,7 +85,10 @@ def test_both_runners_run_the_same_commands_on_the_same_files(tmp_path, edit):
         "package",
     }
     download = next(job for job in snakemake.values() if job["rule"] == "download")
-    assert ("images" in download["inputs"]) == bool(edit)  # the folder is an input of both
+    assert ("images" in download["inputs"]) == (edit is use_image_folder)  # the folder is an input of both
+    # Seed replicates (the dropout sweep's `repeats`) are runs; folds are a job of their own.
+    assert "train@dropout-0.45-seed43" in {s["stage"] for s in dvc.values()}
+    assert ({"folds@2", "train@mlp-fold2"} <= {s["stage"] for s in dvc.values()}) == (edit is use_cv_folds)
 
     # DVC's configure stage writes the per-run configs that Snakemake writes while it parses
     # the workflow: the same files, byte for byte.

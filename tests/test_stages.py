@@ -100,8 +100,17 @@ def test_every_metric_has_an_interval_that_holds_it_and_reproduces():
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     metrics = score(y, probabilities, ["a", "b", "c"])
     intervals = metrics["intervals"]
-    assert set(intervals) == {"method", "accuracy", "loss", "macro_precision", "macro_recall", "macro_f1",
-                              "weighted_precision", "weighted_recall", "weighted_f1"}
+    assert set(intervals) == {
+        "method",
+        "accuracy",
+        "loss",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
+    }
     for name, (low, high) in ((k, v) for k, v in intervals.items() if k != "method"):
         assert low < metrics[name] < high, name
     for scores in metrics["per_class"].values():
@@ -111,7 +120,9 @@ def test_every_metric_has_an_interval_that_holds_it_and_reproduces():
     right, n, z = round(metrics["accuracy"] * 300), 300, 1.959964
     p = right / n
     centre, half = (p + z * z / (2 * n)), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert intervals["accuracy"] == pytest.approx([(centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)], abs=1e-6)
+    assert intervals["accuracy"] == pytest.approx(
+        [(centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)], abs=1e-6
+    )
     assert score(y, probabilities, ["a", "b", "c"]) == metrics  # the bootstrap is seeded
     # The report's intervals, from the predicted classes alone, are the same.
     names = np.array(["a", "b", "c"])

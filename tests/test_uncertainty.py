@@ -106,9 +106,11 @@ def test_the_bootstrap_statistic_counts_as_scikit_learn_does():
             expected += precision_recall_fscore_support(
                 y_true[indices], y_pred[indices], labels=scored, average=average, zero_division=0
             )[:3]
-        expected += list(np.concatenate(precision_recall_fscore_support(
-            y_true[indices], y_pred[indices], labels=scored, zero_division=0
-        )[:3]))
+        expected += list(
+            np.concatenate(
+                precision_recall_fscore_support(y_true[indices], y_pred[indices], labels=scored, zero_division=0)[:3]
+            )
+        )
         assert found[:, column] == pytest.approx(expected)
 
 

@@ -10,15 +10,25 @@ from pathlib import Path
 from stages.lib.codedeps import fingerprint
 from stages.lib.dvc_yaml import is_current
 from stages.lib.files import write_json_if_changed
-from stages.lib.layout import CODE_STAGES, CONFIG_FILES, code_config
-from stages.lib.params import ParamsError, resolve_data, resolve_package, resolve_report, resolve_runs
+from stages.lib.layout import CONFIG_FILES, code_config
+from stages.lib.params import (
+    ParamsError,
+    code_stages,
+    resolve_data,
+    resolve_package,
+    resolve_report,
+    resolve_runs,
+    train_data,
+)
 
 
-def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, str]:
+def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, dict]:
     """Write the data stages' and each run's config, and the code fingerprints, for validated
-    `params`; return run -> its architecture, in params.yaml order. With `dvc_yaml`, refuse a
-    dvc.yaml that was generated for other runs."""
+    `params`; return run -> its train job's {architecture, data (the folder it depends on),
+    data_path (the folder it reads)}, in params.yaml order. With `dvc_yaml`, refuse a dvc.yaml
+    that was generated for other runs."""
     runs = resolve_runs(params)
+    data = train_data(params)
     if dvc_yaml is not None and not is_current(params, dvc_yaml):
         raise ParamsError(
             f"{dvc_yaml} does not match the runs or data of params.yaml; "
@@ -28,10 +38,13 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, str]:
         write_json_if_changed(Path(out_dir) / CONFIG_FILES[stage], config.to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["package"], resolve_package(params).to_dict())
     write_json_if_changed(Path(out_dir) / CONFIG_FILES["report"], resolve_report(params).to_dict())
-    for stage in CODE_STAGES:
+    for stage in code_stages(params):
         # train's: one per architecture that a run uses.
         for architecture in sorted({run.architecture for run in runs.values()}) if stage == "train" else [None]:
             write_json_if_changed(code_config(stage, architecture, out_dir), fingerprint(stage, architecture))
     for name, config in runs.items():
         write_json_if_changed(Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name), config.to_dict())
-    return {name: config.architecture for name, config in runs.items()}
+    return {
+        name: {"architecture": config.architecture, "data": data[name][0], "data_path": data[name][1]}
+        for name, config in runs.items()
+    }

@@ -18,7 +18,7 @@ CONFIGS = {key: f"{CONFIG_DIR}/{name}" for key, name in CONFIG_FILES.items()}
 # (stages.lib.codedeps), written like the configs; train's one per architecture, so that a train job
 # depends on its own architecture's code only. Listing its 10 to 14 source files instead made a
 # no-op `dvc repro` of a 200-run grid take 12.4 s, not 9.0 s (docs/development.md#benchmarks).
-CODE_STAGES = ("download", "prepare", "train", "evaluate", "report", "package")
+CODE_STAGES = ("download", "prepare", "folds", "train", "evaluate", "report", "package")
 CODE_FILES = {stage: f"code/{stage}.json" for stage in CODE_STAGES}
 CODE_FILES["train"] = "code/train/{architecture}.json"
 
@@ -31,6 +31,10 @@ def code_config(stage: str, architecture: str | None = None, folder: str = CONFI
 
 RAW = "data/raw"
 PREPARED = "data/prepared"
+# Cross-validation (a run's `cv_folds: K`): the training and validation images of PREPARED in K
+# stratified folds, one prepared-like folder per fold (x/y_train: the other folds, x/y_val: this one).
+FOLDS = "data/folds/{folds}"
+FOLD = "fold{fold}"
 DATA_REPORTS = "reports/data"
 SAMPLES = f"{DATA_REPORTS}/samples.png"
 CLASS_BALANCE = f"{DATA_REPORTS}/class_balance.csv"
@@ -89,6 +93,8 @@ REPORT_DIR = "reports"
 REPORT_FILES = {
     "table_csv": "comparison.csv",
     "table_md": "comparison.md",
+    # Per run with replicates (repeats, cv_folds): mean, standard deviation and interval (DVC metrics).
+    "replicates": "replicates.json",
     "curves": "figures/curves.png",
     "parameters": "figures/parameters.png",
     "sweeps": "figures/sweeps.png",
@@ -103,6 +109,7 @@ ARCHIVE = "models/package.tar.gz"
 LOGS = "logs"
 LOG = {stage: f"{LOGS}/{stage}.log" for stage in ("configure", "download", "prepare", "report", "package")}
 LOG.update({stage: f"{LOGS}/{stage}/{{run}}.log" for stage in ("train", "evaluate")})
+FOLDS_LOG = f"{LOGS}/folds/{{folds}}.log"  # one folds job per number of folds
 TIMES = f"{LOGS}/train/{{run}}.times.json"  # seconds per epoch, images per second, peak memory
 
 

@@ -23,6 +23,7 @@ from stages.lib.architectures import module as architecture_module
 from stages.lib.architectures import names as architecture_names
 from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
+from stages.lib.layout import CODE_STAGES, FOLD, FOLDS, PREPARED
 from stages.lib.settings import (
     DownloadSettings,
     PackageSettings,
@@ -38,6 +39,9 @@ SCHEMA = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 # The keys of a run that are training settings (any run may override params.yaml's `train`); the rest
 # are its architecture's arguments.
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(TrainingSettings))
+# Keys of a run that are neither: how many more runs it makes (`replicates`), and its own seed.
+REPLICATE_KEYS = ("repeats", "cv_folds")
+RUN_KEYS = ("architecture", "seed", *REPLICATE_KEYS)
 
 
 # The published datasets: classes, images that prepare splits, and whether those are the training
@@ -136,12 +140,13 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
             f"split: val_fraction {split['val_fraction']} + test_fraction {split['test_fraction']}"
             " leaves no images for training; their sum must be below 1"
         )
-    runs = all_runs(params)
+    runs = _named_and_swept(params)
     # Every run a sweep makes must be a valid run itself: check them as if written out.
     sweep_errors = list(validator_cls(schema).iter_errors({**params, "runs": runs}))
     check_run_keys(runs, " (from a sweep)")
     if sweep_errors:
         raise ParamsError(_describe(sweep_errors[0], {**params, "runs": runs}) + " (from a sweep)")
+    runs = all_runs(params)  # with the replicates of valid `repeats` and `cv_folds`
     for stage in ("package", "report"):  # configs/<stage>.json is that stage's config
         if stage in runs:
             raise ParamsError(
@@ -162,7 +167,7 @@ def run_keys(architecture: str) -> tuple[str, ...]:
     import inspect
 
     arguments = list(inspect.signature(architecture_module(architecture).build).parameters)[2:]
-    return ("architecture", *TRAINING_KEYS, *arguments)
+    return (*RUN_KEYS, *TRAINING_KEYS, *arguments)
 
 
 def check_run_keys(runs: dict, origin: str = "") -> None:
@@ -222,11 +227,105 @@ def sweep_points(params: dict) -> dict[str, tuple[str, dict]]:
 
 
 def all_runs(params: dict) -> dict[str, dict]:
-    """The named runs, then every sweep expanded over its grid (in params.yaml order)."""
+    """The named runs, every sweep expanded over its grid (in params.yaml order), then the
+    replicates those ask for (`replicates`)."""
+    runs = _named_and_swept(params)
+    for name, replicate in replicates(params).items():
+        runs[name] = replicate.run
+    return runs
+
+
+def _named_and_swept(params: dict) -> dict[str, dict]:
     runs = dict(params["runs"])
     for name, (sweep, point) in sweep_points(params).items():
         runs[name] = {**params["sweeps"][sweep]["run"], **point}
     return runs
+
+
+MAX_SEED = 2**32 - 1  # the schema's: NumPy's and scikit-learn's seeds stop there
+
+
+@dataclasses.dataclass(frozen=True)
+class Replicate:
+    """A run that `repeats` or `cv_folds` made: of which run, which kind, the fold (k of folds)."""
+
+    of: str
+    kind: str  # "seed" or "fold"
+    run: dict  # what it trains: the run's settings, with its own seed for a seed replicate
+    fold: int | None = None
+    folds: int | None = None
+
+
+def replicates(params: dict) -> dict[str, Replicate]:
+    """Each replicate the runs (named and swept) ask for, by name: `repeats: N` makes N - 1 runs
+    <run>-seed<seed + i>, `cv_folds: K` makes K runs <run>-fold<k>. A name that is taken already
+    is refused."""
+    found = {}
+    runs = _named_and_swept(params)
+    taken = {name.casefold(): name for name in runs}
+    for name, run in runs.items():
+        if not isinstance(run, dict):
+            continue
+        base = {key: value for key, value in run.items() if key not in REPLICATE_KEYS}
+        seed = run.get("seed", params["seed"])
+        if seed + run.get("repeats", 1) - 1 > MAX_SEED:
+            raise ParamsError(
+                f"runs.{name}: repeats {run['repeats']} from seed {seed} go past the largest seed, {MAX_SEED}"
+            )
+        made = {
+            f"{name}-seed{seed + i}": Replicate(name, "seed", {**base, "seed": seed + i})
+            for i in range(1, run.get("repeats", 1))
+        }
+        folds = run.get("cv_folds")
+        for k in range(1, (folds or 0) + 1):
+            made[f"{name}-fold{k}"] = Replicate(name, "fold", base, fold=k, folds=folds)
+        for replicate in made:
+            if replicate.casefold() in taken:
+                raise ParamsError(
+                    f"runs.{name}: its replicate {replicate!r} has the name of the run {taken[replicate.casefold()]!r}"
+                )
+            taken[replicate.casefold()] = replicate
+        found.update(made)
+        if len(runs) + len(found) > MAX_RUNS:
+            raise ParamsError(
+                f"runs.{name}: {len(runs) + len(found):,} runs with the replicates, over the limit of {MAX_RUNS:,}"
+            )
+    return found
+
+
+def train_data(params: dict) -> dict[str, tuple[str, str]]:
+    """Run -> (the folder its train job depends on, the folder it reads): the prepared data, or for
+    a fold replicate (`cv_folds`) the folds' folder and its fold in it; in all_runs order."""
+    runs = all_runs(params)
+    folds = {name: r for name, r in replicates(params).items() if r.kind == "fold"}
+    found = {}
+    for name in runs:
+        if name in folds:
+            folder = FOLDS.format(folds=folds[name].folds)
+            found[name] = (folder, f"{folder}/{FOLD.format(fold=folds[name].fold)}")
+        else:
+            found[name] = (PREPARED, PREPARED)
+    return found
+
+
+def fold_counts(params: dict) -> list[int]:
+    """The numbers of folds the runs ask for (`cv_folds`): one folds job each."""
+    return sorted({r.folds for r in replicates(params).values() if r.kind == "fold"})
+
+
+def code_stages(params: dict) -> list[str]:
+    """The stages whose code fingerprint configure writes: folds only where a run asks for it."""
+    return [stage for stage in CODE_STAGES if stage != "folds" or fold_counts(params)]
+
+
+def replicate_groups(params: dict) -> dict[str, dict]:
+    """Run -> {"seeds": [the run and its seed replicates], "folds": [its fold replicates]} for each
+    run with replicates (the report aggregates each list)."""
+    groups = {}
+    for name, replicate in replicates(params).items():
+        group = groups.setdefault(replicate.of, {"seeds": [replicate.of], "folds": []})
+        group["seeds" if replicate.kind == "seed" else "folds"].append(name)
+    return groups
 
 
 def check_split_sizes(data: dict, split: dict) -> None:
@@ -367,8 +466,8 @@ def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings]:
 
 
 def resolve_report(params: dict) -> ReportSettings:
-    """The report stage's settings: the metric that sorts the runs."""
-    return ReportSettings(metric=params["report"]["metric"])
+    """The report stage's settings: the metric that sorts the runs, and which runs replicate which."""
+    return ReportSettings(metric=params["report"]["metric"], replicates=replicate_groups(params) or None)
 
 
 def resolve_package(params: dict) -> PackageSettings:
@@ -419,7 +518,7 @@ def resolve_runs(params: dict) -> dict[str, RunSettings]:
     for name, run in all_runs(params).items():
         run = as_floats(run, schema["$defs"]["run"], schema)
         training = {**defaults, **{key: value for key, value in run.items() if key in TRAINING_KEYS}}
-        model = {k: v for k, v in run.items() if k != "architecture" and k not in TRAINING_KEYS}
+        model = {k: v for k, v in run.items() if k not in RUN_KEYS and k not in TRAINING_KEYS}
         # The report plots a sweep's metric against the swept values.
         sweep = {"name": sweeps[name][0], "point": sweeps[name][1]} if name in sweeps else None
         resolved[name] = RunSettings(
@@ -427,7 +526,7 @@ def resolve_runs(params: dict) -> dict[str, RunSettings]:
             architecture=run["architecture"],
             model=model,
             training=TrainingSettings(**training),
-            seed=params["seed"],
+            seed=run.get("seed", params["seed"]),
             sweep=sweep,
         )
     return resolved

@@ -180,9 +180,13 @@ class PrepareSettings(Settings):
 
 @dataclass(frozen=True, kw_only=True)
 class ReportSettings(Settings):
-    """configs/report.json: the test metric that ranks the runs."""
+    """configs/report.json: the test metric that ranks the runs, and the runs with replicates."""
+
+    omitted_if_none: ClassVar[tuple[str, ...]] = ("replicates",)
 
     metric: str
+    # run -> {"seeds": [the run, its seed replicates], "folds": [its fold replicates]} (params.replicate_groups)
+    replicates: dict | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

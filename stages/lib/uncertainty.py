@@ -118,6 +118,31 @@ def against(right: dict[str, np.ndarray], reference: str) -> dict[str, dict]:
     return dict(zip(others, paired_tests(right, [(reference, run) for run in others]), strict=True))
 
 
+def mean_interval(values) -> dict:
+    """Replicates of one measurement (a run's accuracy over seeds or folds): their number, mean,
+    standard deviation and the t interval of the mean (scipy.stats.t); no interval from one value."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    mean, sd = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    found = {"n": len(values), "mean": round(mean, 6), "sd": round(sd, 6)}
+    if len(values) > 1:
+        low, high = (mean, mean) if sd == 0 else stats.t.interval(CONFIDENCE, len(values) - 1, mean, stats.sem(values))
+        found.update(low=round(float(low), 6), high=round(float(high), 6))
+    return found
+
+
+def welch_pvalue(first, second) -> float:
+    """Welch's t-test of two sets of replicates (unequal variances): whether their means differ.
+    Two constant, equal sets give 1."""
+    from scipy import stats
+
+    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if np.ptp(first) == np.ptp(second) == 0:
+        return 1.0 if first[0] == second[0] else 0.0
+    return float(stats.ttest_ind(first, second, equal_var=False).pvalue)
+
+
 def _significant(p: float) -> float:
     """A p-value to 4 significant digits: small ones stay readable (2.6e-05, not 0.0)."""
     return float(f"{p:.4g}")

@@ -29,18 +29,19 @@ if config:
 # Validate params.yaml, write the configs, and keep dvc.yaml's runs (and image folder) in step
 # (each file rewritten only if it changed); done again only when one of their files changed.
 try:
-    PARAMS, ARCHITECTURES, RUN_PATTERN = configure("params.yaml", layout.CONFIG_DIR, "dvc.yaml")
+    PARAMS, JOBS, RUN_PATTERN = configure("params.yaml", layout.CONFIG_DIR, "dvc.yaml")
 except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
-RUNS = list(ARCHITECTURES)
+RUNS = list(JOBS)  # run -> its train job's architecture, data folder and the folder it reads
 
 
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
 # compiles it into every rule's file patterns: `snakemake -n` of a 500-run grid took 3.6 s, not 3.2 s.
 wildcard_constraints:
     run=RUN_PATTERN,
+    folds=r"\d+",
 
 
 def per_run(path):
@@ -53,7 +54,17 @@ def per_run(path):
 
 def train_code(wildcards):
     """A train job's code fingerprint: that of its run's architecture (one file per architecture)."""
-    return layout.code_config("train", ARCHITECTURES[wildcards.run])
+    return layout.code_config("train", JOBS[wildcards.run]["architecture"])
+
+
+def train_data(wildcards):
+    """A train job's data: the prepared folder, or a fold replicate's folds (`cv_folds`)."""
+    return JOBS[wildcards.run]["data"]
+
+
+def train_data_path(wildcards):
+    """The folder a train job reads: its data folder, or its fold in the folds' folder."""
+    return JOBS[wildcards.run]["data_path"]
 
 
 def folder_of(kind, name, levels=1):

@@ -9,6 +9,7 @@ rule report:
     output:
         table_csv=comparison("table_csv", "comparison"),
         table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",
+        replicates=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['replicates']}",
         curves=comparison("curves", "curves"),
         parameters=comparison("parameters", "parameters"),
         sweeps=comparison("sweeps", "sweeps"),

@@ -1,7 +1,7 @@
 rule train:
     input:
         config=layout.CONFIGS["run"],
-        data=rules.prepare.output.data,
+        data=train_data,
         code=train_code,
     output:
         model=layout.MODEL,
@@ -10,11 +10,12 @@ rule train:
     log:
         layout.LOG["train"],
     params:
+        data=train_data_path,
         history=layout.run_file("history"),
         summary=layout.run_file("summary"),
         live=layout.LIVE,
         times=layout.TIMES,
     shell:
-        "python -m stages.train --config {input.config} --data {input.data} --model {output.model}"
+        "python -m stages.train --config {input.config} --data {params.data} --model {output.model}"
         " --history {params.history} --summary {params.summary}"
         " --live {params.live} --times {params.times} --log {log}"
