@@ -308,19 +308,24 @@ def replicates_markdown(summary: dict, results: list[RunResults]) -> str:
         if len(runs) < 2:
             continue
         values = {run: [by_run[name].metrics["accuracy"] for name in summary[run]["seeds"]["runs"]] for run in runs}
-        ranked = sorted(runs, key=lambda run: -summary[run]["seeds"]["accuracy"]["mean"])
+        mean = {run: summary[run]["seeds"]["accuracy"]["mean"] for run in runs}
+        ranked = sorted(runs, key=lambda run: -mean[run])
         single = sorted(runs, key=lambda run: -by_run[run].metrics["accuracy"])
         adjusted = holm([welch_pvalue(values[a], values[b]) for a, b in itertools.pairwise(ranked)])
-        order = f"`{ranked[0]}`"
+        order = f"`{ranked[0]}` {mean[ranked[0]]:.4f}"
         for run, p in zip(ranked[1:], adjusted, strict=True):
-            order += f" {'>' if p < ALPHA else '≈'} `{run}` (p = {p:.2g})"
+            order += f" {'>' if p < ALPHA else '≈'} `{run}` {mean[run]:.4f} (p = {p:.2g})"
         seeds = min(summary[run]["seeds"]["accuracy"]["n"] for run in runs)
+        holds = sum(p < ALPHA for p in adjusted)
         text += (
             f"\nSweep `{sweep}` over {seeds} seeds, by mean test accuracy: {order} (each against the next: Welch's "
-            f"t-test, Holm's correction; '>' significant, '≈' not). With one seed the order was "
-            + " > ".join(f"`{run}`" for run in single)
-            + (", the same." if single == ranked else ": the seeds changed it.")
-            + "\n"
+            "t-test, Holm's correction; '>' significant, '≈' not). The first seed alone ranked them "
+            + ", ".join(f"`{run}` {by_run[run].metrics['accuracy']:.4f}" for run in single)
+            + (
+                "; over the seeds no step of the ranking is significant.\n"
+                if not holds
+                else f"; over the seeds {holds} of its {len(adjusted)} steps are significant.\n"
+            )
         )
     return text
 

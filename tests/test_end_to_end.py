@@ -266,8 +266,15 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
     changed = f"{a['loss']:.4f} → {b['loss']:.4f} | {b['loss'] - a['loss']:+.4f}"
     assert changed in rows["softmax"], rows["softmax"]
     assert rows["mlp"] == (
-        f"| mlp | {new['mlp']['accuracy']:.4f} | 0 | {new['mlp']['macro_f1']:.4f} | 0 | {new['mlp']['loss']:.4f} | 0 |"
+        f"| mlp | {new['mlp']['accuracy']:.4f} | 0 | {new['mlp']['macro_f1']:.4f} | 0 | {new['mlp']['loss']:.4f} | 0 "
+        "| same predictions |"
     )
+    # The verdict beside the deltas: McNemar's test between the two versions' answers, and the interval.
+    assert re.search(
+        r"\| (changed significantly|within noise) \(p = [\d.e+-]+; "
+        r"Δ accuracy 95% CI \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]\) \|$",
+        rows["softmax"],
+    ), rows["softmax"]
 
     out = tmp_path / "plots-diff"
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
