@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from stages.lib.joblog import TF_NATIVE_LOG
-from stages.lib.layout import LIVE_DIR, LIVE_METRICS, LOG, TRAINING_DIR, run_file
+from stages.lib.layout import LIVE_DIR, LIVE_METRICS, LOG, REPORT_DIR, REPORT_FILES, TRAINING_DIR, run_file
 from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
 
 RUNS = ["softmax", "mlp"]
@@ -89,7 +89,10 @@ def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
 def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin, tmp_path):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
     files = shown[""]["data"]
-    assert set(files) == {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")}
+    # Per run its headline metrics and dvclive's summary; across runs, the replicates' (none here: {}).
+    replicates = f"{REPORT_DIR}/{REPORT_FILES['replicates']}"
+    assert set(files) == {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")} | {replicates}
+    assert files[replicates]["data"] == {}
     for run_name in RUNS:
         columns = [value for path, data in files.items() if f"/{run_name}/" in path for value in _leaves(data["data"])]
         assert 0 < len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns)

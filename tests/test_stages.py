@@ -342,7 +342,9 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == 13
     assert "s-2" in html and "macro avg" in html
     # s-2 (an mlp on Fashion-MNIST) stands against its published figure; every run names its pairs.
-    assert "Against published results" in html and "MLP 256-128-64" in html
+    assert "Against published results" in html and "MLP 784-256-128-100" in html
+    # And the significance of the differences, in words.
+    assert "Which differences are significant" in html and "distinguishable from <code>s-2</code>" in html
     assert "The classes mixed up most" in html and html.count("Shirt: 3 (30.0%)") >= 3
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
     # No execution times, kernel timestamps or random ids: a rerun writes the same bytes, so
