@@ -42,7 +42,7 @@ from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_FILES
 from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision, package_versions
-from stages.lib.scores import MIN_SCORED, predict_probabilities, score, split_scores
+from stages.lib.scores import MIN_SCORED, class_support, predict_probabilities, score, split_scores
 from stages.lib.settings import RunSettings
 from stages.lib.splits import load_split, read_metadata
 
@@ -244,8 +244,7 @@ def write_tables(paths: dict, y_test, probabilities, class_names, title: str) ->
     plot_confusion(counts, fractions, title, paths["heatmap"], framed=pairs)
 
     # Classes with too few test images are left out, as in scores.json: their F1 would be luck.
-    support = np.bincount(y_test, minlength=len(class_names))
-    scored = np.flatnonzero(support >= MIN_SCORED)
+    support, scored = class_support(y_test, len(class_names))
     kwargs = {"labels": scored, "target_names": [class_names[c] for c in scored], "zero_division": 0}
     unscored = [f"{class_names[c]} ({support[c]})" for c in np.flatnonzero(support < MIN_SCORED)]
     write_json(paths["report_json"], classification_report(y_test, y_pred, output_dict=True, **kwargs))

@@ -41,7 +41,7 @@ from stages.lib.networks import network_of
 from stages.lib.provenance import git_revision
 from stages.lib.settings import PackageSettings
 from stages.lib.splits import load_split, read_metadata
-from stages.lib.uncertainty import against, read_answers, same_images
+from stages.lib.uncertainty import against, read_predictions, right_answers
 
 VERIFY_IMAGES = 16  # test images each export must reproduce the Keras model's probabilities on
 
@@ -79,16 +79,8 @@ def select_best(runs, metrics_paths, metric: str) -> tuple[str, list[dict]]:
 def indistinguishable(run: str, runs, runs_dir: Path) -> dict[str, float]:
     """The other runs that the exact McNemar test (Holm's correction over them) cannot tell from
     `run` on the same test images, with their adjusted p-values (stages.lib.uncertainty)."""
-    answers = {}
-    for other in runs:
-        path = runs_dir / other / RUN_FILES["predictions"]
-        try:
-            answers[other] = read_answers(path.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError) as err:
-            raise PackagingError(f"run {other!r}: {path} unreadable ({err.__class__.__name__})") from None
-        if not same_images(answers[other], answers[runs[0]]):
-            raise PackagingError(f"runs {runs[0]!r} and {other!r} were tested on different images")
-    tests = against({name: found["right"].to_numpy() for name, found in answers.items()}, run)
+    answers = {other: read_predictions(runs_dir / other / RUN_FILES["predictions"]) for other in runs}
+    tests = against(right_answers(answers), run)
     return {other: test["p_holm"] for other, test in tests.items() if not test["differs"]}
 
 

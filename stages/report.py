@@ -42,8 +42,8 @@ from stages.lib.uncertainty import (
     holm,
     mean_interval,
     paired_tests,
-    read_answers,
-    same_images,
+    read_predictions,
+    right_answers,
     welch_pvalue,
 )
 
@@ -96,7 +96,7 @@ class RunResults:
     dataset: str  # provenance.json's data.dataset
     summary: dict  # training.json
     confused: list[Confusion]  # its most confused pairs, from confusion_matrix.csv
-    answers: object  # predictions.csv as read by uncertainty.read_answers: which test images it got right
+    answers: object  # predictions.csv as uncertainty.read_predictions reads it: which test images it got right
 
 
 def _read_run(runs_dir, run: str, metric: str) -> RunResults:
@@ -107,7 +107,7 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
     metrics, provenance = read_json(metrics_path), read_json(provenance_path)
     if not isinstance(metrics, dict) or metric not in metrics:
         raise InputError(f"{metrics_path}: no {metric!r}, the metric that ranks the runs; not a file evaluate wrote")
-    answers = read_answers(_read_text(folder / RUN_FILES["predictions"]), str(folder / RUN_FILES["predictions"]))
+    answers = read_predictions(folder / RUN_FILES["predictions"])
     for key, (low, high) in answer_intervals(answers["actual"], answers["predicted"]).items():
         metrics = {**metrics, f"{key}_low": low, f"{key}_high": high}
     if not isinstance(provenance, dict) or "config" not in provenance:
@@ -128,13 +128,6 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
         confused=most_confused(counts),
         answers=answers,
     )
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: unreadable ({err.__class__.__name__}); not a file evaluate wrote") from None
 
 
 def read_runs(runs, runs_dir, metric: str) -> list[RunResults]:
@@ -173,7 +166,7 @@ def comparison_table(results: list[RunResults], metric: str, references=()):
         )
     table = pd.DataFrame(rows)
     table = table.sort_values([metric, "loss"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    right = right_answers(results)
+    right = right_answers({result.run: result.answers for result in results})
     runs = table["run"].tolist()
     tests = against(right, runs[0])
     table["p_vs_best"] = [tests[run]["p_holm"] if run in tests else None for run in runs]
@@ -183,18 +176,6 @@ def comparison_table(results: list[RunResults], metric: str, references=()):
     table["p_vs_next"] = [test["p_holm"] for test in below] + [None]
     table["differs_from_next"] = [test["differs"] for test in below] + [None]
     return table[[c for c in TABLE_COLUMNS if c in table.columns]]
-
-
-def right_answers(results: list[RunResults]) -> dict[str, np.ndarray]:
-    """Run -> which test images it got right; InputError if two runs were tested on different images."""
-    first = results[0]
-    for result in results:
-        if not same_images(result.answers, first.answers):
-            raise InputError(
-                f"runs {first.run!r} and {result.run!r} were tested on different images (their predictions.csv "
-                "differ in image or actual class): rerun evaluate for both"
-            )
-    return {result.run: result.answers["right"].to_numpy() for result in results}
 
 
 def _verdict(test: dict | None) -> str:
@@ -270,9 +251,11 @@ def replicate_summary(results: list[RunResults], groups: dict, runs_dir) -> dict
             if kind == "folds":
                 held_out = []
                 for member in members:
-                    history = pd.read_csv(Path(runs_dir) / member.run / RUN_FILES["history"])
-                    kept = history[history["epoch"] == member.summary["best_epoch"]]
-                    held_out.append(float(kept["val_accuracy"].iloc[0]) if len(kept) else float("nan"))
+                    path = Path(runs_dir) / member.run / RUN_FILES["history"]
+                    kept = pd.read_csv(path).query(f"epoch == {int(member.summary['best_epoch'])}")
+                    if kept.empty:  # a NaN here would be a mean that looks like a result
+                        raise InputError(f"{path}: no epoch {member.summary['best_epoch']}, the one training.json kept")
+                    held_out.append(float(kept["val_accuracy"].iloc[0]))
                 found["held_out_accuracy"] = mean_interval(held_out)
             summary[run][kind] = {"runs": [member.run for member in members], **found}
     return {run: kinds for run, kinds in summary.items() if kinds}

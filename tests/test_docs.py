@@ -209,3 +209,11 @@ def test_readme_names_the_system_packages_setup_installs():
     packages = re.search(r"APT_PACKAGES=\(([^)]*)\)", (ROOT / "setup.sh").read_text())[1].split()
     readme = " ".join(README.read_text().split())
     assert packages and [name for name in packages if not re.search(rf"\b{re.escape(name)}\b", readme)] == []
+
+
+def test_readme_counts_the_runs_of_the_main_job():
+    """The README's first paragraph says how many classifiers its main job trains: params.yaml's count."""
+    from stages.lib.params import all_runs, load_params
+
+    stated = re.search(r"trains and compares (\d+) classifiers", README.read_text().replace("\n", " "))
+    assert stated and int(stated[1]) == len(all_runs(load_params(ROOT / "params.yaml")))

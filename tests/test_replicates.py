@@ -17,7 +17,7 @@ from stages.lib.params import (
     replicate_groups,
     resolve_report,
     resolve_runs,
-    train_data,
+    train_jobs,
     validate_params,
 )
 from stages.lib.splits import load_split
@@ -58,9 +58,10 @@ def test_a_runs_own_seed_starts_its_replicates():
 def test_cv_folds_make_fold_runs_that_read_their_fold():
     params = _params(cnn={"architecture": "cnn_intro", "padding": "same", "cv_folds": 3})
     assert list(resolve_runs(params)) == ["cnn", "cnn-fold1", "cnn-fold2", "cnn-fold3"]
-    data = train_data(params)
-    assert data["cnn"] == ("data/prepared", "data/prepared")
-    assert data["cnn-fold2"] == ("data/folds/3", "data/folds/3/fold2")
+    jobs = train_jobs(params)
+    assert (jobs["cnn"]["data"], jobs["cnn"]["data_path"]) == ("data/prepared", "data/prepared")
+    assert (jobs["cnn-fold2"]["data"], jobs["cnn-fold2"]["data_path"]) == ("data/folds/3", "data/folds/3/fold2")
+    assert jobs["cnn-fold2"]["architecture"] == "cnn_intro"
     assert replicate_groups(params)["cnn"] == {"seeds": ["cnn"], "folds": ["cnn-fold1", "cnn-fold2", "cnn-fold3"]}
 
 
@@ -154,3 +155,7 @@ def test_the_report_aggregates_seeds_and_folds_and_tests_a_sweeps_ranking(tmp_pa
         "The first seed alone ranked them `d-0.5` 0.9300, `d-0.1` 0.9000; over the seeds no step of the ranking"
         " is significant." in text
     )
+    # A fold whose history lacks the epoch it kept is refused by name, not averaged as NaN.
+    history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.0,0.1,1.1\n")
+    with pytest.raises(InputError, match=r"c-fold2/training/history\.csv: no epoch 2, the one training\.json kept"):
+        replicate_summary(results, groups, tmp_path)

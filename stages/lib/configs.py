@@ -18,17 +18,15 @@ from stages.lib.params import (
     resolve_package,
     resolve_report,
     resolve_runs,
-    train_data,
+    train_jobs,
 )
 
 
 def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, dict]:
     """Write the data stages' and each run's config, and the code fingerprints, for validated
-    `params`; return run -> its train job's {architecture, data (the folder it depends on),
-    data_path (the folder it reads)}, in params.yaml order. With `dvc_yaml`, refuse a dvc.yaml
-    that was generated for other runs."""
+    `params`; return run -> what its train job needs (params.train_jobs), in params.yaml order.
+    With `dvc_yaml`, refuse a dvc.yaml that was generated for other runs."""
     runs = resolve_runs(params)
-    data = train_data(params)
     if dvc_yaml is not None and not is_current(params, dvc_yaml):
         raise ParamsError(
             f"{dvc_yaml} does not match the runs or data of params.yaml; "
@@ -44,7 +42,4 @@ def write_configs(params: dict, out_dir, dvc_yaml=None) -> dict[str, dict]:
             write_json_if_changed(code_config(stage, architecture, out_dir), fingerprint(stage, architecture))
     for name, config in runs.items():
         write_json_if_changed(Path(out_dir) / CONFIG_FILES["run"].replace("{run}", name), config.to_dict())
-    return {
-        name: {"architecture": config.architecture, "data": data[name][0], "data_path": data[name][1]}
-        for name, config in runs.items()
-    }
+    return train_jobs(params)

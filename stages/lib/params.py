@@ -264,8 +264,6 @@ def replicates(params: dict) -> dict[str, Replicate]:
     runs = _named_and_swept(params)
     taken = {name.casefold(): name for name in runs}
     for name, run in runs.items():
-        if not isinstance(run, dict):
-            continue
         base = {key: value for key, value in run.items() if key not in REPLICATE_KEYS}
         seed = run.get("seed", params["seed"])
         if seed + run.get("repeats", 1) - 1 > MAX_SEED:
@@ -293,19 +291,20 @@ def replicates(params: dict) -> dict[str, Replicate]:
     return found
 
 
-def train_data(params: dict) -> dict[str, tuple[str, str]]:
-    """Run -> (the folder its train job depends on, the folder it reads): the prepared data, or for
-    a fold replicate (`cv_folds`) the folds' folder and its fold in it; in all_runs order."""
-    runs = all_runs(params)
+def train_jobs(params: dict) -> dict[str, dict]:
+    """Run -> what its train job needs besides its config: its `architecture` (its code's
+    fingerprint), `data` (the folder it depends on) and `data_path` (the folder it reads): the
+    prepared data, or for a fold replicate (`cv_folds`) the folds' folder and its fold in it. In
+    all_runs order; configure returns it to the Snakefile, and dvc.yaml's train stage holds it."""
     folds = {name: r for name, r in replicates(params).items() if r.kind == "fold"}
-    found = {}
-    for name in runs:
+    jobs = {}
+    for name, run in all_runs(params).items():
+        data = data_path = PREPARED
         if name in folds:
-            folder = FOLDS.format(folds=folds[name].folds)
-            found[name] = (folder, f"{folder}/{FOLD.format(fold=folds[name].fold)}")
-        else:
-            found[name] = (PREPARED, PREPARED)
-    return found
+            data = FOLDS.format(folds=folds[name].folds)
+            data_path = f"{data}/{FOLD.format(fold=folds[name].fold)}"
+        jobs[name] = {"architecture": run["architecture"], "data": data, "data_path": data_path}
+    return jobs
 
 
 def fold_counts(params: dict) -> list[int]:

@@ -36,6 +36,12 @@ def split_scores(scores: dict) -> tuple[dict, dict]:
     return headline, {key: value for key, value in scores.items() if key not in HEADLINE}
 
 
+def class_support(y_true: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Test images per class, and the classes with enough of them to be scored (MIN_SCORED)."""
+    support = np.bincount(y_true, minlength=classes)
+    return support, np.flatnonzero(support >= MIN_SCORED)
+
+
 def top_k_credit(probabilities: np.ndarray, y_true: np.ndarray, k: int) -> np.ndarray:
     """Per image, the chance that the true class is among the k most probable when ties are
     put in a random order: 1 or 0 without ties."""
@@ -86,8 +92,7 @@ def score(y_true: np.ndarray, probabilities: np.ndarray, class_names: list[str])
 
     y_pred = probabilities.argmax(axis=1)
     images = len(y_true)
-    support = np.bincount(y_true, minlength=len(class_names))
-    scored = np.flatnonzero(support >= MIN_SCORED)
+    support, scored = class_support(y_true, len(class_names))
     p_true = probabilities[np.arange(images), y_true]
     # Per image: cross-entropy as Keras computes it (probabilities clipped to [1e-7, 1]), top-k credit.
     per_image = {"loss": -np.log(np.clip(p_true, 1e-7, 1.0))}
@@ -137,7 +142,7 @@ def answer_intervals(actual, predicted) -> dict[str, list[float]]:
     the report can show them for results scored before intervals were (no model needed)."""
     classes, codes = np.unique(np.concatenate([np.asarray(actual), np.asarray(predicted)]), return_inverse=True)
     y_true, y_pred = codes[: len(actual)], codes[len(actual) :]
-    scored = np.flatnonzero(np.bincount(y_true, minlength=len(classes)) >= MIN_SCORED)
+    _, scored = class_support(y_true, len(classes))
     intervals = bootstrap_intervals(_resampler(y_true, y_pred, len(classes), scored, {}), len(y_true))
     macro_f1 = intervals[PER_CLASS.index("f1")]  # after the per-image means (none here): macro P, R, F1
     return {"accuracy": proportion_interval(int(np.sum(y_true == y_pred)), len(y_true)), "macro_f1": macro_f1.tolist()}

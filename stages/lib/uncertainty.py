@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -160,6 +161,28 @@ def read_answers(text: str, where: str):
     return answers.assign(right=answers["actual"] == answers["predicted"])
 
 
+def read_predictions(path):
+    """A run's predictions.csv (read_answers); InputError naming it when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: unreadable ({err.__class__.__name__}); not a file evaluate wrote") from None
+    return read_answers(text, str(path))
+
+
 def same_images(first, second) -> bool:
     """Whether two read_answers tables hold the same test images with the same actual classes."""
     return first[["image", "actual"]].equals(second[["image", "actual"]])
+
+
+def right_answers(answers: dict) -> dict[str, np.ndarray]:
+    """Run -> which test images it got right, from each run's read_answers table; InputError if two
+    runs were tested on different images (a paired test would compare nothing)."""
+    first, *_ = answers
+    for run, found in answers.items():
+        if not same_images(found, answers[first]):
+            raise InputError(
+                f"runs {first!r} and {run!r} were tested on different images (their predictions.csv "
+                "differ in image or actual class): rerun evaluate for both"
+            )
+    return {run: found["right"].to_numpy() for run, found in answers.items()}
