@@ -7,6 +7,7 @@
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
 # Every path comes from stages/lib/layout.py, which dvc.yaml's generator reads too.
 from pathlib import Path
+import functools
 import sys
 
 # The stages package is the project root's, not an installed copy.
@@ -14,6 +15,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from stages.lib.params import ParamsError, source_inputs
 from stages.lib.parse_cache import configure
+from stages.lib.stamps import stamp
 from stages.lib import layout
 
 # params.yaml is the one source of settings, read the same way by both runners:
@@ -55,6 +57,21 @@ def per_run(path):
 def train_code(wildcards):
     """A train job's code fingerprint: that of its run's architecture (one file per architecture)."""
     return layout.code_config("train", JOBS[wildcards.run]["architecture"])
+
+
+def stamps_of(folders):
+    """An input: the stamps of folder inputs (a path, a list, or an input function), so that a
+    change deep inside a folder reruns the jobs that read it (stages/lib/stamps.py says how).
+    Each folder is walked once per snakemake process."""
+
+    def stamps(wildcards):
+        paths = folders(wildcards) if callable(folders) else folders
+        return [folder_stamp(path) for path in ([paths] if isinstance(paths, str) else paths)]
+
+    return stamps
+
+
+folder_stamp = functools.cache(stamp)
 
 
 def train_data(wildcards):

@@ -3,6 +3,7 @@ rule evaluate:
         config=layout.CONFIGS["run"],
         model=rules.train.output.model,
         data=rules.prepare.output.data,
+        data_stamp=stamps_of(rules.prepare.output.data),
         code=layout.code_config("evaluate"),
     output:
         # metrics, scores, confusion matrix, classification report, figures: one output, as in dvc.yaml.

@@ -2,6 +2,7 @@ rule folds:
     input:
         config=layout.CONFIGS["prepare"],
         data=rules.prepare.output.data,
+        data_stamp=stamps_of(rules.prepare.output.data),
         code=layout.code_config("folds"),
     output:
         folds=directory(layout.FOLDS),

@@ -3,8 +3,10 @@ rule package:
         config=layout.CONFIGS["package"],
         training=per_run(rules.train.output.training),
         evaluation=per_run(rules.evaluate.output.evaluation),
+        folder_stamps=stamps_of(per_run([rules.train.output.training, rules.evaluate.output.evaluation])),
         models=per_run(rules.train.output.model),
         data=rules.prepare.output.data,
+        data_stamp=stamps_of(rules.prepare.output.data),
         code=layout.code_config("package"),
     output:
         package=directory(layout.PACKAGE_DIR),

@@ -2,6 +2,7 @@ rule prepare:
     input:
         config=layout.CONFIGS["prepare"],
         raw=rules.download.output.raw,
+        raw_stamp=stamps_of(rules.download.output.raw),
         code=layout.code_config("prepare"),
     output:
         data=directory(layout.PREPARED),

@@ -3,6 +3,7 @@ rule report:
         config=layout.CONFIGS["report"],
         training=per_run(rules.train.output.training),
         evaluation=per_run(rules.evaluate.output.evaluation),
+        folder_stamps=stamps_of(per_run([rules.train.output.training, rules.evaluate.output.evaluation])),
         data=[rules.prepare.output.samples, rules.prepare.output.balance],
         notebook=layout.NOTEBOOK,
         code=layout.code_config("report"),

@@ -2,6 +2,7 @@ rule train:
     input:
         config=layout.CONFIGS["run"],
         data=train_data,
+        data_stamp=stamps_of(train_data),
         code=train_code,
     output:
         model=layout.MODEL,
