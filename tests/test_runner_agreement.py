@@ -181,3 +181,31 @@ def test_both_runners_read_the_same_values_from_params_yaml(unstarted, case):
     written = configs["softmax"]["training"][key] if section == "train" else configs["prepare"][key]
     assert seen_by_dvc == expected and written == expected, (seen_by_dvc, written)
     assert type(written) is float  # what Keras is given: a float learning rate, never an int
+
+
+# Values that equal a valid one under Python's ==, which is how DVC compares params (42.0 == 42,
+# 0 == False): after a run with the valid value, DVC must not pass them as unchanged where
+# Snakemake refuses them. configure depends on params.yaml's bytes, so any edit validates again.
+EQUAL_BUT_INVALID = {
+    "float-seed": ("seed: 42", "seed: 42.0", "params.yaml: seed: 42.0 is invalid"),
+    "float-epochs": ("  epochs: 60", "  epochs: 60.0", "params.yaml: train.epochs: 60.0 is invalid"),
+    "zero-for-false": (
+        "    batch_norm: false",
+        "    batch_norm: 0",
+        "params.yaml: runs.cnn_deep.batch_norm: 0 is invalid",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", EQUAL_BUT_INVALID)
+def test_a_value_equal_to_a_valid_one_is_refused_by_both_runners_whichever_ran_last(unstarted, case):
+    old, new, message = EQUAL_BUT_INVALID[case]
+    assert (unstarted / "params.yaml").read_text().count(old) == 1, old
+    run(["dvc", "repro", "configure"], unstarted)  # dvc.lock records the valid value
+    with edited_params(unstarted, lambda text: text.replace(old, new)):
+        assert "configure" in run(["dvc", "status", "configure"], unstarted).stdout
+        for runner in (["dvc", "repro"], ["snakemake", "--dry-run", "--cores", "1"]):
+            result = run(runner, unstarted, check=False)
+            lines = [line for line in (result.stdout + result.stderr).splitlines() if "params.yaml:" in line]
+            assert result.returncode != 0 and len(lines) == 1 and message in lines[0], result.stdout + result.stderr

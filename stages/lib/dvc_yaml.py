@@ -128,8 +128,11 @@ def _data_stages(params: dict, architectures: dict[str, str]) -> dict:
             "cmd": "python -m stages.configure --params params.yaml"
             f" --schema workflow/schemas/params.schema.yaml --out-dir {CONFIG_DIR} --dvc-yaml dvc.yaml"
             f" --log {LOG['configure']}",
-            # configure writes every stage's code checksums: it reads all their code.
+            # configure writes every stage's code checksums: it reads all their code. params.yaml by
+            # its bytes too: DVC compares params by value, and 42.0 == 42, so a seed rewritten as 42.0
+            # would pass as unchanged where Snakemake refuses it; any edit reruns the validation.
             "deps": [
+                "params.yaml",
                 "workflow/schemas/params.schema.yaml",
                 *all_code_files(fingerprinted, used),
             ],
