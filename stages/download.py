@@ -35,7 +35,16 @@ from urllib.parse import urljoin
 import requests
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from stages.lib.datasets import DataError, FileSpec, Source, base_location, folder_splits, get_source, parse_idx_bytes
+from stages.lib.datasets import (
+    DataError,
+    FileSpec,
+    Source,
+    base_location,
+    folder_splits,
+    get_source,
+    hidden,
+    parse_idx_bytes,
+)
 from stages.lib.files import atomic_dir, sha256_file, write_json
 from stages.lib.joblog import run_stage
 from stages.lib.settings import DownloadSettings
@@ -242,9 +251,18 @@ def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str], list
         except OSError as err:  # an unreadable image of the user's folder
             raise DataError(f"{path}: cannot copy it ({err.strerror})") from None
     given = "" if "all" in splits else f" ({', '.join(f'{s} {len(p):,}' for s, p in splits.items())})"
+    skipped = [p.relative_to(folder).as_posix() for p in ignored if hidden(p.name) or p.is_symlink()]
+    others = len(ignored) - len(skipped)
     print(
         f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
-        + (f"; ignored {len(ignored)} non-image file(s)" if ignored else ""),
+        + (f"; ignored {others} non-image file(s)" if others else "")
+        + (
+            f"; skipped {len(skipped)} hidden entr{'y' if len(skipped) == 1 else 'ies'} or links to folders: "
+            + ", ".join(skipped[:5])
+            + (", ..." if len(skipped) > 5 else "")
+            if skipped
+            else ""
+        ),
         flush=True,
     )
     return classes, [p.relative_to(folder).as_posix() for p in ignored], list(splits)

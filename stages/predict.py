@@ -41,23 +41,38 @@ from stages.lib.archive import (
     opened_package,
     read_contract,
 )
-from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image
+from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image, walk_files
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_text
 
 
 def expand_images(arguments) -> list[Path]:
-    """Files as given, folders searched recursively for image files, glob patterns expanded."""
+    """Files as given, folders searched recursively for image files, glob patterns expanded.
+    In a folder, as in a dataset's image folder (datasets.walk_files), hidden entries and links
+    to folders are skipped, said on stderr, and a link that leads out of the folder is refused."""
     found = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files, skipped = walk_files(path)
+            found += [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            if skipped:
+                shown = ", ".join(str(p) for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+                print(f"skipped {len(skipped)} hidden entries or links to folders: {shown}", file=sys.stderr)
         elif glob.has_magic(argument):
             found += sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
         else:
             found.append(path)  # a missing file is reported as unreadable, by name
     return found
+
+
+def check_out(out, inputs) -> None:
+    """Refuse an --out that is one of the command's own inputs (the package, an image): writing
+    the CSV there would destroy it."""
+    target = Path(out).resolve()
+    for path in inputs:
+        if Path(path).resolve() == target:
+            raise PipelineError(f"--out {out} is {path}, an input of this command; write the CSV to another file")
 
 
 ENGINES = ("auto", "onnx", "keras")
@@ -218,11 +233,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
-    images = expand_images(args.images)
-    if not images:
-        print("error: no image files found in " + " ".join(args.images), file=sys.stderr)
-        return 2
     try:
+        images = expand_images(args.images)
+        if not images:
+            raise PipelineError("no image files found in " + " ".join(args.images))
+        if args.out:
+            check_out(args.out, [args.package, *images])
         rows, failed, engine = predict(args.package, images, args.top_k, args.invert, args.max_pixels, args.engine)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -37,6 +37,8 @@ from stages.lib.joblog import run_stage
 from stages.lib.settings import PrepareSettings
 from stages.lib.splits import SPLITS, load_split, names_classes
 
+WORDS = {"train": "training", "val": "validation", "test": "test"}
+
 
 def split_stratified(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int, class_names=None):
     """Return index arrays (train, val, test), stratified by label and seeded."""
@@ -100,8 +102,13 @@ def _split(index, labels, fraction, seed, name, class_names=None, shown=None, to
 
 
 def subsample(index: np.ndarray, labels: np.ndarray, size: int, seed: int, class_names=None) -> np.ndarray:
-    """A stratified, seeded subset of `size` entries of `index` (all of them if fewer)."""
-    if size >= len(index):
+    """A stratified, seeded subset of `size` entries of `index` (all of them if as many)."""
+    if size > len(index):  # keeping all of them would look like the subsample asked for
+        raise DataError(
+            f"data.train_subsample {size:,} is more than the {_plural(len(index), 'training image')}; "
+            "lower it, or remove it to train on all of them"
+        )
+    if size == len(index):
         return index
     present, counts = np.unique(labels[index], return_counts=True)
     if counts.min() < 2:  # sklearn cannot stratify a class of one
@@ -164,7 +171,31 @@ def split_indices(
             )
         source, index = plan["train"]
         plan["train"] = (source, subsample(index, labels[source], size, seed, class_names))
+    check_every_class_in_every_split(plan, labels, class_names, config)
     return plan
+
+
+def check_every_class_in_every_split(plan: dict, labels: dict, class_names, config: PrepareSettings) -> None:
+    """Refuse a class that a split lacks: a class never validated or never tested would be reported
+    with an F1 of 0 (or as a weakest class) that no test image measured."""
+    counts = {
+        split: np.bincount(labels[source][index], minlength=len(class_names)) for split, (source, index) in plan.items()
+    }
+    for label, name in enumerate(class_names):
+        if all(counts[split][label] for split in SPLITS):
+            continue
+        held = ", ".join(f"{counts[split][label]:,} {WORDS[split]}" for split in SPLITS)
+        total = sum(int(counts[split][label]) for split in SPLITS)
+        fractions = [f"split.val_fraction {config.val_fraction}"]
+        smallest = config.val_fraction
+        if plan["test"][0] == "all":  # the test split is cut from the same images
+            fractions.append(f"split.test_fraction {config.test_fraction}")
+            smallest = min(smallest, config.test_fraction)
+        raise DataError(
+            f"class {name!r} has {_plural(total, 'image')} ({held}); every split needs at least one image "
+            f"of every class: with {' and '.join(fractions)} give it about {math.ceil(1 / smallest)} or more, "
+            "or remove the class"
+        )
 
 
 def check_raw(raw_dir: Path) -> dict:

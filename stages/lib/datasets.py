@@ -14,6 +14,7 @@ when it has none, with x as uint8 N x H x W x C and y as int64, the class names 
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,21 +196,72 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # as Keras' image_da
 SPLIT_FOLDERS = ({"train", "test"}, {"train", "test", "val"})  # how pre-split datasets are published
 
 
+def hidden(name: str) -> bool:
+    """A name starting with '.' (.DS_Store, ._cat.png, .ipynb_checkpoints/, .git/): never a class
+    or an image, skipped wherever it is, and said so."""
+    return name.startswith(".")
+
+
+def check_link(path: Path, inside: Path) -> None:
+    """Refuse a link that leads out of `inside` (resolved): the target's bytes would be read as
+    an image of the folder (and copied into data/raw, which DVC caches and pushes)."""
+    target = Path(os.path.realpath(path))
+    if not target.is_relative_to(inside):
+        raise DataError(
+            f"{path}: a link to {target}, outside the image folder {inside}; copy the file in or remove the link"
+        )
+
+
+def walk_files(folder: Path, inside: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """The files under `folder`, sorted, and the entries skipped: hidden ones (see `hidden`) and
+    links to folders (not followed: their images are in the folder they point to). A link to a
+    file counts as that file if it points inside `inside` (default: `folder`); a link that points
+    outside is refused (`check_link`)."""
+    inside = Path(os.path.realpath(inside or folder))
+    files, skipped = [], []
+    for current, folders, names in os.walk(folder):  # links to folders are listed, not entered
+        for name in folders:
+            path = Path(current, name)
+            if not hidden(name) and path.is_symlink():
+                check_link(path, inside)
+            if hidden(name) or path.is_symlink():
+                skipped.append(path)
+        folders[:] = [name for name in folders if not hidden(name) and not Path(current, name).is_symlink()]
+        for name in names:
+            path = Path(current, name)
+            if hidden(name):
+                skipped.append(path)
+                continue
+            if path.is_symlink():
+                check_link(path, inside)
+            files.append(path)
+    return sorted(files), sorted(skipped)
+
+
 def _subfolders(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not hidden(p.name))
 
 
-def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[Path]]:
-    """Class names (sorted subfolders), (image path, label) pairs, and ignored non-image files."""
+def folder_images(root: Path, inside: Path | None = None) -> tuple[list[str], list[tuple[Path, int]], list[Path]]:
+    """Class names (sorted subfolders), (image path, label) pairs, and ignored files: non-images,
+    hidden entries and links to folders (`walk_files`; links may point anywhere in `inside`)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: image folder not found")
     classes = _subfolders(root)
     if len(classes) < 2:
         raise DataError(f"{root}: needs one subfolder per class, found {len(classes)}")
-    images, ignored = [], []
+    files, ignored = walk_files(root, inside)
+    images = []
+    class_files = {name: [] for name in classes}
+    for path in files:
+        name = path.relative_to(root).parts[0]
+        if name in class_files:
+            class_files[name].append(path)
+        else:  # beside the class folders, or a link to a folder at the top
+            ignored.append(path)
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).rglob("*") if p.is_file())
+        files = class_files[name]
         if not any(path.suffix.lower() in IMAGE_SUFFIXES for path in files):
             raise DataError(f"{root / name}: class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         for path in files:
@@ -218,7 +270,7 @@ def folder_images(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[P
 
 
 def folder_splits(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]], list[Path]]:
-    """Class names, {split: (image path, label) pairs} and ignored non-image files of an image folder.
+    """Class names, {split: (image path, label) pairs} and ignored files (`folder_images`) of an image folder.
 
     A folder whose subfolders are exactly train/ and test/ (and val/), each holding
     class folders, is a pre-split dataset: {"train": ..., "test": ..., "val": ...},
@@ -233,12 +285,12 @@ def folder_splits(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int
     if names not in SPLIT_FOLDERS or not any(_subfolders(root / name) for name in names):
         classes, images, ignored = folder_images(root)
         return classes, {"all": images}, ignored
-    classes, train, ignored = folder_images(root / "train")
+    classes, train, ignored = folder_images(root / "train", inside=root)
     splits = {"train": train}
     for split in ("test", "val"):
         if split not in names:
             continue
-        found, splits[split], more = folder_images(root / split)
+        found, splits[split], more = folder_images(root / split, inside=root)
         if found != classes:
             missing = ", ".join(repr(c) for c in classes if c not in found)
             extra = ", ".join(repr(c) for c in found if c not in classes)

@@ -352,6 +352,14 @@ def check_split_sizes(data: dict, split: dict) -> None:
             f"data.train_subsample: {subsample} is invalid: a stratified subsample keeps"
             f" at least one image of each of the {classes} classes of {data['dataset']}"
         )
+    # What the last part leaves is the training split (as prepare cuts it: scikit-learn's ceil).
+    key, fraction, pool, _ = parts[-1]
+    training = pool - math.ceil(fraction * pool)
+    if subsample is not None and subsample > training:
+        raise ParamsError(
+            f"data.train_subsample: {subsample} is invalid: more than the {training:,} training images"
+            f" of {data['dataset']} (split.{key} {split[key]}); lower it, or remove it to train on all"
+        )
 
 
 def check_input_sizes(data: dict, runs: dict) -> None:
