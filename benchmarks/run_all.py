@@ -23,7 +23,15 @@ sys.path.insert(0, str(ROOT))
 
 from stages.lib.files import read_json, write_json, write_text  # noqa: E402
 
-BENCHMARKS = ["runner_overhead", "dvc_layouts", "predict_latency", "main_job", "prepare_fashion", "train_throughput"]
+BENCHMARKS = [
+    "runner_overhead",
+    "dvc_layouts",
+    "folder_inputs",
+    "predict_latency",
+    "main_job",
+    "prepare_fashion",
+    "train_throughput",
+]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -33,6 +41,17 @@ def summary(results: dict) -> str:
         lines += _overhead(overhead)
     if layouts := results.get("dvc_layouts"):
         lines += _layouts(layouts)
+    if folder := results.get("folder_inputs"):
+        lines += [
+            f"## Seeing a change inside a folder of {folder['images']:,} images, per runner call",
+            "",
+            f"Snakemake's stamp: {folder['snakemake_stamp_unchanged_s']:.2f} s when nothing changed,"
+            f" {folder['snakemake_stamp_after_an_edit_s']:.2f} s after an edit; hashing every file instead:"
+            f" {folder['hash_every_file_s']:.2f} s (the stamp takes x{folder['stamp_over_hashing']} of it)."
+            f" DVC's `dvc status` of a stage that reads the folder: {folder['dvc_status_s']:.2f} s"
+            f" ({folder['dvc_status_one_file_folder_s']:.2f} s for a folder of one file).",
+            "",
+        ]
     if latency := results.get("predict_latency"):
         predict, helps = latency["predict_one_image_s"], latency["help_s"]
         slowest = max(helps, key=helps.get)

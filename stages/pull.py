@@ -38,9 +38,11 @@ def _run(args: list[str], capture: bool = False) -> str:
 
 
 def pull(remote: str | None = None) -> None:
-    """`dvc pull`, check `dvc status`, then `snakemake --touch`."""
-    _run(["dvc", "pull", *(["--remote", remote] if remote else [])])
-    changed = json.loads(_run(["dvc", "status", "--json"], capture=True) or "{}")
+    """`dvc pull`, check `dvc status`, then `snakemake --touch`, for this folder's dvc.yaml."""
+    # This folder's dvc.yaml: without a target DVC takes every dvc.yaml of the repository, and a
+    # study's results need not be on the remote.
+    _run(["dvc", "pull", *(["--remote", remote] if remote else []), "dvc.yaml"])
+    changed = json.loads(_run(["dvc", "status", "--json", "dvc.yaml"], capture=True) or "{}")
     if changed:
         raise PullError(
             f"dvc status is not clean after the pull ({', '.join(sorted(changed))}): these results "

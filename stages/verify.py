@@ -160,6 +160,22 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def default_runs(runs_dir) -> list[str]:
+    """The runs with recorded metrics: those of params.yaml where there is one (a run removed from
+    it leaves its folder behind, which is named, not verified), else every folder of `runs_dir`."""
+    recorded = sorted(path.relative_to(runs_dir).parts[0] for path in Path(runs_dir).glob(f"*/{RUN_FILES['metrics']}"))
+    if not Path("params.yaml").is_file():
+        return recorded
+    from stages.lib.params import all_runs, load_params
+
+    wanted = all_runs(load_params("params.yaml"))
+    left = [run for run in recorded if run not in wanted]
+    if left:
+        folders = " ".join(f"{Path(runs_dir) / run}" for run in left)
+        print(f"not verified: {folders}: no longer runs of params.yaml (remove them: git rm -r {folders})", flush=True)
+    return [run for run in wanted if run in recorded]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", help="runs to verify (default: every run in --runs-dir)")
@@ -179,8 +195,7 @@ def main(argv=None) -> int:
             with opened_package(args.package) as folder:
                 ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
         else:
-            recorded = Path(args.runs_dir).glob(f"*/{RUN_FILES['metrics']}")
-            runs = args.runs or sorted(path.relative_to(args.runs_dir).parts[0] for path in recorded)
+            runs = args.runs or default_runs(args.runs_dir)
             if not runs:
                 raise InputError(f"{args.runs_dir}: no runs with {RUN_FILES['metrics']}")
             results = [

@@ -120,16 +120,25 @@ echo "snakemake $*" >> "{log}"
             0,
             "{}",
             "",
-            ["dvc pull --remote shared", "dvc status --json", "snakemake --touch --forceall --cores 1 --quiet all"],
+            [
+                "dvc pull --remote shared dvc.yaml",
+                "dvc status --json dvc.yaml",
+                "snakemake --touch --forceall --cores 1 --quiet all",
+            ],
         ),
         (
             0,
             '{"train@mlp": [{"changed outs": {"models/runs/mlp/model.keras": "modified"}}]}',
             "error: dvc status is not clean after the pull (train@mlp): these results are not the committed ones; "
             "run the pipeline instead of marking them up to date\n",
-            ["dvc pull --remote shared", "dvc status --json"],
+            ["dvc pull --remote shared dvc.yaml", "dvc status --json dvc.yaml"],
         ),
-        (1, "{}", "error: `dvc pull --remote shared` failed (exit 1)\n", ["dvc pull --remote shared"]),
+        (
+            1,
+            "{}",
+            "error: `dvc pull --remote shared dvc.yaml` failed (exit 1)\n",
+            ["dvc pull --remote shared dvc.yaml"],
+        ),
     ],
 )
 def test_pull_marks_results_up_to_date_only_when_dvc_status_is_clean(
