@@ -44,6 +44,7 @@ def folder_state(folder) -> tuple[str, int, int] | None:
     if not stat.S_ISDIR(top.st_mode):
         return f"{top.st_size} {top.st_mtime_ns}", 1, top.st_mtime_ns
     root = os.fspath(folder)
+    cut = len(os.path.join(root, ""))  # entry.path[cut:] is the path relative to the folder
     entries, newest, pending = [], top.st_mtime_ns, [root]
     while pending:
         with os.scandir(pending.pop()) as found:
@@ -54,9 +55,9 @@ def folder_state(folder) -> tuple[str, int, int] | None:
                 newest = max(newest, info.st_mtime_ns)
                 if stat.S_ISDIR(info.st_mode):
                     pending.append(entry.path)
-                    entries.append(f"{os.path.relpath(entry.path, root)}/")
+                    entries.append(f"{entry.path[cut:]}/")
                 else:
-                    entries.append(f"{os.path.relpath(entry.path, root)}\0{info.st_size}\0{info.st_mtime_ns}")
+                    entries.append(f"{entry.path[cut:]}\0{info.st_size}\0{info.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(sorted(entries)).encode("utf-8", "surrogateescape")).hexdigest()
     return digest, len(entries), newest
 
