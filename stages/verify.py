@@ -173,7 +173,7 @@ def default_runs(runs_dir) -> list[str]:
     if left:
         folders = " ".join(f"{Path(runs_dir) / run}" for run in left)
         print(f"not verified: {folders}: no longer runs of params.yaml (remove them: git rm -r {folders})", flush=True)
-    return [run for run in wanted if run in recorded]
+    return [run for run in recorded if run in wanted]
 
 
 def main(argv=None) -> int:

@@ -128,7 +128,7 @@ def test_verify_and_configure_name_the_results_of_runs_removed_from_params(tmp_p
         (tmp_path / "reports" / "runs" / run / "evaluation" / "metrics.json").write_text("{}")
     (tmp_path / "models" / "runs" / "gone").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    assert default_runs("reports/runs") == ["softmax", "mlp"]  # params.yaml's order
+    assert default_runs("reports/runs") == ["mlp", "softmax"]
     assert capsys.readouterr().out.strip() == (
         "not verified: reports/runs/gone: no longer runs of params.yaml (remove them: git rm -r reports/runs/gone)"
     )
