@@ -13,7 +13,6 @@ of a stage that depends on it, its state database warm).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.lib.files import write_json  # noqa: E402
+from stages.lib.files import sha256_file, write_json  # noqa: E402
 from stages.lib.stamps import stamp  # noqa: E402
 
 
@@ -53,7 +52,18 @@ def median_seconds(work, repeats: int) -> float:
 def hash_all(root: Path) -> None:
     for folder, _, names in os.walk(root):
         for name in names:
-            hashlib.sha256(Path(folder, name).read_bytes()).hexdigest()
+            sha256_file(Path(folder, name))
+
+
+def dvc_status_seconds(folder: str, repeats: int, env: dict) -> float:
+    """Median `dvc status` of a one-stage pipeline that depends on `folder` (after a repro)."""
+    Path("dvc.yaml").write_text(
+        f"stages:\n  count:\n    cmd: ls -R {folder} | wc -l > count.txt\n    deps: [{folder}]\n    outs: [count.txt]\n"
+    )
+    subprocess.run(["dvc", "repro", "-q"], check=True, env=env, capture_output=True)
+    return median_seconds(
+        lambda: subprocess.run(["dvc", "status", "-q"], check=True, env=env, capture_output=True), repeats
+    )
 
 
 def main() -> int:
@@ -82,23 +92,10 @@ def main() -> int:
         env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
         for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
             subprocess.run(command, check=True, env=env, capture_output=True)
-        Path("dvc.yaml").write_text(
-            "stages:\n  count:\n    cmd: ls -R images | wc -l > count.txt\n    deps: [images]\n    outs: [count.txt]\n"
-        )
-        subprocess.run(["dvc", "repro", "-q"], check=True, env=env, capture_output=True)
-        dvc_status = median_seconds(
-            lambda: subprocess.run(["dvc", "status", "-q"], check=True, env=env, capture_output=True), args.repeats
-        )
-        empty = Path("empty")
-        empty.mkdir()
-        (empty / "a").write_text("a")
-        Path("dvc.yaml").write_text(
-            "stages:\n  count:\n    cmd: ls -R empty | wc -l > count.txt\n    deps: [empty]\n    outs: [count.txt]\n"
-        )
-        subprocess.run(["dvc", "repro", "-q"], check=True, env=env, capture_output=True)
-        dvc_floor = median_seconds(
-            lambda: subprocess.run(["dvc", "status", "-q"], check=True, env=env, capture_output=True), args.repeats
-        )
+        dvc_status = dvc_status_seconds("images", args.repeats, env)
+        Path("empty").mkdir()
+        Path("empty", "a").write_text("a")
+        dvc_floor = dvc_status_seconds("empty", args.repeats, env)
     finally:
         os.chdir(ROOT)
         shutil.rmtree(work, ignore_errors=True)
