@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.backend import check_keras_backend
 from stages.lib.devices import claim_gpu, has_gpu
 from stages.lib.errors import PipelineError
 from stages.lib.files import atomic_path, read_json, write_json, write_text
@@ -270,6 +271,7 @@ def train(
     A killed run resumes from its last completed epoch when started again with the
     same config (see Checkpoint; its files beside the model are removed at the end).
     """
+    check_keras_backend(training=True)
     import keras
 
     make_deterministic(config.seed)
@@ -473,7 +475,8 @@ def main(argv=None) -> int:
         )
 
     # configs/<run>.json: the console lines of the job start with the run's name.
-    return run_stage(body, args.log, prefix=Path(args.config).stem)
+    resume = "run it again to resume after the last finished epoch"  # the Checkpoint of each epoch
+    return run_stage(body, args.log, prefix=Path(args.config).stem, interrupted=resume)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
 # Every path comes from stages/lib/layout.py, which dvc.yaml's generator reads too.
 from pathlib import Path
+import contextlib
 import functools
 import sys
 
@@ -14,6 +15,7 @@ import sys
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from stages.lib.params import ParamsError, source_inputs
+from stages.lib.runlock import RunnerBusy, claim_outputs
 from stages.lib.parse_cache import configure
 from stages.lib.stamps import stamp
 from stages.lib import layout
@@ -36,6 +38,28 @@ except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
+
+# One runner at a time in this folder (stages/lib/runlock.py): a run with jobs to do holds DVC's
+# lock on dvc.yaml's outputs, so `dvc repro` started meanwhile is refused by DVC, and this run
+# is refused if DVC is running here. Dry runs and "Nothing to be done" take no lock.
+RUNNER_LOCK = contextlib.ExitStack()
+
+
+onstart:
+    try:
+        RUNNER_LOCK.enter_context(claim_outputs("dvc.yaml"))
+    except RunnerBusy as err:
+        sys.exit(f"error: {err}; Snakemake started no job")
+
+
+onsuccess:
+    RUNNER_LOCK.close()
+
+
+onerror:
+    RUNNER_LOCK.close()
+
+
 RUNS = list(JOBS)  # run -> its train job's architecture, data folder and the folder it reads
 
 
