@@ -9,6 +9,7 @@
 from pathlib import Path
 import contextlib
 import functools
+import json
 import sys
 
 # The stages package is the project root's, not an installed copy.
@@ -54,6 +55,7 @@ onstart:
 
 onsuccess:
     RUNNER_LOCK.close()
+    print(closing_summary(), flush=True)
 
 
 onerror:
@@ -61,6 +63,31 @@ onerror:
 
 
 RUNS = list(JOBS)  # run -> its train job's architecture, data folder and the folder it reads
+
+
+def closing_summary():
+    """The run's last lines: where the comparison, the report and the package are, and which
+    run the package holds (the best unless params.yaml names one), as its selection.json says."""
+    lines = [
+        f"{what}: {path}"
+        for what, path in (
+            ("comparison", f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}"),
+            ("report", f"{layout.REPORT_DIR}/{layout.REPORT_FILES['html']}"),
+            ("package", layout.ARCHIVE),
+        )
+        if Path(path).is_file()
+    ]
+    try:
+        selection = json.loads(Path(layout.PACKAGE_DIR, "selection.json").read_text())
+        metrics = json.loads(Path(layout.run_file("metrics", selection["run"])).read_text())
+    except (OSError, ValueError, KeyError):
+        return "\n".join(lines)
+    metric = selection["metric"]
+    how = "named in params.yaml" if selection["chosen"] else f"the best by {metric}"
+    ties = selection.get("indistinguishable") or {}
+    tied = f"; McNemar's test cannot tell it from {', '.join(ties)}" if ties else ""
+    best = f"packaged run: {selection['run']} ({how}, {metric} {metrics[metric]:.4f}{tied})"
+    return "\n".join([best, *lines])
 
 
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
