@@ -55,10 +55,20 @@ def claim_outputs(dvcfile: str | os.PathLike = "dvc.yaml", cmd: str | None = Non
             with repo.lock:  # DVC holds it between its stages' commands
                 outputs = [out.fs_path for stage in load_file(repo, str(path)).stages.values() for out in stage.outs]
                 hardlink = repo.config["core"].get("hardlink_lock", False)
-                held.enter_context(rwlock(repo.tmp_dir, repo.fs, cmd, [], outputs, hardlink))
+                held.enter_context(rwlock(repo.tmp_dir, repo.fs, cmd, [], top_folders(outputs, path.parent), hardlink))
         except LockError:
             raise RunnerBusy(f"{dvc_holder(repo.tmp_dir)} is running in {path.parent}: wait for it to end") from None
         yield
+
+
+def top_folders(paths: list[str], folder: Path) -> list[str]:
+    """The entries of `folder` that hold `paths` (configs, data, models, reports): DVC names a
+    blocker once per entry that overlaps what it would touch, so few entries make a short refusal."""
+    tops = set()
+    for path in paths:
+        parts = Path(os.path.relpath(path, folder)).parts
+        tops.add(path if parts[0] == ".." else str(folder / parts[0]))
+    return sorted(tops)
 
 
 def dvc_holder(tmp_dir: str) -> str:
