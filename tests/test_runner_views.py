@@ -69,7 +69,7 @@ def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
     assert (origin / "summary.txt").read_text().splitlines()[-4:] == [
         f"packaged run: {selection['run']} (the best by accuracy, accuracy {accuracy:.4f}"
         + (
-            f"; McNemar's test cannot tell it from {', '.join(selection['indistinguishable'])})"
+            f"; McNemar's test cannot tell it from 1 other run(s): {', '.join(selection['indistinguishable'])})"
             if selection["indistinguishable"]
             else ")"
         ),

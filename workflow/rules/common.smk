@@ -84,8 +84,9 @@ def closing_summary():
         return "\n".join(lines)
     metric = selection["metric"]
     how = "named in params.yaml" if selection["chosen"] else f"the best by {metric}"
-    ties = selection.get("indistinguishable") or {}
-    tied = f"; McNemar's test cannot tell it from {', '.join(ties)}" if ties else ""
+    ties = list(selection.get("indistinguishable") or {})
+    named = ", ".join(ties[:3]) + (", ..." if len(ties) > 3 else "")
+    tied = f"; McNemar's test cannot tell it from {len(ties)} other run(s): {named}" if ties else ""
     best = f"packaged run: {selection['run']} ({how}, {metric} {metrics[metric]:.4f}{tied})"
     return "\n".join([best, *lines])
 
