@@ -73,8 +73,6 @@ def top_folders(paths: list[str], folder: Path) -> list[str]:
 
 def dvc_holder(tmp_dir: str) -> str:
     """The DVC command that holds the repository's lock or a path in its rwlock, as 'dvc repro (pid n)'."""
-    import psutil
-
     pids = []
     with contextlib.suppress(OSError, ValueError):
         lock = json.loads(Path(tmp_dir, "rwlock").read_text())
@@ -83,8 +81,8 @@ def dvc_holder(tmp_dir: str) -> str:
     with contextlib.suppress(OSError, ValueError, IndexError):
         pids.append(int(Path(tmp_dir, "lock").read_text().split()[0]))  # zc.lockfile writes the pid
     for pid in [pid for pid in dict.fromkeys(pids) if pid != os.getpid()]:
-        with contextlib.suppress(psutil.Error):
-            words = psutil.Process(pid).cmdline()
+        with contextlib.suppress(OSError, IndexError):
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]  # Linux
             if len(words) > 1 and Path(words[0]).name.startswith("python"):  # python .venv/bin/dvc repro
                 words = words[2:] if words[1] == "-m" else words[1:]
             return f"{' '.join([Path(words[0]).name, *words[1:]])} (pid {pid})"
