@@ -44,6 +44,7 @@ from stages.lib.datasets import (
     get_source,
     hidden,
     parse_idx_bytes,
+    skipped_note,
 )
 from stages.lib.files import atomic_dir, sha256_file, write_json
 from stages.lib.joblog import run_stage
@@ -256,13 +257,7 @@ def _copy_folder(folder: Path, target: Path) -> tuple[list[str], list[str], list
     print(
         f"copied {len(images):,} images{given} in {len(classes)} classes from {folder}"
         + (f"; ignored {others} non-image file(s)" if others else "")
-        + (
-            f"; skipped {len(skipped)} hidden entr{'y' if len(skipped) == 1 else 'ies'} or links to folders: "
-            + ", ".join(skipped[:5])
-            + (", ..." if len(skipped) > 5 else "")
-            if skipped
-            else ""
-        ),
+        + (f"; {skipped_note(skipped)}" if skipped else ""),
         flush=True,
     )
     return classes, [p.relative_to(folder).as_posix() for p in ignored], list(splits)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.backend import check_keras_backend
 from stages.lib.confusion import confusion_table, most_confused
 from stages.lib.errors import InputError
 from stages.lib.figures import pyplot, save_png
@@ -182,6 +183,7 @@ def plot_filters(model, image: np.ndarray, title: str, path) -> None:
 
 def evaluate(config: RunSettings, model_path, data_dir, out_dir) -> dict:
     """Score the model on the test split; write EVALUATION_FILES into `out_dir`; return the metrics."""
+    check_keras_backend()
     from stages.lib.layers import load_model  # Keras: imported once the job's log is open
 
     metadata = read_metadata(data_dir)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session
+from stages.lib.backend import check_keras_backend
 from stages.lib.codedeps import ROOT  # the project root: data files are named relative to it
 from stages.lib.errors import InputError, PipelineError
 from stages.lib.files import atomic_dir, atomic_path, read_json, sha256_file, write_json, write_text
@@ -312,6 +313,7 @@ def check_export_backend(exports) -> None:
 
 def package(config: PackageSettings, runs, runs_dir, models_dir, data_dir, out_dir, archive) -> dict:
     """Package the selected run into `out_dir` and `archive`; return the selection record."""
+    check_keras_backend()
     check_export_backend(config.exports)
     runs_dir, models_dir, data_dir = Path(runs_dir), Path(models_dir), Path(data_dir)
     metric = config.metric

@@ -41,7 +41,15 @@ from stages.lib.archive import (
     opened_package,
     read_contract,
 )
-from stages.lib.datasets import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, load_image, walk_files
+from stages.lib.backend import check_keras_backend
+from stages.lib.datasets import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_PIXELS,
+    ImageTooLarge,
+    load_image,
+    skipped_note,
+    walk_files,
+)
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_text
 
@@ -57,8 +65,7 @@ def expand_images(arguments) -> list[Path]:
             files, skipped = walk_files(path)
             found += [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
             if skipped:
-                shown = ", ".join(str(p) for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-                print(f"skipped {len(skipped)} hidden entries or links to folders: {shown}", file=sys.stderr)
+                print(skipped_note([str(p) for p in skipped]), file=sys.stderr)
         elif glob.has_magic(argument):
             found += sorted(Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file())
         else:
@@ -153,6 +160,7 @@ def warn_about_background(names, batch, background: str, invert: bool) -> None:
 
 
 def _keras_model(folder: Path, package):
+    check_keras_backend()
     from stages.lib.layers import load_model  # Keras: imported only when used (4 s with TensorFlow)
 
     if not (folder / "model.keras").is_file():
@@ -243,6 +251,9 @@ def main(argv=None) -> int:
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before the CSV is written: an earlier --out file stays as it was
+        print("error: interrupted: no CSV was written", file=sys.stderr)
+        return 130
     text = to_csv(rows)
     if args.out and rows:  # nothing classified: an earlier --out file stays as it was
         try:

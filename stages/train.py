@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.backend import check_keras_backend
 from stages.lib.devices import claim_gpu, has_gpu
 from stages.lib.errors import PipelineError
 from stages.lib.files import atomic_path, read_json, write_json, write_text
@@ -212,6 +213,12 @@ def divergence_guard(run: str):
     return Callback()
 
 
+def epoch_line(epoch: int, epochs: int, row: dict) -> str:
+    """One console and log line per epoch: its metrics (4 significant digits) and wall time."""
+    shown = [f"{key} {value:.4g}" for key, value in row.items() if key not in ("phase", "seconds")]
+    return f"Epoch {epoch}/{epochs}: {', '.join(shown)} ({row['seconds']:.0f} s)"
+
+
 class Checkpoint:
     """Resume a killed run: after every epoch the model (with its optimizer state) and the
     per-epoch log (metrics, learning rate, wall time) are written atomically beside the
@@ -253,6 +260,7 @@ class Checkpoint:
                 write_json(checkpoint.log_file, {"config": checkpoint.config, "rows": checkpoint.rows})
                 if live:
                     live.log(checkpoint.rows[-1])
+                print(epoch_line(epoch + 1, self.params["epochs"], checkpoint.rows[-1]), flush=True)
 
         return Callback()
 
@@ -270,6 +278,7 @@ def train(
     A killed run resumes from its last completed epoch when started again with the
     same config (see Checkpoint; its files beside the model are removed at the end).
     """
+    check_keras_backend(training=True)
     import keras
 
     make_deterministic(config.seed)
@@ -396,8 +405,8 @@ def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_d
             batch_size=training.batch_size,
             callbacks=callbacks,
             initial_epoch=len(checkpoint.rows),
-            verbose=2,
-        )  # one line per epoch: readable in a log file
+            verbose=0,  # Keras' two lines an epoch: Checkpoint prints one instead
+        )
         return stop
 
     in_phase_2 = any(row.get("phase") == 2 for row in checkpoint.rows)
@@ -473,7 +482,8 @@ def main(argv=None) -> int:
         )
 
     # configs/<run>.json: the console lines of the job start with the run's name.
-    return run_stage(body, args.log, prefix=Path(args.config).stem)
+    resume = "run it again to resume after the last finished epoch"  # the Checkpoint of each epoch
+    return run_stage(body, args.log, prefix=Path(args.config).stem, interrupted=resume)
 
 
 if __name__ == "__main__":

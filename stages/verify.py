@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
+from stages.lib.backend import check_keras_backend
 from stages.lib.errors import InputError, PipelineError, user_error
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
@@ -60,6 +61,7 @@ def verify(
     metrics and scores (the test arrays must have the checksums `test_sha256`), and how the ONNX
     export at `onnx` (if given; in `package`, which errors name) disagrees with it on the same images
     (None: not checked)."""
+    check_keras_backend()
     from stages.lib.layers import load_model  # Keras: imported when used, so --help answers at once
 
     for path in (model_path, Path(data_dir) / "metadata.json"):
@@ -214,6 +216,9 @@ def main(argv=None) -> int:
             raise
         print(f"error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: verify writes nothing
+        print("error: interrupted: nothing was verified or written", file=sys.stderr)
+        return 130
     return 0 if ok else 1
 
 

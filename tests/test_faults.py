@@ -333,6 +333,82 @@ def test_dvc_killed_while_evaluate_writes_then_both_runners_agree(project):
     finish_and_check_both_runners_agree_nothing_is_left(project)
 
 
+INTERRUPTED = "error: interrupted (log: logs/train/mlp.log): run it again to resume after the last finished epoch"
+
+
+def ctrl_c(process: subprocess.Popen, log: Path) -> str:
+    """Send SIGINT to the process group, as Ctrl-C in a terminal does; what the command printed."""
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=120)
+    return log.read_text()
+
+
+def training_long(project) -> None:
+    """mlp trains for longer than the test takes (the test interrupts it)."""
+    set_params(project, lambda p: p["runs"]["mlp"].update(epochs=500, patience=500))
+
+
+def wait_for_epochs(process: subprocess.Popen, project, epochs: int = 1, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while training_progress(project, "mlp") < epochs:
+        assert process.poll() is None, "the runner ended before training started"
+        assert time.monotonic() < deadline, "timed out waiting for training"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_dvc_repro_during_a_snakemake_run_is_refused_and_ctrl_c_is_one_line(project):
+    training_long(project)
+    log = project.parent / "snakemake.log"
+    snakemake = start(["snakemake", "--cores", "1"], project, log)
+    wait_for_epochs(snakemake, project)
+    configs = {path: path.read_bytes() for path in (project / "configs").rglob("*.json")}
+    # DVC refuses before it deletes or writes anything, naming the Snakemake run (stages/lib/runlock.py).
+    refused = run(["dvc", "repro"], project, check=False)
+    assert refused.returncode != 0
+    blocked = r"is busy, it is being blocked by:\n\s+\(PID \d+\): snakemake --cores 1"
+    assert re.search(blocked, refused.stderr), refused.stderr
+    assert {path: path.read_bytes() for path in (project / "configs").rglob("*.json")} == configs
+    done = training_progress(project, "mlp")
+    wait_for_epochs(snakemake, project, done + 1)  # the Snakemake run went on
+    # Ctrl-C: the train job says so in one line, and what the next run does; no traceback.
+    output = ctrl_c(snakemake, log)
+    assert f"[mlp] {INTERRUPTED}" in output
+    assert "Traceback" not in output
+    assert snakemake_pending(project) == dvc_pending(project) == {"train@mlp", "evaluate@mlp", "report", "package"}
+
+
+@pytest.mark.slow
+def test_snakemake_during_dvc_repro_is_refused_in_one_line(project):
+    training_long(project)
+    log = project.parent / "dvc.log"
+    dvc = start(["dvc", "repro"], project, log)
+    wait_for_epochs(dvc, project)
+    refused = run(["snakemake", "--cores", "1"], project, check=False)
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    busy = rf"error: dvc repro \(pid {dvc.pid}\) is running in \S+: wait for it to end; Snakemake started no job"
+    assert re.fullmatch(busy, last), last
+    assert "Traceback" not in refused.stderr
+    done = training_progress(project, "mlp")
+    wait_for_epochs(dvc, project, done + 1)  # dvc repro went on
+    output = ctrl_c(dvc, log)
+    assert INTERRUPTED in output
+    assert "Traceback" not in output
+    assert snakemake_pending(project) == dvc_pending(project) == {"train@mlp", "evaluate@mlp", "report", "package"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", RUNNER_COMMANDS)
+def test_a_keras_backend_that_cannot_run_stops_either_runner_in_one_line(project, runner):
+    set_params(project, lambda p: p["runs"]["mlp"].update(epochs=4))
+    result = run(RUNNER_COMMANDS[runner], project, check=False, env_extra={"KERAS_BACKEND": "nonsense"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "[mlp] error: KERAS_BACKEND is 'nonsense', not a Keras backend (tensorflow, jax, torch, " in output, output
+    assert "Traceback" not in output
+
+
 @pytest.mark.slow
 def test_a_stage_killed_while_writing_leaves_no_file_a_later_run_trusts(built, tmp_path):
     """Kill evaluate at the moments it writes: its folder, the one output the runners see, is

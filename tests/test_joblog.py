@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import ROOT
 
 SCRIPT = """
-import os, sys
+import os, signal, sys, time
 from stages.lib.errors import PipelineError
 from stages.lib.joblog import run_stage
 
@@ -21,6 +21,9 @@ def body():
         raise PipelineError("bad input")
     if sys.argv[1] == "bug":
         raise ValueError("a bug")  # a builtin error is a bug: its traceback is shown
+    if sys.argv[1] == "ctrl-c":
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in a terminal, or a runner passing it on
+        time.sleep(10)
 
 sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp"))
 """
@@ -46,16 +49,17 @@ def test_the_log_has_everything_and_the_console_names_the_run(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "case, last_line",
+    "case, last_line, status",
     [
-        ("bad-input", "error: bad input (log: {log})"),
-        ("bug", "error: unexpected failure (log: {log})"),
+        ("bad-input", "error: bad input (log: {log})", 1),
+        ("bug", "error: unexpected failure (log: {log})", 1),
+        ("ctrl-c", "error: interrupted (log: {log}): no output is half-written; run it again", 130),
     ],
 )
-def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line):
+def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line, status):
     log = tmp_path / "mlp.log"
     result = stage(case, log)
-    assert result.returncode == 1
+    assert result.returncode == status
     assert result.stderr.splitlines()[-1] == "[mlp] " + last_line.format(log=log)
     text = log.read_text()
     # (stdout and stderr reach the log through two pipes: their lines may interleave either way)

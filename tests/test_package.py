@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import pytest
 from PIL import Image
 
 from stages.evaluate import evaluate, first_layer, plot_filters
+from stages.lib.backend import BACKEND_MODULES
+from stages.lib.errors import PipelineError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.layers import load_model
 from stages.lib.layout import AUGMENTATION, EVALUATION_DIR, RUN_FILES
@@ -447,3 +450,43 @@ def test_exports_under_another_backend_are_refused_before_anything_is_written(ru
         " KERAS_BACKEND=tensorflow (the models load under any backend), or set package.exports: []\n"
     )
     assert made() == before
+
+
+@pytest.mark.parametrize("backend", ["nonsense", "missing", "numpy"])
+def test_a_keras_backend_that_cannot_run_is_named_in_one_line_by_each_command(
+    backend, runs, tiny_data, tmp_path, capsys, monkeypatch
+):
+    """Issue 38, family 6: KERAS_BACKEND is checked before Keras is imported; each command that
+    loads Keras says in one line what is wrong and which backends are installed, and writes nothing.
+    numpy is a backend Keras predicts with but cannot train on."""
+    _, folder = make_package(runs, tiny_data, tmp_path)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    if backend == "missing":  # one Keras can use but this environment lacks
+        backend = next(name for name, module in BACKEND_MODULES.items() if find_spec(module) is None)
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    capsys.readouterr()
+    config, out, made = run_config(), tmp_path / "predictions.csv", tmp_path / "made"
+    stages = {
+        "train": lambda: train(config, tiny_data, made / "model.keras", made / "history.csv", made / "summary.json"),
+        "evaluate": lambda: evaluate(config, runs / "models" / RUNS[0] / "model.keras", tiny_data, made / "evaluation"),
+        "package": lambda: make_package(runs, tiny_data, made),
+    }
+    if backend == "numpy":
+        stages = {"train": stages["train"]}
+    messages = []
+    for stage in stages.values():
+        with pytest.raises(PipelineError) as refused:
+            stage()
+        messages.append(str(refused.value))
+    assert not made.exists()
+    if backend != "numpy":
+        assert predict_main([str(folder), str(image), "--engine", "keras", "--out", str(out)]) == 2
+        assert verify_main(["--package", str(folder), "--data", str(tiny_data)]) == 1
+        messages += [line.removeprefix("error: ") for line in capsys.readouterr().err.splitlines()]
+        assert len(messages) == 5 and not out.exists()
+    shown = repr(backend) if backend == "nonsense" else backend
+    installed = ", ".join(name for name in ("tensorflow", "jax") if find_spec(name))
+    for message in messages:
+        assert message.startswith(f"KERAS_BACKEND is {shown}") and installed in message, message
+        assert "\n" not in message

@@ -36,8 +36,9 @@ def origin(tmp_path_factory):
     run(["git", "commit", "-qm", "code"], project)  # results record the commit of their code
     result = run(["snakemake", "--cores", "2"], project)
     (project / "console.txt").write_text(result.stdout + result.stderr)
+    (project / "summary.txt").write_text(result.stdout)
     run(["dvc", "commit", "-f", "-q"], project)
-    run(["git", "add", "-A", "--", ":!console.txt"], project)
+    run(["git", "add", "-A", "--", ":!console.txt", ":!summary.txt"], project)
     run(["git", "commit", "-qm", "results"], project)
     return project
 
@@ -58,6 +59,24 @@ def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
         assert times["images_per_second"] > 0 and times["peak_memory_mb"] > 100
     lines_of_jobs = [line for line in console.splitlines() if re.search(r"\bEpoch \d+/3\b", line)]
     assert lines_of_jobs and all(re.match(r"\[(softmax|mlp)\] ", line) for line in lines_of_jobs)
+    # One line an epoch (Keras' progress lines are off), with its metrics and time.
+    epochs = sum(len((origin / run_file("history", name)).read_text().splitlines()) - 1 for name in RUNS)
+    assert len(lines_of_jobs) == epochs
+    assert all(re.search(r": .*\bval_accuracy [\d.]+.* \(\d+ s\)$", line) for line in lines_of_jobs), lines_of_jobs
+    # The run's last lines say which run was packaged and where the comparison, report and package are.
+    selection = json.loads((origin / "models/package/selection.json").read_text())
+    accuracy = json.loads((origin / run_file("metrics", selection["run"])).read_text())["accuracy"]
+    assert (origin / "summary.txt").read_text().splitlines()[-4:] == [
+        f"packaged run: {selection['run']} (the best by accuracy, accuracy {accuracy:.4f}"
+        + (
+            f"; McNemar's test cannot tell it from 1 other run(s): {', '.join(selection['indistinguishable'])})"
+            if selection["indistinguishable"]
+            else ")"
+        ),
+        "comparison: reports/comparison.md",
+        "report: reports/report.html",
+        "package: models/package.tar.gz",
+    ]
     # No TensorFlow C++ log lines (start-up notes) on the console.
     assert not [line for line in console.splitlines() if TF_NATIVE_LOG.match(line.encode())]
     assert "absl::InitializeLog" not in console

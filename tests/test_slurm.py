@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from stages.lib.layout import run_file
-from tests.conftest import ROOT, copy_project, make_project, run, set_params, tiny
+from tests.conftest import BIN, ROOT, copy_project, make_project, run, set_params, tiny
 
 pytestmark = pytest.mark.slow  # a SLURM cluster and the pipeline under it
 
@@ -210,3 +210,22 @@ def test_the_gpu_profile_asks_for_one_gpu_per_train_job(project):
     assert len(train) == len(RUNS)
     assert all("gpu=1" in r and "cpus_per_gpu=8" in r and "slurm_partition=debug" in r for r in train), train
     assert all("gpu=" not in r for rule, r in jobs if rule != "train")
+
+
+def test_dvc_repro_during_a_slurm_run_is_refused_and_the_run_completes(built, tmp_path):
+    """Issue 38, family 3: the Snakemake process that submits to SLURM holds the folder's lock
+    (stages/lib/runlock.py) for its jobs on the nodes; `dvc repro` meanwhile is refused by DVC."""
+    project = copy_project(built[0], tmp_path / "project")
+    set_params(project, lambda p: p["runs"]["cnn_intro"].update(learning_rate=0.002))
+    log = tmp_path / "snakemake.log"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    with open(log, "w") as out:
+        snakemake = subprocess.Popen(
+            ["snakemake", "--profile", "workflow/profiles/slurm"], cwd=project, env=env, stdout=out, stderr=out
+        )
+    wait_until(lambda: "submitted with SLURM jobid" in log.read_text(), "a job submitted to SLURM", timeout=180)
+    refused = run(["dvc", "repro"], project, check=False)
+    assert refused.returncode != 0
+    assert re.search(r"\(PID \d+\): snakemake --profile workflow/profiles/slurm", refused.stderr), refused.stderr
+    assert snakemake.wait(timeout=900) == 0, log.read_text()[-3000:]
+    assert "Nothing to be done" in run(["snakemake", "--dry-run"], project).stdout

@@ -202,6 +202,12 @@ def hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def skipped_note(skipped: list[str]) -> str:
+    """How a command names the entries `walk_files` skipped (the first five)."""
+    shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    return f"skipped {len(skipped)} hidden entr{'y' if len(skipped) == 1 else 'ies'} or links to folders: {shown}"
+
+
 def check_link(path: Path, inside: Path) -> None:
     """Refuse a link that leads out of `inside` (resolved): the target's bytes would be read as
     an image of the folder (and copied into data/raw, which DVC caches and pushes)."""

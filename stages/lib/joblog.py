@@ -78,13 +78,20 @@ def tee_output(log_path: str | os.PathLike, prefix: str = "") -> Iterator[None]:
                 os.close(original)
 
 
-def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", code: int = 1) -> int:
+def run_stage(
+    body: Callable[[], object],
+    log: str | None,
+    prefix: str = "",
+    code: int = 1,
+    interrupted: str = "no output is half-written; run it again",
+) -> int:
     """Run a stage's core function with its output copied to `log`; return the exit status.
 
     A PipelineError is a failure the user can cause and fix (bad input, a missing file):
     one line naming the problem and the log, exit `code`; so is an OSError about a
-    path (unreadable, a folder, a full disk). Anything else is a bug and shows its
-    traceback, in the log too.
+    path (unreadable, a folder, a full disk). Ctrl-C (SIGINT, which a runner passes on
+    to its jobs) is one line too, saying `interrupted`, with the shell's status 130.
+    Anything else is a bug and shows its traceback, in the log too.
     """
     context = tee_output(log, f"[{prefix}] " if prefix else "") if log else contextlib.nullcontext()
     where = f" (log: {log})" if log else ""
@@ -98,4 +105,7 @@ def run_stage(body: Callable[[], object], log: str | None, prefix: str = "", cod
             traceback.print_exc()
             print(f"error: unexpected failure{where}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"error: interrupted{where}: {interrupted}", file=sys.stderr)
+            return 130
     return 0

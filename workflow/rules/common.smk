@@ -7,13 +7,16 @@
 # exactly that run's jobs rerun. Under DVC the `configure` stage writes them.
 # Every path comes from stages/lib/layout.py, which dvc.yaml's generator reads too.
 from pathlib import Path
+import contextlib
 import functools
+import json
 import sys
 
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
 from stages.lib.params import ParamsError, source_inputs
+from stages.lib.runlock import RunnerBusy, claim_outputs
 from stages.lib.parse_cache import configure
 from stages.lib.stamps import stamp
 from stages.lib import layout
@@ -36,7 +39,56 @@ except ParamsError as err:
     sys.exit(f"error: {err}")
 
 config.update(PARAMS)
+
+# One runner at a time in this folder (stages/lib/runlock.py): a run with jobs to do holds DVC's
+# lock on dvc.yaml's outputs, so `dvc repro` started meanwhile is refused by DVC, and this run
+# is refused if DVC is running here. Dry runs and "Nothing to be done" take no lock.
+RUNNER_LOCK = contextlib.ExitStack()
+
+
+onstart:
+    try:
+        RUNNER_LOCK.enter_context(claim_outputs("dvc.yaml"))
+    except RunnerBusy as err:
+        sys.exit(f"error: {err}; Snakemake started no job")
+
+
+onsuccess:
+    RUNNER_LOCK.close()
+    print(closing_summary(), flush=True)
+
+
+onerror:
+    RUNNER_LOCK.close()
+
+
 RUNS = list(JOBS)  # run -> its train job's architecture, data folder and the folder it reads
+
+
+def closing_summary():
+    """The run's last lines: where the comparison, the report and the package are, and which
+    run the package holds (the best unless params.yaml names one), as its selection.json says."""
+    lines = [
+        f"{what}: {path}"
+        for what, path in (
+            ("comparison", f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}"),
+            ("report", f"{layout.REPORT_DIR}/{layout.REPORT_FILES['html']}"),
+            ("package", layout.ARCHIVE),
+        )
+        if Path(path).is_file()
+    ]
+    try:
+        selection = json.loads(Path(layout.PACKAGE_DIR, "selection.json").read_text())
+        metrics = json.loads(Path(layout.run_file("metrics", selection["run"])).read_text())
+    except (OSError, ValueError, KeyError):
+        return "\n".join(lines)
+    metric = selection["metric"]
+    how = "named in params.yaml" if selection["chosen"] else f"the best by {metric}"
+    ties = list(selection.get("indistinguishable") or {})
+    named = ", ".join(ties[:3]) + (", ..." if len(ties) > 3 else "")
+    tied = f"; McNemar's test cannot tell it from {len(ties)} other run(s): {named}" if ties else ""
+    best = f"packaged run: {selection['run']} ({how}, {metric} {metrics[metric]:.4f}{tied})"
+    return "\n".join([best, *lines])
 
 
 # A run's name as params.schema.yaml allows it. Not an alternation of the runs' names: Snakemake
