@@ -238,10 +238,19 @@ def project(built, tmp_path):
 
 
 def start(args, cwd, log: Path, **env_extra) -> subprocess.Popen:
-    """Start a command in its own process group, so that a kill takes its children too."""
+    """Start a command in its own process group, so that a kill takes its children too, and with
+    Ctrl-C's signal acting as in a terminal (a shell starts background jobs with it ignored)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env_extra}
     with open(log, "w") as out:
-        return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
 
 
 def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> None:

@@ -1,5 +1,6 @@
 """A job's log (stages/lib/joblog.py): what a stage prints goes to its log and, run-named, to the console."""
 
+import signal
 import subprocess
 import sys
 
@@ -30,7 +31,14 @@ sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp
 
 
 def stage(*args):
-    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    # SIGINT as in a terminal: a shell starts background jobs (CI's, perhaps) with it ignored.
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def test_the_log_has_everything_and_the_console_names_the_run(tmp_path):
