@@ -52,6 +52,7 @@ from stages.lib.datasets import (
 )
 from stages.lib.errors import PipelineError
 from stages.lib.files import write_text
+from stages.lib.joblog import run_stage
 
 
 def expand_images(arguments) -> list[Path]:
@@ -241,19 +242,22 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
-    try:
+    done = {}
+
+    def body():
         images = expand_images(args.images)
         if not images:
             raise PipelineError("no image files found in " + " ".join(args.images))
         if args.out:
             check_out(args.out, [args.package, *images])
-        rows, failed, engine = predict(args.package, images, args.top_k, args.invert, args.max_pixels, args.engine)
-    except PipelineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C before the CSV is written: an earlier --out file stays as it was
-        print("error: interrupted: no CSV was written", file=sys.stderr)
-        return 130
+        done["images"] = images
+        done["result"] = predict(args.package, images, args.top_k, args.invert, args.max_pixels, args.engine)
+
+    # One line for a user's mistake or Ctrl-C (before the CSV is written: an earlier --out file
+    # stays as it was), a traceback for a bug: as every stage.
+    if status := run_stage(body, None, code=2, interrupted="no CSV was written"):
+        return status
+    images, (rows, failed, engine) = done["images"], done["result"]
     text = to_csv(rows)
     if args.out and rows:  # nothing classified: an earlier --out file stays as it was
         try:

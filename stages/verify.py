@@ -24,8 +24,9 @@ from pathlib import Path
 
 from stages.lib.archive import ONNX_MODEL, export_difference, onnx_probabilities, onnx_session, opened_package
 from stages.lib.backend import check_keras_backend
-from stages.lib.errors import InputError, PipelineError, user_error
+from stages.lib.errors import InputError
 from stages.lib.files import read_json, sha256_file
+from stages.lib.joblog import run_stage
 from stages.lib.layout import EVALUATION_DIR, EVALUATION_FILES, MODEL, MODELS_DIR, PREPARED, RUN_FILES, RUNS_DIR
 from stages.lib.scores import predict_probabilities, score
 from stages.lib.splits import load_split, read_metadata
@@ -192,34 +193,25 @@ def main(argv=None) -> int:
         help="largest accepted difference per value (default 0: equal); other hardware or backends may need 1e-6",
     )
     args = parser.parse_args(argv)
-    try:
+    results = []
+
+    def body():
         if args.package:
             with opened_package(args.package) as folder:
-                ok = _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
-        else:
-            runs = args.runs or default_runs(args.runs_dir)
-            if not runs:
-                raise InputError(f"{args.runs_dir}: no runs with {RUN_FILES['metrics']}")
-            results = [
-                _check(
-                    run,
-                    Path(args.models_dir) / run / Path(MODEL).name,
-                    Path(args.runs_dir) / run / EVALUATION_DIR,
-                    args.data,
-                    args.tolerance,
+                results.append(
+                    _check("package {run}", folder / "model.keras", folder, args.data, args.tolerance, args.package)
                 )
-                for run in runs
-            ]
-            ok = all(results)
-    except (PipelineError, OSError) as err:
-        if (message := user_error(err)) is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C: verify writes nothing
-        print("error: interrupted: nothing was verified or written", file=sys.stderr)
-        return 130
-    return 0 if ok else 1
+            return
+        runs = args.runs or default_runs(args.runs_dir)
+        if not runs:
+            raise InputError(f"{args.runs_dir}: no runs with {RUN_FILES['metrics']}")
+        for run in runs:
+            model = Path(args.models_dir) / run / Path(MODEL).name
+            results.append(_check(run, model, Path(args.runs_dir) / run / EVALUATION_DIR, args.data, args.tolerance))
+
+    # One line for a user's mistake or Ctrl-C, a traceback for a bug: as every stage.
+    status = run_stage(body, None, interrupted="nothing was verified or written")
+    return status or (0 if all(results) else 1)
 
 
 if __name__ == "__main__":
