@@ -27,6 +27,7 @@ import math
 import shutil
 import sys
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,9 @@ def export_model(model, kind: str, folder: Path, x: np.ndarray) -> dict:
         import onnx  # tf2onnx, onnx and onnxruntime are dependencies of the project
 
         path = folder / ONNX_MODEL
-        model.export(str(path), format="onnx", verbose=False)
+        with warnings.catch_warnings():  # Keras' copy of tf2onnx probes np.object, which NumPy 2 warns about
+            warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)
+            model.export(str(path), format="onnx", verbose=False)
         path.write_bytes(canonical_onnx(onnx.load(str(path))).SerializeToString(deterministic=True))
         output = onnx_probabilities(onnx_session(path, "export onnx"), x)
         return {"path": ONNX_MODEL, **_verify(kind, output, expected)}

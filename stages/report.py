@@ -429,7 +429,8 @@ def _write_kernelspec(folder: str) -> str:
     (spec / "kernel.json").write_text(
         json.dumps(
             {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                # Errors only: a local kernel's warning that TCP is unencrypted is noise on the console.
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--log-level=ERROR"],
                 "display_name": "pipeline report",
                 "language": "python",
             }
@@ -504,7 +505,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir, replicates=
             "confused": {result.run: [str(pair) for pair in result.confused] for result in results},
         },
     )
-    print(f"best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")
+    print(f"report: {paths['html']}; best run by {metric}: {table.iloc[0]['run']} ({table.iloc[0][metric]:.4f})")
     return table
 
 

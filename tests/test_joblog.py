@@ -25,6 +25,12 @@ def body():
     if sys.argv[1] == "ctrl-c":
         os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in a terminal, or a runner passing it on
         time.sleep(10)
+    if sys.argv[1] == "ctrl-c-in-a-library":
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+        finally:  # as TensorFlow's device scope, left by the KeyboardInterrupt
+            raise RuntimeError("Exiting device scope without proper scope nesting")
 
 sys.exit(run_stage(body, sys.argv[2] if len(sys.argv) > 2 else None, prefix="mlp"))
 """
@@ -62,6 +68,8 @@ def test_the_log_has_everything_and_the_console_names_the_run(tmp_path):
         ("bad-input", "error: bad input (log: {log})", 1),
         ("bug", "error: unexpected failure (log: {log})", 1),
         ("ctrl-c", "error: interrupted (log: {log}): no output is half-written; run it again", 130),
+        # A library's own error on the way out of Ctrl-C is still Ctrl-C, not a bug.
+        ("ctrl-c-in-a-library", "error: interrupted (log: {log}): no output is half-written; run it again", 130),
     ],
 )
 def test_a_failure_ends_with_one_line_naming_the_log(tmp_path, case, last_line, status):

@@ -80,6 +80,11 @@ def test_every_job_has_a_log_and_every_run_line_names_its_run(origin):
     # No TensorFlow C++ log lines (start-up notes) on the console.
     assert not [line for line in console.splitlines() if TF_NATIVE_LOG.match(line.encode())]
     assert "absl::InitializeLog" not in console
+    # Nor libraries' warnings (tf2onnx's FutureWarning, the report kernel's TCP warning).
+    assert not re.search(r"warning", console, re.IGNORECASE), console
+    # Under DVC, where no closing summary follows, the report and package jobs name their files.
+    assert "report: reports/report.html; best run by accuracy: " in console
+    assert "into models/package.tar.gz" in console
 
 
 @pytest.mark.slow

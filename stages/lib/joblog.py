@@ -90,7 +90,9 @@ def run_stage(
     A PipelineError is a failure the user can cause and fix (bad input, a missing file):
     one line naming the problem and the log, exit `code`; so is an OSError about a
     path (unreadable, a folder, a full disk). Ctrl-C (SIGINT, which a runner passes on
-    to its jobs) is one line too, saying `interrupted`, with the shell's status 130.
+    to its jobs) is one line too, saying `interrupted`, with the shell's status 130,
+    also when a library turned it into an error of its own on the way out (TensorFlow
+    raises a RuntimeError about its device scope chained to the KeyboardInterrupt).
     Anything else is a bug and shows its traceback, in the log too.
     """
     context = tee_output(log, f"[{prefix}] " if prefix else "") if log else contextlib.nullcontext()
@@ -98,14 +100,26 @@ def run_stage(
     with context:
         try:
             body()
-        except Exception as err:  # noqa: BLE001 - a bug is shown in full, in the log as well
+        except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - a bug is shown in full, in the log as well
+            if _caused_by_interrupt(err):
+                print(f"error: interrupted{where}: {interrupted}", file=sys.stderr)
+                return 130
             if (message := user_error(err)) is not None:
                 print(f"error: {message}{where}", file=sys.stderr)
                 return code
             traceback.print_exc()
             print(f"error: unexpected failure{where}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            print(f"error: interrupted{where}: {interrupted}", file=sys.stderr)
-            return 130
     return 0
+
+
+def _caused_by_interrupt(err: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of exceptions that led to `err`."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
