@@ -217,3 +217,39 @@ def test_readme_counts_the_runs_of_the_main_job():
 
     stated = re.search(r"trains and compares (\d+) classifiers", README.read_text().replace("\n", " "))
     assert stated and int(stated[1]) == len(all_runs(load_params(ROOT / "params.yaml")))
+
+
+CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
+
+
+@pytest.mark.parametrize(
+    "path, schema, breaking",
+    [
+        (".github/workflows/smoke.yml", "vendor.github-workflows", ("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04")),
+        ("CITATION.cff", "vendor.citation-file-format", ("cff-version: 1.2.0", "cff-version: 1.2")),
+    ],
+)
+def test_files_for_services_that_cannot_run_here_pass_their_schema(path, schema, breaking, tmp_path):
+    """The hosted CI workflow and the citation file are checked against check-jsonschema's
+    vendored schemas (.ci/lint), which catch a mistyped key or value: shown on a broken copy."""
+    good = (ROOT / path).read_text(encoding="utf-8")
+    broken = tmp_path / Path(path).name
+    broken.write_text(good.replace(*breaking), encoding="utf-8")
+    assert good != broken.read_text(encoding="utf-8")
+    for file, valid in [(ROOT / path, True), (broken, False)]:
+        result = subprocess.run([CHECK_JSONSCHEMA, "--builtin-schema", schema, file], capture_output=True, text=True)
+        assert (result.returncode == 0) == valid, result.stdout + result.stderr
+
+
+def test_the_hosted_ci_runs_the_smoke_study_and_posts_the_comparison():
+    """.github/workflows/smoke.yml: the documented smoke run and stages.compare against the base."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "smoke.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["smoke"]["steps"]
+    folders = {step.get("working-directory") for step in steps if "run" in step} - {None}
+    assert folders == {"studies/smoke"} and (ROOT / "studies" / "smoke" / "params.yaml").is_file()
+    script = "\n".join(step["run"] for step in steps if "run" in step)
+    for command in ("bash setup.sh", "snakemake --cores", 'python -m stages.compare "$BASE" reports', "gh pr comment"):
+        assert command in script, command
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")

@@ -34,8 +34,18 @@ def test_a_study_runs_the_roots_code_with_its_own_params_and_current_dvc_yaml(st
     assert dvc_yaml.is_current(params, study / "dvc.yaml"), (
         f"{study}/dvc.yaml is stale: run python -m stages.dvcgen there"
     )
-    for name in (".gitignore", ".dvcignore"):
-        assert (study / name).read_text() == (ROOT / "studies" / "fashion-mnist" / name).read_text()
+    for name in (".gitignore", ".dvcignore", ".dvc/config", ".dvc/.gitignore"):
+        assert (study / name).read_text() == (ROOT / "studies" / "smoke" / name).read_text(), name
+
+
+def test_the_roots_dvc_commands_speak_of_the_root_only():
+    """Each study is a DVC project of its own (its .dvc folder): `dvc status` or `dvc metrics show`
+    in the root lists none of a study's stages or files, and in a study none of the root's."""
+    for folder, other in [(ROOT, "studies/"), (ROOT / "studies" / "smoke", "fashion-mnist")]:
+        status = run(["dvc", "status", "--json"], folder).stdout
+        metrics = run(["dvc", "metrics", "show", "--json"], folder).stdout
+        assert other not in status and other not in metrics, folder
+        assert "reports/runs/" in metrics, folder  # ... but its own
 
 
 def test_a_study_records_the_commit_of_the_code_it_ran(tmp_path):
@@ -162,7 +172,8 @@ def make_study(project: Path, name: str, params: dict) -> Path:
     for link in ("stages", "workflow"):
         (study / link).symlink_to(Path("..", "..", link))
     for ignore in (".gitignore", ".dvcignore"):
-        shutil.copy2(ROOT / "studies" / "fashion-mnist" / ignore, study / ignore)
+        shutil.copy2(ROOT / "studies" / "smoke" / ignore, study / ignore)
+    shutil.copytree(ROOT / "studies" / "smoke" / ".dvc", study / ".dvc", ignore=shutil.ignore_patterns("tmp"))
     (study / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["python", "-m", "stages.dvcgen"], study)
     return study
@@ -194,6 +205,9 @@ def test_a_study_runs_from_its_folder_under_both_runners_and_leaves_the_root_alo
     run(["git", "commit", "-qm", "the study's results"], project)
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], study).stdout
     assert run(["git", "status", "--porcelain"], project).stdout == ""
-    # Nothing of the root's ran or changed: its own pipeline has run nothing yet.
+    # Nothing of the root's ran or changed: its own pipeline has run nothing yet, and its DVC
+    # commands do not speak of the study (a DVC project of its own), whose files share its cache.
     assert not (project / "reports").exists() and not (project / "models").exists()
     assert "download" in run(["snakemake", "-n"], project).stdout
+    assert "studies/small" not in run(["dvc", "status", "--json"], project).stdout
+    assert (project / ".dvc" / "cache").is_dir() and not (study / ".dvc" / "cache").exists()

@@ -19,17 +19,28 @@ from stages.lib.params import ParamsError, source_inputs
 from stages.lib.runlock import RunnerBusy, claim_outputs
 from stages.lib.parse_cache import configure
 from stages.lib.stamps import stamp
-from stages.lib import layout
+from stages.lib import cluster, layout, overrides
 
 # params.yaml is the one source of settings, read the same way by both runners:
 # values given to Snakemake alone would make its results differ from DVC's.
 if config:
-    sys.exit(
-        "error: snakemake --config/--configfile is not read ("
-        + ", ".join(sorted(map(str, config)))
-        + "): change the value in params.yaml, or try it as a DVC experiment: "
-        "dvc exp run -S 'report.metric=macro_f1'"
-    )
+    sys.exit(overrides.refusal(config))
+
+# A cluster profile's site settings ship as placeholders: refused here, so a dry run says so too.
+SITE_PLACEHOLDERS = cluster.placeholders(
+    {
+        where: {name: getattr(value, "raw", value) for name, value in resources.items()}
+        for where, resources in [
+            ("default-resources", workflow.resource_settings.default_resources or {}),
+            *(
+                (f"set-resources of {rule}", resources)
+                for rule, resources in workflow.resource_settings.overwrite_resources.items()
+            ),
+        ]
+    }
+)
+if SITE_PLACEHOLDERS:
+    sys.exit(cluster.placeholder_error(SITE_PLACEHOLDERS))
 
 # Validate params.yaml, write the configs, and keep dvc.yaml's runs (and image folder) in step
 # (each file rewritten only if it changed); done again only when one of their files changed.
@@ -47,6 +58,10 @@ RUNNER_LOCK = contextlib.ExitStack()
 
 
 onstart:
+    # Before anything is submitted: an unreachable controller made sbatch fail and the run hang.
+    if getattr(workflow.executor_plugin, "name", None) == "slurm":
+        if problem := cluster.controller_problem():
+            sys.exit(f"error: {problem}; Snakemake submitted no job (docs/running.md: checking a profile)")
     try:
         RUNNER_LOCK.enter_context(claim_outputs("dvc.yaml"))
     except RunnerBusy as err:
