@@ -21,6 +21,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from stages.lib.errors import PipelineError
 
@@ -37,10 +38,33 @@ def _run(args: list[str], capture: bool = False) -> str:
     return result.stdout
 
 
+def remote_problem(remote: str | None) -> str | None:
+    """Why the DVC remote cannot be reached from here, where that can be told without DVC's
+    own long error: no remote configured, or a folder remote (the default one sits beside
+    the repository it was made for) that does not exist in this clone."""
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        name = remote or repo.config["core"].get("remote")
+        url = repo.config["remote"].get(name, {}).get("url") if name else None
+    setup = "point it at the shared copy: dvc remote modify --local storage url /path/to/imgclf-dvc-storage"
+    if not name:
+        return f"this project has no default DVC remote: add one (dvc remote add -d storage /path/to/storage), or {setup}"
+    if url is None:
+        return f"this project has no DVC remote named {name} (dvc remote list names those it has)"
+    if "://" not in url and not Path(url).is_dir():
+        return (
+            f"the DVC remote {name} is the folder {url}, which does not exist on this machine: {setup} "
+            "(docs/sharing.md), or rerun the pipeline instead"
+        )
+    return None
+
+
 def pull(remote: str | None = None) -> None:
     """`dvc pull`, check `dvc status`, then `snakemake --touch`, for this folder's dvc.yaml."""
-    # This folder's dvc.yaml: without a target DVC takes every dvc.yaml of the repository, and a
-    # study's results need not be on the remote.
+    if problem := remote_problem(remote):
+        raise PullError(problem)  # one line, before DVC's list of every file it could not fetch
+    # This folder's dvc.yaml: the project's own stages (a study is a DVC project of its own).
     _run(["dvc", "pull", *(["--remote", remote] if remote else []), "dvc.yaml"])
     changed = json.loads(_run(["dvc", "status", "--json", "dvc.yaml"], capture=True) or "{}")
     if changed:

@@ -113,6 +113,41 @@ echo "snakemake $*" >> "{log}"
 """
 
 
+def dvc_project_with_remote(tmp_path, name: str, exists: bool = True):
+    """A DVC project (no git) whose remote `name` is a folder beside it, made or not."""
+    project = tmp_path / "project"
+    (project / ".dvc").mkdir(parents=True)
+    (project / ".dvc" / "config").write_text(f"[core]\n    no_scm = true\n['remote \"{name}\"']\n    url = ../../storage\n")
+    if exists:
+        (tmp_path / "storage").mkdir()
+    return project
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ("", "this project has no default DVC remote: add one"),
+        ("[core]\n    remote = gone\n", "this project has no DVC remote named gone"),
+        (None, "the DVC remote storage is the folder {storage}, which does not exist on this machine: point it"),
+    ],
+)
+def test_pull_says_in_one_line_when_no_remote_can_be_reached(tmp_path, monkeypatch, capsys, config, expected):
+    """Before DVC is asked (its answer lists every missing file): no remote, an unknown one, or the
+    default folder beside the repository it was made for, which a clone elsewhere does not have."""
+    from stages.pull import main
+
+    project = dvc_project_with_remote(tmp_path, "storage", exists=False)
+    config_file = project / ".dvc" / "config"
+    if config is not None:
+        config_file.write_text("[core]\n    no_scm = true\n" + config.replace("[core]\n", ""))
+    else:
+        config_file.write_text(config_file.read_text().replace("no_scm = true", "no_scm = true\n    remote = storage"))
+    monkeypatch.chdir(project)
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + expected.format(storage=tmp_path / "storage")) and err.count("\n") == 1, err
+
+
 @pytest.mark.parametrize(
     "pull_status, status, expected_err, expected_calls",
     [
@@ -157,6 +192,8 @@ def test_pull_marks_results_up_to_date_only_when_dvc_status_is_clean(
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    project = dvc_project_with_remote(tmp_path, "shared")
+    monkeypatch.chdir(project)
     assert main(["--remote", "shared"]) == (1 if expected_err else 0)
     captured = capsys.readouterr()
     assert captured.err == expected_err
