@@ -49,7 +49,7 @@ def remote_problem(remote: str | None) -> str | None:
         url = repo.config["remote"].get(name, {}).get("url") if name else None
     setup = "point it at the shared copy: dvc remote modify --local storage url /path/to/imgclf-dvc-storage"
     if not name:
-        return f"this project has no default DVC remote: add one (dvc remote add -d storage /path/to/storage), or {setup}"
+        return "this project has no default DVC remote: add one (dvc remote add -d storage /path/to/storage)"
     if url is None:
         return f"this project has no DVC remote named {name} (dvc remote list names those it has)"
     if "://" not in url and not Path(url).is_dir():

@@ -117,7 +117,8 @@ def dvc_project_with_remote(tmp_path, name: str, exists: bool = True):
     """A DVC project (no git) whose remote `name` is a folder beside it, made or not."""
     project = tmp_path / "project"
     (project / ".dvc").mkdir(parents=True)
-    (project / ".dvc" / "config").write_text(f"[core]\n    no_scm = true\n['remote \"{name}\"']\n    url = ../../storage\n")
+    config = f"[core]\n    no_scm = true\n['remote \"{name}\"']\n    url = ../../storage\n"
+    (project / ".dvc" / "config").write_text(config)
     if exists:
         (tmp_path / "storage").mkdir()
     return project

@@ -69,7 +69,8 @@ def test_the_placeholders_are_found_wherever_they_are_set():
 def test_a_cluster_profile_with_its_placeholders_is_refused_also_in_a_dry_run(fresh, profile):
     result = run(["snakemake", "--profile", f"workflow/profiles/{profile}", "--dry-run"], fresh, check=False)
     assert result.returncode == 1
-    assert error_lines(result) == [cluster.placeholder_error(["default-resources: slurm_partition", "default-resources: slurm_account"])]
+    found = ["default-resources: slurm_partition", "default-resources: slurm_account"]
+    assert error_lines(result) == [cluster.placeholder_error(found)]
     assert nothing_was_run(fresh)
 
 

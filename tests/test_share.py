@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from stages.lib.layout import RUN_FILES, run_file
-from tests.conftest import BIN, copy_project, make_project, run, tiny
+from tests.conftest import BIN, ROOT, copy_project, make_project, run, tiny
 
 pytestmark = pytest.mark.slow  # the pipeline under both runners, pushed, pulled and rerun
 
@@ -60,10 +60,24 @@ def dvc_ran(result) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
 
 
+def add_unrun_study(project: Path) -> None:
+    """studies/smoke as the repository holds it, but never run here: as a fresh clone has the
+    studies, whose results the root's DVC commands must not ask for (each is a DVC project)."""
+    study = project / "studies" / "smoke"
+    shutil.copytree(
+        ROOT / "studies" / "smoke",
+        study,
+        symlinks=True,
+        ignore=lambda folder, names: [n for n in names if n in {"configs", "models", "reports", "dvc.lock", "tmp"}],
+    )
+
+
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
-    """The researcher's repository: code committed, then results made, committed and pushed."""
+    """The researcher's repository: code committed, then results made, committed and pushed
+    (`dvc commit` without a target: the study beside the root, never run, is not asked about)."""
     project = make_project(tmp_path_factory.mktemp("share") / "project", two_runs)
+    add_unrun_study(project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "code"], project)
     run(["snakemake", "--cores", "2"], project)
@@ -130,6 +144,23 @@ def test_a_fresh_clone_pulls_the_results_and_both_runners_agree(origin, clone):
     # A later `dvc commit` or `dvc checkout` gives the files new times; Snakemake judges them by content.
     run(["dvc", "commit", "--force", "--quiet"], clone)
     assert nothing_to_do(clone)
+
+
+def test_a_clone_elsewhere_is_told_in_one_line_how_to_reach_the_remote(origin, tmp_path):
+    """The default remote is a folder beside the repository that pushed: a clone at another path
+    has none, and `stages.pull` says so, and how to point the clone at it, before DVC lists files."""
+    clone = tmp_path / "elsewhere" / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    result = run(["python", "-m", "stages.pull"], clone, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: the DVC remote storage is the folder {tmp_path / REMOTE}, which does not exist on this machine: "
+        "point it at the shared copy: dvc remote modify --local storage url /path/to/imgclf-dvc-storage "
+        "(docs/sharing.md), or rerun the pipeline instead"
+    ]
+    run(["dvc", "remote", "modify", "--local", "storage", "url", str(origin.parent / REMOTE)], clone)
+    assert "dvc status is clean" in run(["python", "-m", "stages.pull"], clone).stdout
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""
 
 
 def test_pull_refuses_to_mark_results_that_do_not_match_dvc_lock(clone):
