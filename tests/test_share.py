@@ -154,7 +154,8 @@ def test_a_clone_elsewhere_is_told_in_one_line_how_to_reach_the_remote(origin, t
     result = run(["python", "-m", "stages.pull"], clone, check=False)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: the DVC remote storage is the folder {tmp_path / REMOTE}, which does not exist on this machine: "
+        f"error: the DVC remote storage is the folder {tmp_path / 'elsewhere' / REMOTE}, "
+        "which does not exist on this machine: "
         "point it at the shared copy: dvc remote modify --local storage url /path/to/imgclf-dvc-storage "
         "(docs/sharing.md), or rerun the pipeline instead"
     ]
