@@ -29,6 +29,7 @@ BENCHMARKS = [
     "folder_inputs",
     "predict_latency",
     "main_job",
+    "readme_jobs",
     "prepare_fashion",
     "train_throughput",
 ]
@@ -61,6 +62,22 @@ def summary(results: dict) -> str:
             f"`python -m stages.predict models/package.tar.gz IMAGE` on one image: {predict['onnxruntime']:.2f} s "
             f"with onnxruntime (the package's model.onnx), {predict['keras']:.2f} s with `--engine keras` "
             f"(target 3 s). `--help`: at most {helps[slowest]:.2f} s (`stages.{slowest}`; target 1 s).",
+            "",
+        ]
+    if readme := results.get("readme_jobs"):
+        lines += [
+            "## The README's main job and the smoke study, as a user runs them",
+            "",
+            f"`snakemake --cores 2 --forceall`, {readme['repeats']} runs each (the environment installed).",
+            "",
+            "| job | runs | median | each run |",
+            "|---|---|---|---|",
+            *(
+                f"| {name} (`{job['folder']}`) | {job['runs']} | {job['median_s']} s | "
+                + ", ".join(f"{s} s" for s in job["seconds"])
+                + " |"
+                for name, job in readme["jobs"].items()
+            ),
             "",
         ]
     if job := results.get("main_job"):
