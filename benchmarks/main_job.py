@@ -44,7 +44,9 @@ from stages.lib.layout import CODE_STAGES  # noqa: E402
 from stages.lib.params import load_params, resolve_runs  # noqa: E402
 from stages.lib.provenance import package_versions  # noqa: E402
 
+# The environment and caches, and the Fashion-MNIST study's data (the main job reads none of them).
 NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycache__", ".snakemake", "logs")
+NOT_COPIED += ("fashion-mnist",)
 KERAS_STAGES = {stage for stage in CODE_STAGES if "stages/lib/layers.py" in code_files(stage)}  # load models
 
 

@@ -16,28 +16,19 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from main_job import NOT_COPIED, wall  # noqa: E402  (benchmarks/, this script's folder)
+
 from stages.lib.files import write_json  # noqa: E402
 from stages.lib.params import load_params, resolve_runs  # noqa: E402
 
-# The environment and caches, and the Fashion-MNIST study's data (neither job reads them).
-NOT_COPIED = (".venv", ".tools", ".pytest_cache", "cache", "dvc_plots", "__pycache__", ".snakemake", "logs")
-NOT_COPIED += ("fashion-mnist",)
 JOBS = {"main job (README)": ".", "smoke study": "studies/smoke"}
-
-
-def timed_run(folder: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(["snakemake", "--cores", "2", "--forceall"], cwd=folder, check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 def main(argv=None) -> int:
@@ -52,7 +43,7 @@ def main(argv=None) -> int:
         for name, folder in JOBS.items():
             seconds = []
             for i in range(args.repeats):
-                seconds.append(timed_run(project / folder))
+                seconds.append(wall(["snakemake", "--cores", "2", "--forceall"], project / folder))
                 print(f"{name}: run {i + 1} of {args.repeats}: {seconds[-1]:.1f} s", flush=True)
             runs = len(resolve_runs(load_params(project / folder / "params.yaml")))
             results[name] = {

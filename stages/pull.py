@@ -47,7 +47,7 @@ def remote_problem(remote: str | None) -> str | None:
     with Repo(".") as repo:
         name = remote or repo.config["core"].get("remote")
         url = repo.config["remote"].get(name, {}).get("url") if name else None
-    setup = "point it at the shared copy: dvc remote modify --local storage url /path/to/imgclf-dvc-storage"
+    setup = f"point it at the shared copy: dvc remote modify --local {name} url /path/to/imgclf-dvc-storage"
     if not name:
         return "this project has no default DVC remote: add one (dvc remote add -d storage /path/to/storage)"
     if url is None:

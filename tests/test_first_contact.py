@@ -9,15 +9,13 @@ import socket
 import pytest
 
 from stages.lib import cluster, overrides
-from tests.conftest import run
+from tests.conftest import make_project, run, tiny
 from tests.test_slurm import fill_in_site
 
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """A project as a fresh clone has it; no test here may leave anything in it."""
-    from tests.conftest import make_project, tiny
-
     return make_project(tmp_path_factory.mktemp("contact") / "project", tiny)
 
 

@@ -28,6 +28,14 @@ def placeholders(settings: dict[str, dict[str, object]]) -> list[str]:
     ]
 
 
+def site_settings(resource_settings) -> dict[str, dict[str, object]]:
+    """Snakemake's resource settings (`workflow.resource_settings`) as placeholders() reads them:
+    the raw value each was given in the profile, before Snakemake evaluates it."""
+    given = [("default-resources", resource_settings.default_resources or {})]
+    given += [(f"set-resources of {rule}", res) for rule, res in resource_settings.overwrite_resources.items()]
+    return {where: {name: getattr(value, "raw", value) for name, value in res.items()} for where, res in given}
+
+
 def placeholder_error(found: list[str]) -> str:
     return (
         f"error: the profile's site settings are still {PLACEHOLDER} ({', '.join(found)}): set them in the "

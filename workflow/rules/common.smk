@@ -27,20 +27,8 @@ if config:
     sys.exit(overrides.refusal(config))
 
 # A cluster profile's site settings ship as placeholders: refused here, so a dry run says so too.
-SITE_PLACEHOLDERS = cluster.placeholders(
-    {
-        where: {name: getattr(value, "raw", value) for name, value in resources.items()}
-        for where, resources in [
-            ("default-resources", workflow.resource_settings.default_resources or {}),
-            *(
-                (f"set-resources of {rule}", resources)
-                for rule, resources in workflow.resource_settings.overwrite_resources.items()
-            ),
-        ]
-    }
-)
-if SITE_PLACEHOLDERS:
-    sys.exit(cluster.placeholder_error(SITE_PLACEHOLDERS))
+if placeholders := cluster.placeholders(cluster.site_settings(workflow.resource_settings)):
+    sys.exit(cluster.placeholder_error(placeholders))
 
 # Validate params.yaml, write the configs, and keep dvc.yaml's runs (and image folder) in step
 # (each file rewritten only if it changed); done again only when one of their files changed.
