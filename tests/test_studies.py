@@ -211,3 +211,12 @@ def test_a_study_runs_from_its_folder_under_both_runners_and_leaves_the_root_alo
     assert "download" in run(["snakemake", "-n"], project).stdout
     assert "studies/small" not in run(["dvc", "status", "--json"], project).stdout
     assert (project / ".dvc" / "cache").is_dir() and not (study / ".dvc" / "cache").exists()
+
+
+def test_the_smoke_study_is_what_the_readme_and_docs_say():
+    """README and docs/studies.md: the whole pipeline on 300 digits, two runs, five epochs."""
+    params = load_params(ROOT / "studies" / "smoke" / "params.yaml")
+    assert params["data"]["dataset"] == "digits" and params["data"]["train_subsample"] == 300
+    assert len(all_runs(params)) == 2 and params["train"]["epochs"] == 5
+    for doc in ("README.md", "docs/studies.md"):
+        assert "300 digits, two runs, five epochs" in " ".join((ROOT / doc).read_text().split()), doc
