@@ -78,6 +78,7 @@ TABLE_COLUMNS = [
 ]
 
 
+PUBLISHED_COLUMNS = ("published_accuracy", "vs_published_points", "published")
 INTERVALS = ("accuracy", "macro_f1")  # the metrics shown with their interval (scores.answer_intervals)
 
 
@@ -317,6 +318,15 @@ def _interval(low: float, high: float) -> str:
     return f"[{low:.4f}, {high:.4f}]"
 
 
+HEADLINE = ("accuracy", "macro_f1")
+
+
+def headline_metrics(results: list[RunResults]) -> dict:
+    """{run: {accuracy, macro_f1}} in params.yaml order: `dvc exp show` names these columns
+    "mlp.accuracy", short enough for a terminal (a run's own metrics.json keys recur in every run)."""
+    return {result.run: {key: result.metrics[key] for key in HEADLINE} for result in results}
+
+
 def markdown_table(table, metric: str) -> str:
     import pandas as pd
 
@@ -329,14 +339,19 @@ def markdown_table(table, metric: str) -> str:
     for column in ("p_vs_best", "p_vs_next"):
         shown[column] = ["-" if pd.isna(p) else f"{p:.2g}" for p in shown[column]]
     shown = shown.drop(columns="differs_from_next")
+    published = (
+        "`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
+        "(stages/data/published_results.csv, named in `published`); `vs_published_points`: the run's "
+        "accuracy minus it, in percentage points."
+    )
+    if table["published_accuracy"].isna().all():  # e.g. digits: empty columns would look like missing results
+        shown = shown.drop(columns=list(PUBLISHED_COLUMNS))
+        published = "No published result for these runs' dataset and architectures (stages/data/published_results.csv)."
     header = f"# Comparison of {len(table)} runs, sorted by test {metric}\n\n"
     note = (
         f"\n`{CONFIDENCE:.0%} CI`: the metric's interval (accuracy: Wilson; macro F1: bootstrap over the test "
         "images). `vs_best`, `p_vs_best`: the run against the best one; `p_vs_next`: against the run below "
-        "it (as below). "
-        "`published_accuracy`: the best published test accuracy of the run's dataset and architecture "
-        "(stages/data/published_results.csv, named in `published`); `vs_published_points`: the run's "
-        "accuracy minus it, in percentage points. `most_confused`: the pair of classes the run mixes up most "
+        f"it (as below). {published} `most_confused`: the pair of classes the run mixes up most "
         "(actual -> predicted: test images, share of the actual class).\n"
     )
     return (
@@ -381,13 +396,27 @@ def plot_curves(runs, runs_dir, path) -> None:
 
 
 def plot_parameters(table, metric: str, path) -> None:
-    """The test metric against the parameter count (log scale), one labelled point per run."""
+    """The test metric against the parameter count (log scale), one point per run. A run alone at
+    its size is labelled above its point; runs of the same size (a sweep, its replicates) get a
+    column of labels to the right, best on top, each joined to its point, so that none overlaps."""
+    from matplotlib.transforms import offset_copy
+
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter(table["parameters"], table[metric], color="C0")
-    for _, row in table.iterrows():
-        ax.annotate(row["run"], (row["parameters"], row[metric]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    ax.scatter(table["parameters"], table[metric], color="C0", zorder=3)
+    for parameters, group in table.sort_values(metric, ascending=False).groupby("parameters"):
+        if len(group) == 1:
+            row = group.iloc[0]
+            ax.annotate(row["run"], (parameters, row[metric]), xytext=(0, 7), textcoords="offset points",
+                        fontsize=8, ha="center")
+            continue
+        centre = group[metric].mean()
+        for j, (_, row) in enumerate(group.iterrows()):
+            place = offset_copy(ax.transData, fig=fig, x=40, y=11 * ((len(group) - 1) / 2 - j), units="points")
+            ax.annotate(row["run"], (parameters, row[metric]), xytext=(parameters, centre), textcoords=place,
+                        fontsize=8, va="center", arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6})
     ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.2)
     ax.set(xlabel="trainable and fixed parameters", ylabel=f"test {metric}", title=f"test {metric} against model size")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -485,6 +514,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir, replicates=
     write_text(paths["table_csv"], table.to_csv(index=False, lineterminator="\n"))
     write_text(paths["table_md"], markdown_table(table, metric) + "\n## Replicates\n\n" + replicates_text)
     write_json(paths["replicates"], summary)
+    write_json(paths["headline"], headline_metrics(results))
     plot_curves(runs, runs_dir, paths["curves"])
     plot_parameters(table, metric, paths["parameters"])
     plot_sweeps(sweep_results(results, metric), metric, paths["sweeps"])

@@ -53,6 +53,7 @@ ITEM = "${item}"
 KEY = "${key}"
 # dvc plots: each run in its own colour, named in the legend (workflow/report/dvc_runs_template.json).
 RUNS_TEMPLATE = "workflow/report/dvc_runs_template.json"
+CONFUSION_TEMPLATE = "workflow/report/dvc_confusion_template.json"
 
 
 def _each(path: str, item: str = ITEM) -> str:
@@ -97,8 +98,12 @@ def dvc_pipeline(params: dict) -> dict:
     }
     # Each run's metrics.json and dvclive's summary (the last epoch's numbers and the step), for
     # `dvc metrics` and `dvc exp show`: they sit in the folders train and evaluate write, so they
-    # are listed here, not as a stage's metrics; then the replicates' summary, which report writes.
-    metrics = [*_run_files(["metrics", "live_summary"], runs), f"{REPORT_DIR}/{REPORT_FILES['replicates']}"]
+    # are listed here, not as a stage's metrics; then the replicates' summary and the headline numbers,
+    # which report writes.
+    metrics = [
+        *_run_files(["metrics", "live_summary"], runs),
+        *(f"{REPORT_DIR}/{REPORT_FILES[key]}" for key in ("replicates", "headline")),
+    ]
     return {"stages": stages, "metrics": metrics, "plots": _plots(runs)}
 
 
@@ -247,7 +252,7 @@ def _result_stages(runs: list[str]) -> dict:
 
 
 def _plots(runs: list[str]) -> list[dict]:
-    """`dvc plots`: each run's curves from dvclive, and its confusion matrix."""
+    """`dvc plots`: the runs' curves from dvclive, and their confusion matrices."""
     curves = [
         {
             f"{title} per epoch": {
@@ -264,16 +269,16 @@ def _plots(runs: list[str]) -> list[dict]:
             ("learning_rate", "learning rate"),
         )
     ]
+    # One plot for every run's confusion matrix: its template shows, between revisions, only the
+    # runs whose predictions changed, so that `dvc plots diff` opens on what a change did.
     confusions = [
         {
-            run_file("predictions", run): {
-                "template": "confusion",
+            "confusion matrices": {
+                "template": CONFUSION_TEMPLATE,
                 "x": "predicted",
-                "y": "actual",
-                "title": f"{run}: confusion matrix",
+                "y": {run_file("predictions", run): "actual" for run in runs},
             }
         }
-        for run in runs
     ]
     return curves + confusions
 

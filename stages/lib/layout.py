@@ -95,6 +95,9 @@ REPORT_FILES = {
     "table_md": "comparison.md",
     # Per run with replicates (repeats, cv_folds): mean, standard deviation and interval (DVC metrics).
     "replicates": "replicates.json",
+    # Per run its headline test numbers under the run's name ("mlp.accuracy"): names that occur once, so
+    # `dvc exp show` heads their columns without a file path (DVC metrics).
+    "headline": "metrics.json",
     "curves": "figures/curves.png",
     "parameters": "figures/parameters.png",
     "sweeps": "figures/sweeps.png",

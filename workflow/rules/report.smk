@@ -11,6 +11,7 @@ rule report:
         table_csv=comparison("table_csv", "comparison"),
         table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",
         replicates=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['replicates']}",
+        headline=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['headline']}",
         curves=comparison("curves", "curves"),
         parameters=comparison("parameters", "parameters"),
         sweeps=comparison("sweeps", "sweeps"),
