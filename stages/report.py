@@ -318,12 +318,13 @@ def _interval(low: float, high: float) -> str:
     return f"[{low:.4f}, {high:.4f}]"
 
 
-HEADLINE = ("accuracy", "macro_f1")
+HEADLINE = ("accuracy", "macro_f1", "loss")
 
 
 def headline_metrics(results: list[RunResults]) -> dict:
-    """{run: {accuracy, macro_f1}} in params.yaml order: `dvc exp show` names these columns
-    "mlp.accuracy", short enough for a terminal (a run's own metrics.json keys recur in every run)."""
+    """{run: {accuracy, macro_f1, loss}}: `dvc exp show` names these columns "mlp.accuracy", short
+    enough for a terminal (the keys of a run's own metrics.json recur in every run, so DVC prefixes
+    them with the file's path)."""
     return {result.run: {key: result.metrics[key] for key in HEADLINE} for result in results}
 
 
@@ -407,14 +408,27 @@ def plot_parameters(table, metric: str, path) -> None:
     for parameters, group in table.sort_values(metric, ascending=False).groupby("parameters"):
         if len(group) == 1:
             row = group.iloc[0]
-            ax.annotate(row["run"], (parameters, row[metric]), xytext=(0, 7), textcoords="offset points",
-                        fontsize=8, ha="center")
+            ax.annotate(
+                row["run"],
+                (parameters, row[metric]),
+                xytext=(0, 7),
+                textcoords="offset points",
+                fontsize=8,
+                ha="center",
+            )
             continue
         centre = group[metric].mean()
         for j, (_, row) in enumerate(group.iterrows()):
             place = offset_copy(ax.transData, fig=fig, x=40, y=11 * ((len(group) - 1) / 2 - j), units="points")
-            ax.annotate(row["run"], (parameters, row[metric]), xytext=(parameters, centre), textcoords=place,
-                        fontsize=8, va="center", arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6})
+            ax.annotate(
+                row["run"],
+                (parameters, row[metric]),
+                xytext=(parameters, centre),
+                textcoords=place,
+                fontsize=8,
+                va="center",
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
+            )
     ax.set_xscale("log")
     ax.margins(x=0.2, y=0.2)
     ax.set(xlabel="trainable and fixed parameters", ylabel=f"test {metric}", title=f"test {metric} against model size")

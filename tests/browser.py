@@ -31,7 +31,6 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
-    "--window-size=1280,1400",
     "--remote-debugging-port=0",
 ]
 # Schemes that stay on this machine; anything else (http, https, ws) is a request to another host.
@@ -94,15 +93,18 @@ def _debugger_url(profile: Path, process: subprocess.Popen, timeout: float = 60)
     return pages[0]["webSocketDebuggerUrl"]
 
 
-def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float = 60) -> dict:
-    """Load `page`, then for each (action, condition) of `steps` run the JavaScript `action`
-    (may be empty) and wait until `condition` holds; save a PNG screenshot; return what happened."""
+def render(
+    page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float = 60, width: int = 1280, measure: str = ""
+) -> dict:
+    """Load `page` in a window `width` pixels wide, then for each (action, condition) of `steps`
+    run the JavaScript `action` (may be empty) and wait until `condition` holds; save a PNG
+    screenshot; return what happened, with what the JavaScript `measure` returned then."""
     binary = chromium()
     # Chromium's helper processes may still write into the profile for a moment after the
     # browser dies: the whole process group is killed, and a late file does not fail the test.
     with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [binary, *FLAGS, f"--window-size={width},1400", f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -128,6 +130,7 @@ def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float
                     time.sleep(0.25)
             time.sleep(0.5)  # let late requests (fonts, lazy images) show up
             state = json.loads(tools.evaluate(probe))
+            measured = tools.evaluate(measure) if measure else None
             shot = tools.call("Page.captureScreenshot", format="png")
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
@@ -145,4 +148,5 @@ def render(page: Path, screenshot: Path, *steps: tuple[str, str], timeout: float
         "requests": requested,
         "external": [url for url in requested if not url.startswith(LOCAL_SCHEMES)],
         "failed": failed,
+        "measured": measured,
     }

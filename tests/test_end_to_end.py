@@ -121,6 +121,40 @@ def test_snakemake_runs_the_whole_pipeline(built):
     assert not re.search(r"<script[^>]+src=[\"']https?://", html), "the report loads a script from the web"
 
 
+# What a reader scanning report.html at 1,400 pixels needs, measured by the browser: nothing wider
+# than the window, every contents link landing on a heading, the comparison table in full view,
+# a grid of every run's confusion matrix side by side, and F1 per class with a row per run.
+LAYOUT = """JSON.stringify({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    table: document.querySelector('#T_comparison').getBoundingClientRect().right,
+    links: [...document.querySelectorAll('#contents a')].map(a => a.getAttribute('href')),
+    missing: [...document.querySelectorAll('#contents a')].filter(a => !document.getElementById(
+        decodeURIComponent(a.getAttribute('href').slice(1)))).map(a => a.getAttribute('href')),
+    grid: [...document.querySelectorAll('.grid img')].map(i => [i.getBoundingClientRect().top, i.naturalWidth]),
+    perClass: [...document.querySelectorAll('#T_per-class tbody tr')].map(r => r.cells[0].innerText),
+    headings: [...document.querySelectorAll('h3')].map(h => h.parentElement.innerText),
+})"""
+
+
+def test_the_report_reads_at_1400_pixels(built, tmp_path):
+    """issue 39: report.html at 1,400 pixels: contents, the comparison table within the width,
+    confusion matrices side by side, F1 per class across runs, run headings in words."""
+    page = built / "reports" / "report.html"
+    shown = render(page, tmp_path / "report-1400.png", ("", ALL_IMAGES_LOADED), width=1400, measure=LAYOUT)
+    assert shown["settled"], shown["condition"]
+    layout = json.loads(shown["measured"])
+    assert layout["overflow"] <= 0 and layout["table"] <= 1400, layout
+    assert "#Comparison" in layout["links"] and {f"#{r}" for r in RUNS} <= set(layout["links"])
+    assert layout["missing"] == [], layout["missing"]
+    # Every run's matrix, loaded, several to a row.
+    assert len(layout["grid"]) == len(RUNS) and all(width > 0 for _, width in layout["grid"])
+    assert len({top for top, _ in layout["grid"]}) < len(RUNS)
+    assert sorted(layout["perClass"]) == sorted(RUNS)
+    assert not any("{'" in text for text in layout["headings"])
+    # On digits no run has a published figure: the section says so instead of standing empty.
+    assert "No published result for these runs' dataset and architectures" in page.read_text()
+
+
 def test_both_html_reports_render_offline_in_chromium(built, tmp_path):
     """The notebook's HTML and `snakemake --report` open in headless Chromium with their images,
     and neither asks any other host for anything."""
@@ -279,27 +313,35 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
     out = tmp_path / "plots-diff"
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
     page = (out / "index.html").read_text()
-    for plot in (
-        "validation_loss_per_epoch",
-        "validation_accuracy_per_epoch",
-        "learning_rate_per_epoch",
-        run_file("predictions", "softmax").replace("/", "_").replace(".", "_"),
-    ):
-        assert f"vegaEmbed('#{plot}" in page, plot
+    plots = ["validation_loss_per_epoch", "validation_accuracy_per_epoch", "learning_rate_per_epoch"]
+    plots.append("confusion_matrices")
+    assert re.findall(r"vegaEmbed\('#(\w+)'", page) == plots
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
-    # The page carries Vega itself: every plot (3 curves, a confusion matrix per run) draws offline.
-    plots = 3 + len(RUNS)
-    # ... and each run has its own colour, named in the curves' legends (Vega computed the run).
-    legend_names = (
-        f"{json.dumps(RUNS)}.every(r => [...document.querySelectorAll('.vega-embed svg text')]"
-        ".some(t => t.textContent == r))"
-    )
+    assert len(page.encode()) < 5_000_000, len(page.encode())  # a few MB, not tens
+    # The page carries Vega itself and draws offline. Each run has its own colour, named in the
+    # curves' legends (Vega computed the run); the revisions have a marker shape each; between
+    # revisions only the changed run's confusion matrices are drawn, one per revision.
+    texts = "[...document.querySelectorAll('.vega-embed svg text')].map(t => t.textContent)"
+    legend_names = f"{json.dumps(RUNS)}.every(r => {texts}.includes(r))"
     shown = render(
         out / "index.html",
         tmp_path / "plots.png",
-        ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {plots} && {legend_names}"),
+        ("", f"document.querySelectorAll('.vega-embed svg.marks').length >= {len(plots)} && {legend_names}"),
+        measure=f"""JSON.stringify({{
+            texts: {texts},
+            rate: [...document.querySelectorAll('#learning_rate_per_epoch .role-axis-label text')]
+                .map(t => t.textContent),
+            shapes: [...new Set([...document.querySelectorAll('#validation_loss_per_epoch .role-legend-symbol path')]
+                .map(p => p.getAttribute('d')))].length,
+        }})""",
     )
     assert shown["settled"] and shown["external"] == [] and shown["failed"] == []
+    measured = json.loads(shown["measured"])
+    panels = {t for t in measured["texts"] if " @ " in t}
+    assert panels == {"softmax @ HEAD~1", "softmax @ HEAD"}, panels
+    # The learning-rate axis shows the rates (0.001, 0.05), not one tick rounded to "0".
+    assert any(0 < float(label) < 1 for label in measured["rate"] if label.replace(".", "").isdigit()), measured["rate"]
+    assert measured["shapes"] >= 2  # a circle for one revision, a square for the other
 
 
 def test_a_new_sweep_point_adds_one_job_under_both_runners(project):

@@ -231,6 +231,11 @@ def _write_run(folder, run, accuracy, loss, sweep=None, parameters=10, dataset="
     )
     write_json(folder / run / RUN_FILES["provenance"], {"config": config, "data": {"dataset": dataset}})
     (folder / run / RUN_FILES["confusion"]).write_text("actual\\predicted,Shirt,Coat\nShirt,9,1\nCoat,3,7\n")
+    # Per class as evaluate writes it: Shirt scored, Coat with too few test images to be.
+    write_json(
+        folder / run / RUN_FILES["scores"],
+        {"per_class": {"Shirt": {"f1": accuracy, "support": 50}, "Coat": {"support": 1, "scored": False}}},
+    )
     write_json(
         folder / run / RUN_FILES["summary"],
         {"run": run, "architecture": "mlp", "parameters": parameters, "epochs_run": 2, "best_epoch": 2},
@@ -253,6 +258,10 @@ def test_comparison_table_ranks_as_package_picks(tmp_path):
     assert "**e** (best)" in markdown_table(table, "accuracy")
     assert table.loc[0, "most_confused"] == "Coat -> Shirt: 3 (30.0%)"
     assert table["published_accuracy"].isna().all() and (table["published"] == "-").all()
+    # comparison.md leaves out the three published columns when every one of them is empty, and says why.
+    text = markdown_table(table, "accuracy")
+    assert "published_accuracy |" not in text and "| published" not in text
+    assert "No published result for these runs' dataset and architectures" in text
     # Intervals from the predictions: e got 95 of 100 test images right.
     low, high = proportion_interval(95, 100)
     assert [table.loc[0, "accuracy_low"], table.loc[0, "accuracy_high"]] == [low, high]
@@ -334,6 +343,10 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
         ["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb", tmp_path / "out"
     )
     assert table["run"].tolist() == ["s-2", "s-1", "a"]
+    # The headline numbers under each run's name: `dvc exp show` heads them "s-2.accuracy".
+    assert read_json(tmp_path / "out" / REPORT_FILES["headline"]) == {
+        run: {"accuracy": acc, "macro_f1": acc, "loss": 0.5} for run, acc in (("a", 0.7), ("s-1", 0.8), ("s-2", 0.9))
+    }
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.*")) == sorted(
         REPORT_FILES.values()
     )
@@ -346,6 +359,11 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
     # And the significance of the differences, in words.
     assert "Which differences are significant" in html and "distinguishable from <code>s-2</code>" in html
     assert "The classes mixed up most" in html and html.count("Shirt: 3 (30.0%)") >= 3
+    # F1 per class across runs; a class too rare to score says so instead of showing an F1 of 0.
+    per_class = html[html.index('id="T_per-class"') :]
+    assert per_class.count(">n/a<") == 3 and ">0.900<" in per_class
+    # Run headings carry the settings as text, not a Python dict.
+    assert "{&#x27;" not in html and "{'" not in html and "(dropout=0.2)" in html
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']https?://""", html)
     # No execution times, kernel timestamps or random ids: a rerun writes the same bytes, so
     # neither dvc.lock nor git sees a change when nothing did.
