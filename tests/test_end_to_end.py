@@ -286,8 +286,11 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
         if key in softmax:  # dvc lists only what changed
             assert (softmax[key]["old"], softmax[key]["new"]) == (old["softmax"][key], new["softmax"][key])
     assert softmax["loss"]["diff"] == pytest.approx(new["softmax"]["loss"] - old["softmax"]["loss"])
-    # Only the changed run's numbers: its headline metrics and dvclive's last epoch.
+    # Only the changed run's numbers: its headline metrics and dvclive's last epoch, and its
+    # entries of the headline file (reports/metrics.json, keyed by run).
+    headline = metrics.pop(f"reports/{REPORT_FILES['headline']}")
     assert {path.split("/")[2] for path in metrics} == {"softmax"}, metrics
+    assert {key.split(".")[0] for key in headline} == {"softmax"}, headline
 
     params = json.loads(run(["dvc", "params", "diff", "HEAD~1", "HEAD", "--json"], project).stdout)
     change = params["params.yaml"]["runs.softmax.learning_rate"]

@@ -72,6 +72,27 @@ def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
     assert (tmp_path / "h.csv").read_text() == (out / "history.csv").read_text()
 
 
+def test_many_steps_per_call_train_the_same_weights_as_one(tiny_data):
+    """compile_model runs STEPS_PER_EXECUTION batches per call for speed; the updates, and so
+    the weights, are those of one batch per call (here 7 batches an epoch: a partial call)."""
+    from stages.lib.architectures import build
+    from stages.lib.splits import load_split
+    from stages.train import STEPS_PER_EXECUTION, compile_model, make_deterministic
+
+    x, y = load_split(tiny_data, "train", mmap=False)
+    weights = []
+    for steps in (1, STEPS_PER_EXECUTION):
+        make_deterministic(7)
+        model = build("cnn_dropout", x.shape[1:], int(y.max()) + 1, dropout=0.5, padding="same")
+        compile_model(model, run_config().training, 0.01)
+        if steps == 1:  # the same compilation, one batch per call
+            model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], steps_per_execution=1)
+        model.fit(x, y, batch_size=max(1, len(x) // 7), epochs=2, verbose=0)
+        weights.append(model.get_weights())
+    assert STEPS_PER_EXECUTION > 1
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
 def test_score_on_known_probabilities():
     probabilities = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.5, 0.3, 0.0], [0.6, 0.1, 0.3, 0.0], [0.3, 0.7, 0.0, 0.0]])
     metrics = score(np.array([0, 1, 2, 1]), probabilities, ["w", "x", "y", "z"])
