@@ -113,10 +113,16 @@ def test_a_clone_at_another_path_reruns_to_a_clean_git_status(origin, tmp_path):
 def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_run(origin, tmp_path):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], origin).stdout)
     files = shown[""]["data"]
-    # Per run its headline metrics and dvclive's summary; across runs, the replicates' (none here: {}).
-    replicates = f"{REPORT_DIR}/{REPORT_FILES['replicates']}"
-    assert set(files) == {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")} | {replicates}
+    # Per run its headline metrics and dvclive's summary; across runs, the replicates' (none here: {})
+    # and the headline numbers again under each run's name (what keeps `dvc exp show` narrow).
+    replicates, headline = (f"{REPORT_DIR}/{REPORT_FILES[key]}" for key in ("replicates", "headline"))
+    per_run = {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")}
+    assert set(files) == per_run | {replicates, headline}
     assert files[replicates]["data"] == {}
+    assert set(files[headline]["data"]) == set(RUNS)
+    assert files[headline]["data"]["mlp"] == {
+        key: files[run_file("metrics", "mlp")]["data"][key] for key in ("accuracy", "macro_f1", "loss")
+    }
     for run_name in RUNS:
         columns = [value for path, data in files.items() if f"/{run_name}/" in path for value in _leaves(data["data"])]
         assert 0 < len(columns) <= 12 and all(isinstance(v, (int, float)) for v in columns)
