@@ -136,7 +136,9 @@ def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_r
     run(["snakemake", "--cores", "2"], project)
     run(["dvc", "commit", "-f", "-q"], project)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
+    changed = diff.pop(headline)  # the run's entries of the headline file, and its own files
     assert diff and {path.split("/")[2] for path in diff} == {"softmax"}, diff
+    assert {key.split(".")[0] for key in changed} == {"softmax"}, changed
 
 
 def _leaves(value):
