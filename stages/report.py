@@ -97,6 +97,7 @@ class RunResults:
     dataset: str  # provenance.json's data.dataset
     summary: dict  # training.json
     confused: list[Confusion]  # its most confused pairs, from confusion_matrix.csv
+    confusion: object  # confusion_matrix.csv as a DataFrame: actual classes down, predicted across
     answers: object  # predictions.csv as uncertainty.read_predictions reads it: which test images it got right
 
 
@@ -127,6 +128,7 @@ def _read_run(runs_dir, run: str, metric: str) -> RunResults:
         dataset=(provenance.get("data") or {}).get("dataset", ""),
         summary=read_json(folder / RUN_FILES["summary"]),
         confused=most_confused(counts),
+        confusion=counts,
         answers=answers,
     )
 
@@ -319,6 +321,22 @@ def _interval(low: float, high: float) -> str:
 
 
 HEADLINE = ("accuracy", "macro_f1", "loss")
+
+
+def confusion_cells(results: list[RunResults]) -> str:
+    """Every run's confusion matrix as one long CSV (run, actual, predicted, count): what `dvc
+    plots` draws, 100 rows a run on ten classes where the test predictions would be thousands."""
+    rows = ["run,actual,predicted,count"]
+    for result in results:
+        for actual, row in result.confusion.iterrows():
+            rows += [f"{result.run},{_csv(actual)},{_csv(predicted)},{int(n)}" for predicted, n in row.items()]
+    return "\n".join(rows) + "\n"
+
+
+def _csv(value) -> str:
+    """A class name as a CSV field (quoted where it holds a comma or a quote)."""
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def headline_metrics(results: list[RunResults]) -> dict:
@@ -529,6 +547,7 @@ def report(runs, runs_dir, data_dir, metric: str, notebook, out_dir, replicates=
     write_text(paths["table_md"], markdown_table(table, metric) + "\n## Replicates\n\n" + replicates_text)
     write_json(paths["replicates"], summary)
     write_json(paths["headline"], headline_metrics(results))
+    write_text(paths["confusions"], confusion_cells(results))
     plot_curves(runs, runs_dir, paths["curves"])
     plot_parameters(table, metric, paths["parameters"])
     plot_sweeps(sweep_results(results, metric), metric, paths["sweeps"])

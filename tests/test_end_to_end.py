@@ -317,7 +317,7 @@ def test_reviewers_diff_metrics_params_and_plots(softmax_changed, tmp_path):
     run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--out", str(out)], project)
     page = (out / "index.html").read_text()
     plots = ["validation_loss_per_epoch", "validation_accuracy_per_epoch", "learning_rate_per_epoch"]
-    plots.append("confusion_matrices")
+    plots.append(f"reports/{REPORT_FILES['confusions']}".replace("/", "_").replace(".", "_"))
     assert re.findall(r"vegaEmbed\('#(\w+)'", page) == plots
     assert '"rev": "HEAD~1"' in page and '"rev": "HEAD"' in page  # both commits' data, side by side
     assert len(page.encode()) < 5_000_000, len(page.encode())  # a few MB, not tens

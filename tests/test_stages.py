@@ -364,6 +364,10 @@ def test_report_writes_table_figures_and_offline_html(tmp_path):
         ["a", "s-1", "s-2"], runs_dir, data_dir, "accuracy", "workflow/notebooks/report.ipynb", tmp_path / "out"
     )
     assert table["run"].tolist() == ["s-2", "s-1", "a"]
+    # Every run's confusion matrix, a row per cell, for `dvc plots`.
+    cells = (tmp_path / "out" / REPORT_FILES["confusions"]).read_text().splitlines()
+    assert cells[0] == "run,actual,predicted,count" and len(cells) == 1 + 3 * 4
+    assert "s-2,Shirt,Shirt,9" in cells and "a,Coat,Shirt,3" in cells
     # The headline numbers under each run's name: `dvc exp show` heads them "s-2.accuracy".
     assert read_json(tmp_path / "out" / REPORT_FILES["headline"]) == {
         run: {"accuracy": acc, "macro_f1": acc, "loss": 0.5} for run, acc in (("a", 0.7), ("s-1", 0.8), ("s-2", 0.9))

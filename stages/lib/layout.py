@@ -98,6 +98,8 @@ REPORT_FILES = {
     # Per run its headline test numbers under the run's name ("mlp.accuracy"): names that occur once, so
     # `dvc exp show` heads their columns without a file path (DVC metrics).
     "headline": "metrics.json",
+    # Every run's confusion matrix, a row per cell (run, actual, predicted, count): `dvc plots`.
+    "confusions": "confusion_matrices.csv",
     "curves": "figures/curves.png",
     "parameters": "figures/parameters.png",
     "sweeps": "figures/sweeps.png",

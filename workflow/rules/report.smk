@@ -12,6 +12,7 @@ rule report:
         table_md=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['table_md']}",
         replicates=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['replicates']}",
         headline=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['headline']}",
+        confusions=f"{layout.REPORT_DIR}/{layout.REPORT_FILES['confusions']}",
         curves=comparison("curves", "curves"),
         parameters=comparison("parameters", "parameters"),
         sweeps=comparison("sweeps", "sweeps"),
