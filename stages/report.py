@@ -326,17 +326,17 @@ HEADLINE = ("accuracy", "macro_f1", "loss")
 def confusion_cells(results: list[RunResults]) -> str:
     """Every run's confusion matrix as one long CSV (run, actual, predicted, count): what `dvc
     plots` draws, 100 rows a run on ten classes where the test predictions would be thousands."""
-    rows = ["run,actual,predicted,count"]
-    for result in results:
-        for actual, row in result.confusion.iterrows():
-            rows += [f"{result.run},{_csv(actual)},{_csv(predicted)},{int(n)}" for predicted, n in row.items()]
-    return "\n".join(rows) + "\n"
+    import pandas as pd
 
-
-def _csv(value) -> str:
-    """A class name as a CSV field (quoted where it holds a comma or a quote)."""
-    text = str(value)
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+    cells = pd.concat(
+        result.confusion.rename_axis(index="actual", columns="predicted")
+        .stack()
+        .rename("count")
+        .reset_index()
+        .assign(run=result.run)
+        for result in results
+    )
+    return cells[["run", "actual", "predicted", "count"]].to_csv(index=False, lineterminator="\n")
 
 
 def headline_metrics(results: list[RunResults]) -> dict:
