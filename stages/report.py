@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -511,6 +512,9 @@ def _without_run_records(notebook) -> None:
             cell.metadata.pop(key, None)
 
 
+KERNEL_STARTS = 3  # tries at starting the notebook's kernel (see execute_notebook)
+
+
 def execute_notebook(template, executed, html, parameters: dict) -> None:
     import nbformat
     import papermill
@@ -518,14 +522,26 @@ def execute_notebook(template, executed, html, parameters: dict) -> None:
 
     with tempfile.TemporaryDirectory(prefix="report-kernel-") as kernels, atomic_path(executed, suffix=".ipynb") as tmp:
         os.environ["JUPYTER_PATH"] = kernels
-        papermill.execute_notebook(
-            str(template),
-            str(tmp),
-            parameters=parameters,
-            kernel_name=_write_kernelspec(kernels),
-            cwd=os.getcwd(),
-            progress_bar=False,
-        )
+        kernel = _write_kernelspec(kernels)
+        for attempt in range(1, KERNEL_STARTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(template),
+                    str(tmp),
+                    parameters=parameters,
+                    kernel_name=kernel,
+                    cwd=os.getcwd(),
+                    progress_bar=False,
+                )
+                break
+            except RuntimeError as err:
+                # Two reports starting kernels at once (`dvc queue start --jobs 2`) can pick the same
+                # free TCP ports, jupyter_client's known race: the loser's kernel dies at start. No
+                # cell has run then, so starting again is safe.
+                if "Kernel died before replying" not in str(err) or attempt == KERNEL_STARTS:
+                    raise
+                print(f"report: the notebook's kernel died at start ({err}); starting it again", flush=True)
+                time.sleep(attempt)
         notebook = nbformat.read(tmp, as_version=4)
         _without_run_records(notebook)
         nbformat.write(notebook, tmp)
