@@ -115,12 +115,12 @@ def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_r
     files = shown[""]["data"]
     # Per run its headline metrics and dvclive's summary; across runs, the replicates' (none here: {})
     # and the headline numbers again under each run's name (what keeps `dvc exp show` narrow).
-    replicates, headline = (f"{REPORT_DIR}/{REPORT_FILES[key]}" for key in ("replicates", "headline"))
+    replicates, by_run = (f"{REPORT_DIR}/{REPORT_FILES[key]}" for key in ("replicates", "headline"))
     per_run = {run_file(key, r) for r in RUNS for key in ("metrics", "live_summary")}
-    assert set(files) == per_run | {replicates, headline}
+    assert set(files) == per_run | {replicates, by_run}
     assert files[replicates]["data"] == {}
-    assert set(files[headline]["data"]) == set(RUNS)
-    assert files[headline]["data"]["mlp"] == {
+    assert set(files[by_run]["data"]) == set(RUNS)
+    assert files[by_run]["data"]["mlp"] == {
         key: files[run_file("metrics", "mlp")]["data"][key] for key in ("accuracy", "macro_f1", "loss")
     }
     for run_name in RUNS:
@@ -136,7 +136,7 @@ def test_dvc_metrics_are_headline_numbers_and_a_one_run_change_diffs_only_that_r
     run(["snakemake", "--cores", "2"], project)
     run(["dvc", "commit", "-f", "-q"], project)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
-    changed = diff.pop(headline)  # the run's entries of the headline file, and its own files
+    changed = diff.pop(by_run)  # the run's entries of the headline file, and its own files
     assert diff and {path.split("/")[2] for path in diff} == {"softmax"}, diff
     assert {key.split(".")[0] for key in changed} == {"softmax"}, changed
 
@@ -160,10 +160,14 @@ def test_dvc_plots_give_each_run_its_colour_and_name(origin):
     template = json.loads((ROOT / "workflow/report/dvc_runs_template.json").read_text())
     expression = template["transform"][0]["calculate"]
     assert expression == f"peek(split(replace(datum.filename, /\\/{TRAINING_DIR}\\/{LIVE_DIR}\\/.*$/, ''), '/'))"
+    fields = {"validation loss per epoch": "loss", "validation accuracy per epoch": "accuracy"}
     for name, (plot,) in curves.items():
         content = plot["content"]
         assert content["encoding"]["color"]["field"] == "run", name
-        assert content["transform"] == template["transform"]
+        # The template's transforms, with DVC's placeholders filled in for this plot.
+        filled = json.dumps(template["transform"]).replace("<DVC_METRIC_X>", "step")
+        filled = filled.replace("<DVC_METRIC_Y>", fields.get(name, "learning_rate"))
+        assert content["transform"] == json.loads(filled), name
         data = plot["anchor_definitions"]["<DVC_METRIC_DATA>"]
         # DVC shortens the file names (no common prefix); the run is the folder before training/live/.
         assert {run_of(point["filename"]) for point in data} == set(RUNS), name
