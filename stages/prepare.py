@@ -13,9 +13,10 @@ subsampled (stratified) to `train_subsample` images, and every image may be
 resized and converted (`image_size`, `color_mode`; required for folders).
 
 Writes x_{train,val,test}.npy (float32 in [0, 1], N x H x W x C) and y_*.npy
-(int64), which training memory-maps, and metadata.json: class names, image
-shape, counts per class per split, skipped files, and the checksums of the raw
-and prepared files. Beside them for people: a grid of sample images with their
+(int64), which training memory-maps; index_*.npy (int64), each image's position in
+the published split it came from (metadata's `sources`: train, test, val or all);
+and metadata.json: class names, image shape, counts per class per split, skipped
+files, and the checksums of the raw and prepared files. Beside them for people: a grid of sample images with their
 labels and a class-balance table.
 """
 
@@ -241,12 +242,9 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
 
     if "val" in parsed.splits:
         print("validation: the folder's val/ images (split.val_fraction is not used)", flush=True)
-    arrays = {
-        split: (*parsed.splits[source], index)
-        for split, (source, index) in split_indices(
-            {name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names
-        ).items()
-    }
+    plan = split_indices({name: y for name, (_, y) in parsed.splits.items()}, config, parsed.class_names)
+    arrays = {split: (*parsed.splits[source], index) for split, (source, index) in plan.items()}
+    sources = {split: source for split, (source, _) in plan.items()}
 
     metadata = {
         "dataset": manifest["dataset"],
@@ -259,11 +257,16 @@ def prepare(raw_dir, out_dir, config: PrepareSettings, samples_png=None, balance
         "skipped_unreadable": parsed.skipped,
         "ignored_non_images": manifest.get("ignored", []),
         "counts": {},
+        "sources": sources,
         "checksums": {},
     }
     with atomic_dir(out_dir, "metadata.json") as tmp:
         for split, (images, labels, idx) in arrays.items():
             write_split(tmp, split, images[idx], labels[idx], parsed, config, metadata)
+            # Where each image came from: its position in the published split `sources` names
+            # (a run's `train_first` picks the first images of the training pool by it).
+            np.save(tmp / f"index_{split}.npy", idx.astype(np.int64))
+            metadata["checksums"][f"index_{split}.npy"] = sha256_file(tmp / f"index_{split}.npy")
             print(f"{split}: {len(idx):,} images of {tuple(metadata['image_shape'])}", flush=True)
         if parsed.skipped:
             print(f"skipped {len(parsed.skipped)} unreadable image(s): {', '.join(parsed.skipped)}", flush=True)

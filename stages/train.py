@@ -43,7 +43,7 @@ from stages.lib.files import atomic_path, read_json, write_json, write_text
 from stages.lib.joblog import run_stage
 from stages.lib.layout import AUGMENTATION, LIVE_METRICS
 from stages.lib.settings import RunSettings, TrainingSettings
-from stages.lib.splits import load_split, read_metadata
+from stages.lib.splits import first_of_training_pool, load_split, read_metadata
 
 
 class TrainingError(PipelineError):
@@ -284,8 +284,10 @@ def train(
     make_deterministic(config.seed)
     devices = check_devices(config)
     keras.mixed_precision.set_global_policy("mixed_float16" if config.training.mixed_precision else "float32")
-    train_data = load_split(data_dir, "train", mmap=False)
-    val_data = load_split(data_dir, "val", mmap=False)
+    if config.training.train_first:
+        train_data, val_data = first_of_training_pool(data_dir, config.training.train_first)
+    else:
+        train_data, val_data = (load_split(data_dir, split, mmap=False) for split in ("train", "val"))
     num_classes = len(read_metadata(data_dir)["class_names"])
 
     checkpoint = Checkpoint(model_path, config.to_dict())

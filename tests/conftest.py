@@ -114,6 +114,12 @@ def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30)
             x[i, label * 2 : label * 2 + 2] += 0.7
         np.save(folder / f"x_{split}.npy", x)
         np.save(folder / f"y_{split}.npy", y.astype(np.int64))
+    # Positions in one published set of all the images (a `train_first` run picks by them): the
+    # training and validation images interleaved, the test images after them.
+    pool = np.random.default_rng(1).permutation(sizes[0][1] + sizes[1][1])
+    for split, index in (("train", pool[: sizes[0][1]]), ("val", pool[sizes[0][1] :])):
+        np.save(folder / f"index_{split}.npy", np.sort(index))
+    np.save(folder / "index_test.npy", len(pool) + np.arange(sizes[2][1]))
     # The keys prepare writes (stages/prepare.py).
     write_json(
         folder / "metadata.json",
@@ -124,6 +130,7 @@ def make_tiny_data(folder: Path, sizes=(("train", 90), ("val", 30), ("test", 30)
             "image_shape": [8, 8, 1],
             "scaling": "none",
             "official_test_split": False,
+            "sources": dict.fromkeys(("train", "val", "test"), "all"),
             "counts": {split: dict.fromkeys("abc", n // 3) for split, n in sizes},
             "settings": {"seed": 0, "val_fraction": 0.2, "test_fraction": 0.2},
             "checksums": {p.name: sha256_file(p) for p in sorted(folder.glob("*.npy"))},

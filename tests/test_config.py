@@ -69,6 +69,19 @@ def broken(edit):
         (lambda p: p["data"].update(color_mode="cmyk"), "data.color_mode: 'cmyk' is invalid"),
         (lambda p: p["data"].update(train_subsample=0), "data.train_subsample: 0 is invalid"),
         (lambda p: p["train"].update(optimizer="adagrad"), "train.optimizer: 'adagrad' is invalid"),
+        (lambda p: p["runs"]["mlp"].update(train_first=0), "runs.mlp.train_first: 0 is invalid"),
+        (
+            lambda p: p["runs"]["mlp"].update(train_first=1528),
+            "runs.mlp.train_first: 1528 is invalid: more than the 1,527 images of digits outside its test split",
+        ),
+        (
+            lambda p: p["runs"]["mlp"].update(train_first=500, cv_folds=3),
+            "runs.mlp.train_first: 500 cannot go with cv_folds",
+        ),
+        (
+            lambda p: (p["train"].update(train_first=500), p["data"].update(train_subsample=600)),
+            "train.train_first: 500 cannot go with data.train_subsample",
+        ),
         (lambda p: p["train"].pop("epochs"), "train: 'epochs' is a required property"),
         (lambda p: p["runs"].update({"two words": {"architecture": "mlp"}}), "runs: invalid name 'two words'"),
         (lambda p: p["runs"].update(package={"architecture": "mlp"}), "runs.package: the name 'package' is reserved"),

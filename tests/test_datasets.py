@@ -20,10 +20,11 @@ import pytest
 from stages.download import HttpOptions, download
 from stages.lib import datasets
 from stages.lib.datasets import DataError, FileSpec, Source, read_idx
+from stages.lib.errors import InputError
 from stages.lib.files import read_json, sha256_file
 from stages.lib.mirrors import CSV_WHEELS, idx_bytes
 from stages.lib.settings import PrepareSettings
-from stages.lib.splits import load_split
+from stages.lib.splits import first_of_training_pool, load_split
 from stages.prepare import prepare
 
 FAST = HttpOptions(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01)
@@ -213,6 +214,34 @@ def test_idx_download_verifies_and_prepare_keeps_the_official_test_split(server,
     balance = (tmp_path / "balance.csv").read_text().splitlines()
     assert balance[0] == "class,train,val,test,total" and balance[-1] == "total,30,10,20,60"
     assert (tmp_path / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_first_takes_the_first_official_training_images_and_validates_on_the_rest(server, tmp_path):
+    """The tutorial's "first 5,000 training images": prepare records each image's official position,
+    and `train_first` trains on images 0 .. N-1 of the official training file, in its order, wherever
+    the split put them, and validates on the validation images that are not among them."""
+    server.files, specs = tiny_mnist()
+    download(mnist_source(specs, server.url), tmp_path / "raw", http_options=FAST)
+    metadata = prepare(tmp_path / "raw", tmp_path / "prepared", PrepareSettings(**PREPARE))
+    prepared = tmp_path / "prepared"
+    assert metadata["sources"] == {"train": "train", "val": "train", "test": "test"}
+    index = {split: np.load(prepared / f"index_{split}.npy") for split in ("train", "val", "test")}
+    assert index["test"].tolist() == list(range(20))
+    assert sorted([*index["train"], *index["val"]]) == list(range(40))
+    assert metadata["checksums"]["index_val.npy"] == sha256_file(prepared / "index_val.npy")
+
+    first = 15
+    (x, y), (x_val, y_val) = first_of_training_pool(prepared, first)
+    assert y.tolist() == [i % 10 for i in range(first)]
+    assert [x[i, 4, 9, 0] for i in range(first)] == [np.float32(pixel(i, 4, 9)) / np.float32(255) for i in range(first)]
+    held_out = sorted(index["val"][index["val"] >= first].tolist())
+    assert 0 < len(held_out) < 10 and len(x_val) == len(held_out)  # some validation images were among the first 15
+    assert sorted(y_val.tolist()) == sorted(i % 10 for i in held_out)
+    assert sorted(x_val[:, 4, 9, 0].tolist()) == sorted(np.float32(pixel(i, 4, 9)) / np.float32(255) for i in held_out)
+    with pytest.raises(InputError, match=r"train_first 41 is more than the 40 training and validation images"):
+        first_of_training_pool(prepared, 41)
+    with pytest.raises(InputError, match=r"train_first 40 takes every validation image"):
+        first_of_training_pool(prepared, 40)
 
 
 def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):

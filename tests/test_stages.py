@@ -72,6 +72,15 @@ def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
     assert (tmp_path / "h.csv").read_text() == (out / "history.csv").read_text()
 
 
+def test_train_first_trains_on_that_many_images(tiny_data, tmp_path, capsys):
+    """The first 40 of the 120 training and validation images (tiny_data's index_*.npy): some of
+    them validation images, which then stay out of validation."""
+    out = tmp_path / "first"
+    config = run_config(training={"train_first": 40, "epochs": 1})
+    train(config, tiny_data, out / "model.keras", out / "history.csv", out / "training.json")
+    assert re.search(r"run tiny_cnn_intro: cnn_intro, [\d,]+ parameters, 40 training images\n", capsys.readouterr().out)
+
+
 def test_many_steps_per_call_train_the_same_weights_as_one(tiny_data):
     """compile_model runs STEPS_PER_EXECUTION batches per call for speed; the updates, and so
     the weights, are those of one batch per call (here 7 batches an epoch: a partial call)."""

@@ -155,6 +155,7 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     check_input_sizes(params["data"], runs)
     if params["data"]["dataset"] in DATASET_SIZES:
         check_split_sizes(params["data"], params["split"])
+    check_train_first(params)
     chosen = (params.get("package") or {}).get("run")
     if chosen is not None and chosen not in runs:
         raise ParamsError(f"package.run: {chosen!r} is not a run; the runs are {', '.join(runs)}")
@@ -360,6 +361,33 @@ def check_split_sizes(data: dict, split: dict) -> None:
             f"data.train_subsample: {subsample} is invalid: more than the {training:,} training images"
             f" of {data['dataset']} (split.{key} {split[key]}); lower it, or remove it to train on all"
         )
+
+
+def check_train_first(params: dict) -> None:
+    """Refuse `train_first` where "the first N images of the training pool" has no meaning: beside
+    `cv_folds` (the folds re-split the pool), beside `data.train_subsample` (it has dropped images
+    of the pool), or beyond the pool of a published dataset."""
+    default = params["train"].get("train_first")
+    data, split = params["data"], params["split"]
+    for name, run in _named_and_swept(params).items():
+        first = run.get("train_first", default)
+        if first is None:
+            continue
+        key = f"runs.{name}.train_first" if "train_first" in run else "train.train_first"
+        if run.get("cv_folds"):
+            raise ParamsError(f"{key}: {first} cannot go with cv_folds (the folds re-split the training images)")
+        if data.get("train_subsample") is not None:
+            raise ParamsError(
+                f"{key}: {first} cannot go with data.train_subsample (the subsample has dropped images of the pool)"
+            )
+        if data["dataset"] in DATASET_SIZES:
+            _, images, official_test = DATASET_SIZES[data["dataset"]]
+            pool = images if official_test else images - math.ceil(split["test_fraction"] * images)
+            if first > pool:
+                raise ParamsError(
+                    f"{key}: {first} is invalid: more than the {pool:,} images of {data['dataset']}"
+                    " outside its test split"
+                )
 
 
 def check_input_sizes(data: dict, runs: dict) -> None:

@@ -138,6 +138,7 @@ class TrainingSettings(Settings):
     fine_tune_epochs: int = 0
     fine_tune_learning_rate: float = 1e-5
     require_gpu: bool = False
+    train_first: int | None = None  # train on the first N images of the training pool, in published order
 
 
 @dataclass(frozen=True, kw_only=True)
