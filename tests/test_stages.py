@@ -73,8 +73,9 @@ def test_same_seed_gives_identical_weights(trained, tiny_data, tmp_path):
 
 
 def test_train_first_trains_on_that_many_images(tiny_data, tmp_path, capsys):
-    """The first 40 of the 120 training and validation images (tiny_data's index_*.npy): some of
-    them validation images, which then stay out of validation."""
+    """A run with `train_first` trains on that many images: the first 40 of tiny_data's 120
+    training and validation images (its index_*.npy). Which images, and what validation keeps,
+    is tested on real IDX files in test_datasets."""
     out = tmp_path / "first"
     config = run_config(training={"train_first": 40, "epochs": 1})
     train(config, tiny_data, out / "model.keras", out / "history.csv", out / "training.json")

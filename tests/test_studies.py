@@ -153,6 +153,13 @@ def test_the_mnist_studys_best_run_meets_its_goal():
     assert table["accuracy"].max() >= MNIST_BEST_GOAL
 
 
+def test_the_readme_quotes_the_mnist_studys_range_and_goals():
+    table = pd.read_csv(MNIST / "reports" / "comparison.csv")
+    low, high = table["accuracy"].min() * 100, table["accuracy"].max() * 100
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"{low:.2f}% to {high:.2f}%, every accuracy goal met" in readme
+
+
 def test_the_mnist_tutorial_run_trains_on_the_first_5000_official_images():
     params = load_params(MNIST / "params.yaml")
     tutorial = params["runs"]["morph-tutorial"]

@@ -328,16 +328,23 @@ def replicate_groups(params: dict) -> dict[str, dict]:
     return groups
 
 
+def images_outside_test(dataset: str, test_fraction: float) -> int:
+    """The images of a published dataset outside its test split: all its training images where the
+    test split is official, else what prepare's first cut (scikit-learn's ceil) leaves."""
+    _, images, official_test = DATASET_SIZES[dataset]
+    return images if official_test else images - math.ceil(test_fraction * images)
+
+
 def check_split_sizes(data: dict, split: dict) -> None:
     """Refuse fractions that leave a split of a published dataset without an image of every class
     (scikit-learn's rules for a stratified split: each part holds at least one image per class)."""
     classes, images, official_test = DATASET_SIZES[data["dataset"]]
     parts = [("val_fraction", split["val_fraction"], images, "validation")]
     if not official_test:  # the test split comes first, validation from the rest
-        test = math.ceil(split["test_fraction"] * images)
+        rest = images_outside_test(data["dataset"], split["test_fraction"])
         parts = [
             ("test_fraction", split["test_fraction"], images, "test"),
-            ("val_fraction", split["val_fraction"] / (1 - split["test_fraction"]), images - test, "validation"),
+            ("val_fraction", split["val_fraction"] / (1 - split["test_fraction"]), rest, "validation"),
         ]
     for key, fraction, pool, name in parts:
         taken = math.ceil(fraction * pool)
@@ -368,7 +375,7 @@ def check_train_first(params: dict) -> None:
     `cv_folds` (the folds re-split the pool), beside `data.train_subsample` (it has dropped images
     of the pool), or beyond the pool of a published dataset."""
     default = params["train"].get("train_first")
-    data, split = params["data"], params["split"]
+    data = params["data"]
     for name, run in _named_and_swept(params).items():
         first = run.get("train_first", default)
         if first is None:
@@ -381,8 +388,7 @@ def check_train_first(params: dict) -> None:
                 f"{key}: {first} cannot go with data.train_subsample (the subsample has dropped images of the pool)"
             )
         if data["dataset"] in DATASET_SIZES:
-            _, images, official_test = DATASET_SIZES[data["dataset"]]
-            pool = images if official_test else images - math.ceil(split["test_fraction"] * images)
+            pool = images_outside_test(data["dataset"], params["split"]["test_fraction"])
             if first > pool:
                 raise ParamsError(
                     f"{key}: {first} is invalid: more than the {pool:,} images of {data['dataset']}"
