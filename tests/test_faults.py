@@ -491,7 +491,8 @@ def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
     assert not (tmp_path / "prepared").exists()
     assert len(list(tmp_path.glob(".prepared.*"))) == 1  # the killed writer's temporary folder
     run(command, tmp_path, env_extra={"PYTHONPATH": str(ROOT)})
-    assert sorted(p.name for p in (tmp_path / "prepared").iterdir())[0] == "metadata.json"
+    arrays = {f"{kind}_{split}.npy" for kind in ("x", "y", "index") for split in ("train", "val", "test")}
+    assert {p.name for p in (tmp_path / "prepared").iterdir()} == {"metadata.json", *arrays}  # complete, nothing else
     assert list(tmp_path.glob(".prepared.*")) == []  # cleared by the next writer
 
 
