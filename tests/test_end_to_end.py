@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from stages.lib.layout import REPORT_FILES, RUN_FILES, run_file
+from stages.lib.layout import EVALUATION_FILES, REPORT_FILES, RUN_FILES, run_file
 from tests.browser import render
 from tests.conftest import copy_project, make_project, run, set_params, tiny
 from tests.test_codedeps import reworded
@@ -99,12 +99,30 @@ def dvc_ran(result) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
 
 
-def snapshot(project) -> dict[str, bytes]:
+def results(project) -> dict[str, bytes]:
+    """Every metrics file and model: what must not depend on how the jobs were scheduled."""
+    files = [*project.glob("reports/runs/**/*"), *project.glob("models/runs/*/*")]
+    # Wall-clock times are in logs/ only: every result is a function of params and data. Snakemake
+    # marks each directory() output (dvclive's folder) with an empty file that git and DVC ignore.
     return {
-        run_file(key, run): (project / run_file(key, run)).read_bytes()
-        for run in RUNS
-        for key in ("metrics", "predictions", "history")
+        p.relative_to(project).as_posix(): p.read_bytes()
+        for p in files
+        if p.is_file() and p.name not in (".snakemake_timestamp", ".gitignore")  # the runners' bookkeeping
     }
+
+
+def overlapping_train_jobs(log: str) -> int:
+    """The most train jobs that ran at once, read from a Snakemake log."""
+    running, most, rule = set(), 0, None
+    for line in log.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = match[1]
+        elif (match := re.match(r"^\s+jobid: (\d+)", line)) and rule == "train":
+            running.add(match[1])
+            most = max(most, len(running))
+        elif match := re.match(r"^Finished jobid: (\d+)", line):
+            running.discard(match[1])
+    return most
 
 
 def test_snakemake_runs_the_whole_pipeline(built):
@@ -115,6 +133,11 @@ def test_snakemake_runs_the_whole_pipeline(built):
     ]
     missing += [path for path in TOP if not (project / path).exists()]
     assert missing == []
+    # Each job wrote its own files only: exactly the declared outputs, no leftovers.
+    for name in RUNS:
+        assert [p.name for p in (project / "models/runs" / name).iterdir()] == ["model.keras"]
+        assert json.loads((project / run_file("provenance", name)).read_text())["config"]["run"] == name
+    assert not list(project.rglob(".*.tmp*"))
     assert planned_jobs(project) == {}, "a second snakemake must have nothing to do"
     html = (project / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64") >= 2  # curves and confusion matrices, embedded
@@ -189,8 +212,13 @@ def test_dvc_commit_records_snakemake_results(built, tmp_path):
     assert dvc_ran(run(["dvc", "repro"], project)) == set()
 
 
-def test_dvc_repro_from_scratch_gives_identical_results(project):
-    before = snapshot(project)
+def test_dvc_repro_from_scratch_gives_identical_results(built, project):
+    """DVC runs one stage at a time; Snakemake built the project two train jobs at a time: every
+    result and model is the same, byte for byte."""
+    assert overlapping_train_jobs((built.parent / "snakemake.log").read_text()) == 2, "no two train jobs ran at once"
+    before = results(project)
+    # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
+    assert len(before) == len(RUNS) * (len(EVALUATION_FILES) + 2 + 6 + 1)
     for folder in ("data", "models", "reports", "configs"):
         shutil.rmtree(project / folder)
     # --force: recompute every stage instead of checking its recorded outputs out of the cache.
@@ -198,8 +226,11 @@ def test_dvc_repro_from_scratch_gives_identical_results(project):
     assert {"configure", "download", "prepare", "train@mlp", "evaluate@cnn_intro", "report", "package"} <= dvc_ran(
         result
     )
-    after = snapshot(project)
-    assert [name for name in before if before[name] != after[name]] == []
+    after = results(project)
+    assert before.keys() == after.keys()
+    # Provenance names the git commit: none when Snakemake ran, `recorded`'s when DVC did.
+    changed = [name for name in before if before[name] != after[name] and not name.endswith("/provenance.json")]
+    assert changed == []
     assert dvc_ran(run(["dvc", "repro"], project)) == set()
     assert planned_jobs(project) == {}, "snakemake must accept what DVC rebuilt"
 
@@ -382,10 +413,12 @@ def test_fashion_mnist_from_the_debian_mirror_under_snakemake(tmp_path):
         tiny(params)
         params["data"].update(dataset="fashion_mnist", mirror=str(FASHION_MIRROR), train_subsample=3000)
         params["runs"] = {"mlp": {"architecture": "mlp", "units": [64], "epochs": 2}}
+        params.pop("sweeps")  # one run: the default's sweep would add nine
 
     project = make_project(tmp_path / "project", fashion)
     result = run(["snakemake", "--cores", "2"], project)
     assert "verified by content sha256 (repacked gzip)" in result.stdout + result.stderr
+    assert [p.name for p in (project / "models/runs").iterdir()] == ["mlp"]
     balance = (project / "reports/data/class_balance.csv").read_text().splitlines()
     assert balance[1] == "T-shirt/top,300,900,1000,2200" and balance[-1] == "total,3000,9000,10000,22000"
     metrics = json.loads((project / run_file("metrics", "mlp")).read_text())

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from stages.lib.files import write_json
-from stages.lib.layout import EVALUATION, EVALUATION_FILES, run_file
+from stages.lib.layout import EVALUATION, EVALUATION_FILES
 from tests.conftest import (
     BIN,
     ROOT,
@@ -496,58 +496,11 @@ def test_prepare_killed_while_writing_leaves_no_prepared_folder(tmp_path):
     assert list(tmp_path.glob(".prepared.*")) == []  # cleared by the next writer
 
 
-# ------------------------------------------------------------------ concurrency and determinism
-
-
-def results(project) -> dict[str, bytes]:
-    """Every metrics file and model: what must not depend on how the jobs were scheduled."""
-    files = [*project.glob("reports/runs/**/*"), *project.glob("models/runs/*/*")]
-    # Wall-clock times are in logs/ only: every result is a function of params and data. Snakemake
-    # marks each directory() output (dvclive's folder) with an empty file that git and DVC ignore.
-    return {
-        p.relative_to(project).as_posix(): p.read_bytes()
-        for p in files
-        if p.is_file() and p.name not in (".snakemake_timestamp", ".gitignore")  # the runners' bookkeeping
-    }
-
-
-def overlapping_train_jobs(log: str) -> int:
-    """The most train jobs that ran at once, read from a Snakemake log."""
-    running, most, rule = set(), 0, None
-    for line in log.splitlines():
-        if match := re.match(r"^(?:local)?rule (\w+):", line):
-            rule = match[1]
-        elif (match := re.match(r"^\s+jobid: (\d+)", line)) and rule == "train":
-            running.add(match[1])
-            most = max(most, len(running))
-        elif match := re.match(r"^Finished jobid: (\d+)", line):
-            running.discard(match[1])
-    return most
-
-
-@pytest.mark.slow
-def test_one_or_two_cores_from_scratch_give_byte_identical_results(built, tmp_path):
-    # Two cores: `built`, from scratch with `--cores 2`.
-    assert overlapping_train_jobs((built.parent / "snakemake.log").read_text()) == 2, "no two train jobs ran at once"
-    # Each job wrote its own files only: exactly the declared outputs, no leftovers.
-    for name in RUNS:  # (and the .gitignore that `dvc commit` wrote)
-        assert sorted(p.name for p in (built / "models" / "runs" / name).iterdir()) == [".gitignore", "model.keras"]
-        assert json.loads((built / run_file("provenance", name)).read_text())["config"]["run"] == name
-    assert not list(built.rglob(".*.tmp*"))
-    project = make_project(tmp_path / "cores1", small)
-    run(["snakemake", "--cores", "1"], project)
-    outcomes = {1: results(project), 2: results(built)}
-    # Per run: evaluate's files, history and summary, dvclive's summary and 5 TSVs, the model.
-    assert len(outcomes[1]) == len(RUNS) * (len(EVALUATION_FILES) + 2 + 6 + 1)
-    assert outcomes[1].keys() == outcomes[2].keys()
-    assert [name for name in outcomes[1] if outcomes[1][name] != outcomes[2][name]] == []
-
-
 # ------------------------------------------------------------------ security
 
 
 def python_sources():
-    return [p for folder in ("stages", "benchmarks") for p in sorted((ROOT / folder).glob("*.py"))]
+    return [p for folder in ("stages", "benchmarks") for p in sorted((ROOT / folder).rglob("*.py"))]
 
 
 def calls(tree, name):
@@ -580,7 +533,10 @@ def test_code_loads_no_pickles_and_runs_no_shell():
             assert keyword(call, "filter") == "data", f"{where}:{call.lineno}: extractall without filter='data'"
         for call in [*calls(tree, "run"), *calls(tree, "Popen"), *calls(tree, "check_output")]:
             assert keyword(call, "shell") in (None, False), f"{where}:{call.lineno}: shell=True"
-        assert not re.search(r"^\s*(import|from) (pickle|dill|cloudpickle|joblib)\b", text, re.M), where
+        if re.search(r"^\s*(import|from) (pickle|dill|cloudpickle|joblib)\b", text, re.M):
+            # Only an unpickler whose find_class allows no code (tests/test_imagenet.py tries one).
+            assert where.as_posix() == "stages/lib/torch_weights.py", where
+            assert "def find_class(self" in text and "pickle.load(" not in text and "pickle.loads(" not in text
         assert "os.system(" not in text and "os.popen(" not in text, where
 
 
