@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from stages.lib.architectures import build, names
+from stages.lib.architectures import ArchitectureError, build, names
 from stages.lib.layers import Dilation2D, Erosion2D
 from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.shapes import NATIVE_SHAPES
@@ -70,11 +70,19 @@ def test_morph_first_layer_has_200_parameters_on_mnist():
     assert isinstance(build("morph", MNIST, 10, operation="erosion").layers[0], Erosion2D)
 
 
-def test_transfer_builds_offline_with_a_named_backbone():
-    model = build("transfer", CIFAR, 10, weights="none")
-    assert model.get_layer("backbone").count_params() > 2_000_000
-    with pytest.raises(ValueError, match="pretrained weights need 3 colour channels"):
-        build("transfer", (32, 32, 1), 10, weights="/some/weights.h5")
+def test_transfer_from_random_weights_trains_every_layer_of_a_named_backbone():
+    model = build("transfer", CIFAR, 10, weights="none", input_size=32)
+    assert model.get_layer("backbone").count_params() == 2_257_984  # MobileNetV2 without its head
+    assert model.get_layer("backbone").trainable
+    # Grey images of any size are made RGB and resized in the model.
+    grey = build("transfer", (8, 8, 1), 10, weights="none", input_size=32)
+    assert grey.get_layer("grey_to_rgb") and grey.get_layer("resize").output.shape[1:] == (32, 32, 3)
+
+
+def test_transfer_from_imagenet_needs_the_weights_stage_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArchitectureError, match=r"data/weights/mobilenet_v2-b0353104\.pth not found; the weights"):
+        build("transfer", CIFAR, 10, input_size=32)
 
 
 # ---------------------------------------------------------------- morphological layers
@@ -158,11 +166,10 @@ REFUSED = {
     ("morph", "digits"): 12,
     # 8 < 10: two blocks of a same and a valid conv3 and a pool2
     ("cnn_deep", "digits"): 10,
-    # Keras Applications take at least 32x32 images: the 28x28 ones too are refused
-    ("transfer", "digits"): 32,
-    ("transfer", "mnist"): 32,
-    ("transfer", "fashion_mnist"): 32,
+    # transfer resizes its images (to input_size) in the model: every size is accepted.
 }
+# transfer from random weights at 32x32: the pair must build and train, without the weights file.
+CHEAP = {"transfer": {"weights": "none", "input_size": 32}}
 
 
 @pytest.mark.parametrize("dataset", sorted(NATIVE_SHAPES))
@@ -184,8 +191,9 @@ def test_every_architecture_trains_on_every_dataset_or_is_refused_at_validation(
             build(architecture, shape, 10)
         assert str(refused.value) == reason
         return
-    validate_params(with_run(dataset, architecture))  # accepted: it must build and train
-    model = build(architecture, shape, 10)
+    hp = CHEAP.get(architecture, {})
+    validate_params(with_run(dataset, architecture, **hp))  # accepted: it must build and train
+    model = build(architecture, shape, 10, **hp)
     assert model.input_shape == (None, *shape) and model.output_shape == (None, 10)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     x = np.random.default_rng(0).uniform(size=(8, *shape)).astype(np.float32)
@@ -193,11 +201,7 @@ def test_every_architecture_trains_on_every_dataset_or_is_refused_at_validation(
     assert np.isfinite(history.history["loss"][0])
 
 
-def test_digits_takes_every_architecture_but_transfer_with_same_padding():
+def test_digits_takes_every_architecture_with_same_padding_and_transfer_as_it_is():
     for architecture in ("cnn_intro", "cnn_dropout", "morph", "cnn_deep"):
         validate_params(with_run("digits", architecture, padding="same"))
-    with pytest.raises(ParamsError, match=r"runs.one: input 8x8 is too small for transfer .*set data.image_size"):
-        validate_params(with_run("digits", "transfer"))
-    resized = with_run("digits", "transfer")
-    resized["data"].update(image_size=[32, 32], color_mode="rgb")
-    validate_params(resized)
+    validate_params(with_run("digits", "transfer"))  # 8x8 grey, made 224x224 RGB in the model

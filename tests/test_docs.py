@@ -164,7 +164,8 @@ PROJECT_PATH = re.compile(
     r"(?:[\w./<>*\-]|\{[^{}\s]*\}|\[[^\]\s]*\])*(?:[\w>}*]|\[[^\]\s]*\]))"
 )
 # Named as what a command writes, not committed: the GPU benchmark's result (docs/running.md#gpus).
-WRITTEN_ELSEWHERE = {"benchmarks/results/gpu_throughput.json"}
+# A GPU benchmark's figures; the weights stage's config, written only where a run transfers from ImageNet.
+WRITTEN_ELSEWHERE = {"benchmarks/results/gpu_throughput.json", "configs/data/weights.json"}
 
 
 def _patterns(path: str) -> list[str]:

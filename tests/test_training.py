@@ -182,12 +182,20 @@ def test_jit_compile_keeps_its_meaning_under_tensorflow():
 
 
 @pytest.mark.slow
-def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
+def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path, monkeypatch):
+    """From ImageNet's weights (the weights stage's file where the project keeps it): phase 1
+    leaves the backbone as ported, phase 2 (fine_tune_epochs) trains it."""
     from stages.lib.architectures import build
+    from stages.lib.mobilenet_v2 import IMAGENET_SHA256
+    from stages.lib.torch_weights import read_state_dict
     from stages.train import make_deterministic
+    from tests.test_imagenet import imagenet_weights
+
+    monkeypatch.chdir(tmp_path)
+    state = read_state_dict(imagenet_weights(tmp_path / "data/weights"))
 
     rng = np.random.default_rng(0)
-    data = tmp_path / "data"
+    data = tmp_path / "prepared"
     data.mkdir()
     for split, n in (("train", 24), ("val", 8), ("test", 8)):
         np.save(data / f"x_{split}.npy", rng.uniform(0, 1, (n, 32, 32, 3)).astype(np.float32))
@@ -198,8 +206,9 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
         config = run_config(
             "transfer",
             training={"epochs": 2, "patience": 5, "batch_size": 8, "fine_tune_epochs": fine_tune_epochs},
-            weights="none",
-            alpha=0.35,
+            weights="imagenet",
+            weights_sha256=IMAGENET_SHA256,
+            input_size=32,
         )
         out = tmp_path / f"ft{fine_tune_epochs}"
         summary = train(config, data, out / "m.keras", out / "h.csv", out / "s.json")
@@ -207,7 +216,9 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path):
         return summary, history(out / "h.csv"), weights
 
     make_deterministic(1)
-    initial = build("transfer", (32, 32, 3), 2, weights="none", alpha=0.35).get_layer("backbone").get_weights()
+    initial = build("transfer", (32, 32, 3), 2, input_size=32).get_layer("backbone").get_weights()
+    # ImageNet's first convolution, (out, in, h, w) in torch, (h, w, in, out) in Keras.
+    assert np.array_equal(initial[0], state["features.0.0.weight"].transpose(2, 3, 1, 0))
     summary, rows, frozen = backbone_after(0)
     assert summary["epochs_run"] == 2 and "phase" not in rows[0]
     assert all(np.array_equal(a, b) for a, b in zip(initial, frozen)), "the frozen backbone changed"

@@ -9,6 +9,7 @@ CONFIG_DIR = "configs"
 CONFIG_FILES = {
     "download": "data/download.json",
     "prepare": "data/prepare.json",
+    "weights": "data/weights.json",
     "package": "package.json",
     "report": "report.json",
     "run": "{run}.json",
@@ -25,12 +26,15 @@ CODE_FILES["train"] = "code/train/{architecture}.json"
 
 def code_config(stage: str, architecture: str | None = None, folder: str = CONFIG_DIR) -> str:
     """The fingerprint file of `stage`'s code (train's: of a run of `architecture`) in `folder`."""
-    name = CODE_FILES[stage]
+    name = CODE_FILES.get(stage, f"code/{stage}.json")  # and weights', where a run needs that stage
     return f"{folder}/{name.replace('{architecture}', architecture) if architecture else name}"
 
 
 RAW = "data/raw"
 PREPARED = "data/prepared"
+# torchvision's ImageNet MobileNetV2 weights (stages.weights), for the runs that transfer from them.
+WEIGHTS = "data/weights"
+WEIGHTS_LOG = "logs/weights.log"
 # Cross-validation (a run's `cv_folds: K`): the training and validation images of PREPARED in K
 # stratified folds, one prepared-like folder per fold (x/y_train: the other folds, x/y_val: this one).
 FOLDS = "data/folds/{folds}"

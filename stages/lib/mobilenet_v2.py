@@ -68,20 +68,36 @@ def torch_padded(model):
     return keras.Model.from_config(config)
 
 
-def port(state: dict[str, np.ndarray], input_shape=(224, 224, 3), include_top=True):
-    """Keras' MobileNetV2 (alpha 1.0) holding torchvision's weights `state`: with its 1,000-class
-    ImageNet head (softmax), or without it and global-average pooled. Takes normalised images
-    (see `preprocessing`)."""
+def torch_mobilenet_v2(input_shape=(224, 224, 3), include_top=True, alpha=1.0):
+    """Keras' MobileNetV2 with torch's padding and batch-norm epsilon, random weights: with its
+    1,000-class head (softmax), or without it and global-average pooled."""
     import keras
 
-    model = torch_padded(
+    return torch_padded(
         keras.applications.MobileNetV2(
             input_shape=tuple(input_shape),
+            alpha=alpha,
             include_top=include_top,
             weights=None,
             pooling=None if include_top else "avg",
         )
     )
+
+
+def mobilenet_v2_backbone(state: dict[str, np.ndarray] | None, size: int, alpha: float = 1.0):
+    """The network without its head for `size` x `size` images, named "backbone": holding
+    torchvision's weights `state`, or random ones where `state` is None."""
+    shape = (size, size, 3)
+    model = port(state, shape, include_top=False) if state else torch_mobilenet_v2(shape, False, alpha)
+    model.name = "backbone"
+    return model
+
+
+def port(state: dict[str, np.ndarray], input_shape=(224, 224, 3), include_top=True):
+    """Keras' MobileNetV2 (alpha 1.0) holding torchvision's weights `state`: with its 1,000-class
+    ImageNet head (softmax), or without it and global-average pooled. Takes normalised images
+    (see `preprocessing`)."""
+    model = torch_mobilenet_v2(input_shape, include_top)
     layers = [layer for layer in model.layers if layer.weights]
     modules = torch_modules(state)
     if not include_top:
@@ -100,12 +116,16 @@ def port(state: dict[str, np.ndarray], input_shape=(224, 224, 3), include_top=Tr
 def preprocessing(x, size: int):
     """Keras layers that make images of pixels in [0, 1], grey or RGB, of any size, into the
     network's input: grey repeated into three channels, resized to `size` x `size` (bilinear,
-    antialiased, centre-cropped to a square), normalised by ImageNet's statistics."""
+    centre-cropped to a square; not antialiased, which ONNX cannot export), normalised by
+    ImageNet's statistics."""
     from keras import layers
 
     if x.shape[-1] == 1:
         x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
     if tuple(x.shape[1:3]) != (size, size):
-        x = layers.Resizing(size, size, crop_to_aspect_ratio=True, antialias=True, name="resize")(x)
-    variance = [s * s for s in IMAGENET_STD]
-    return layers.Normalization(mean=list(IMAGENET_MEAN), variance=variance, name="imagenet_normalization")(x)
+        x = layers.Resizing(size, size, crop_to_aspect_ratio=True, name="resize")(x)
+    # (x - mean) / std per channel, as Rescaling's scale and offset: Normalization's statistics
+    # become inputs, not constants, of the ONNX export.
+    scale = [1 / s for s in IMAGENET_STD]
+    offset = [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD, strict=True)]
+    return layers.Rescaling(scale, offset, name="imagenet_normalization")(x)

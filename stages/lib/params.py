@@ -24,6 +24,7 @@ from stages.lib.architectures import names as architecture_names
 from stages.lib.errors import PipelineError
 from stages.lib.files import first_non_finite
 from stages.lib.layout import CODE_STAGES, FOLD, FOLDS, PREPARED
+from stages.lib.mobilenet_v2 import IMAGENET_SHA256
 from stages.lib.settings import (
     DownloadSettings,
     PackageSettings,
@@ -31,6 +32,7 @@ from stages.lib.settings import (
     ReportSettings,
     RunSettings,
     TrainingSettings,
+    WeightsSettings,
 )
 from stages.lib.shapes import check_input, input_shape
 
@@ -156,6 +158,12 @@ def validate_params(params: dict, schema_path: str | Path = SCHEMA) -> None:
     if params["data"]["dataset"] in DATASET_SIZES:
         check_split_sizes(params["data"], params["split"])
     check_train_first(params)
+    for name, run in runs.items():
+        if imagenet_weights(run) and run.get("alpha", 1.0) != 1.0:
+            raise ParamsError(
+                f"runs.{name}.alpha: {run['alpha']} has no ImageNet weights (only 1.0 has);"
+                " set alpha: 1.0 or weights: none"
+            )
     chosen = (params.get("package") or {}).get("run")
     if chosen is not None and chosen not in runs:
         raise ParamsError(f"package.run: {chosen!r} is not a run; the runs are {', '.join(runs)}")
@@ -314,8 +322,21 @@ def fold_counts(params: dict) -> list[int]:
 
 
 def code_stages(params: dict) -> list[str]:
-    """The stages whose code fingerprint configure writes: folds only where a run asks for it."""
-    return [stage for stage in CODE_STAGES if stage != "folds" or fold_counts(params)]
+    """The stages whose code fingerprint configure writes: folds and weights only where a run
+    needs them."""
+    stages = [stage for stage in CODE_STAGES if stage != "folds" or fold_counts(params)]
+    return [*stages[:2], "weights", *stages[2:]] if uses_imagenet(params) else stages  # after prepare
+
+
+def imagenet_weights(run: dict) -> bool:
+    """Whether a run (as params.yaml gives it) starts from the ImageNet weights: `transfer` does
+    unless it says `weights: none`."""
+    return run["architecture"] == "transfer" and run.get("weights", "imagenet") == "imagenet"
+
+
+def uses_imagenet(params: dict) -> bool:
+    """Whether any run needs the weights stage."""
+    return any(imagenet_weights(run) for run in all_runs(params).values())
 
 
 def replicate_groups(params: dict) -> dict[str, dict]:
@@ -488,15 +509,16 @@ def load_params(path: str | Path = "params.yaml", schema_path: str | Path = SCHE
     return params
 
 
-def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings]:
-    """The settings of the download and prepare stages, defaults filled in.
+def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings | WeightsSettings]:
+    """The settings of the download and prepare stages, defaults filled in, and of the weights
+    stage where a run needs it.
 
     Two files, so that a change to the split or the image size reruns prepare
     but does not fetch the dataset again.
     """
     data = params["data"]
     download_keys = {f.name for f in dataclasses.fields(DownloadSettings)}
-    return {
+    stages = {
         "download": DownloadSettings(**{key: value for key, value in data.items() if key in download_keys}),
         "prepare": PrepareSettings(
             seed=params["seed"],
@@ -504,6 +526,9 @@ def resolve_data(params: dict) -> dict[str, DownloadSettings | PrepareSettings]:
             **{key: value for key, value in data.items() if key not in download_keys},
         ),
     }
+    if uses_imagenet(params):
+        stages["weights"] = WeightsSettings(**(params.get("pretrained") or {}))
+    return stages
 
 
 def resolve_report(params: dict) -> ReportSettings:
@@ -560,6 +585,8 @@ def resolve_runs(params: dict) -> dict[str, RunSettings]:
         run = as_floats(run, schema["$defs"]["run"], schema)
         training = {**defaults, **{key: value for key, value in run.items() if key in TRAINING_KEYS}}
         model = {k: v for k, v in run.items() if k not in RUN_KEYS and k not in TRAINING_KEYS}
+        if imagenet_weights(run):  # the file it starts from, in its config and so in its provenance
+            model.update(weights="imagenet", weights_sha256=IMAGENET_SHA256)
         # The report plots a sweep's metric against the swept values.
         sweep = {"name": sweeps[name][0], "point": sweeps[name][1]} if name in sweeps else None
         resolved[name] = RunSettings(

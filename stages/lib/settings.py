@@ -166,6 +166,13 @@ class DownloadSettings(Settings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WeightsSettings(Settings):
+    """configs/data/weights.json: where the ImageNet weights of transfer runs come from."""
+
+    mirror: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PrepareSettings(Settings):
     """configs/data/prepare.json: the split, the image conversion and the seed."""
 

@@ -15,7 +15,7 @@ import sys
 # The stages package is the project root's, not an installed copy.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 
-from stages.lib.params import ParamsError, source_inputs
+from stages.lib.params import ParamsError, source_inputs, uses_imagenet
 from stages.lib.runlock import RunnerBusy, claim_outputs
 from stages.lib.parse_cache import configure
 from stages.lib.stamps import stamp
@@ -66,6 +66,8 @@ onerror:
 
 
 RUNS = list(JOBS)  # run -> its train job's architecture, data folder and the folder it reads
+# Where a run starts from ImageNet's weights, every train job takes them, as in dvc.yaml.
+TRAIN_WEIGHTS = [layout.WEIGHTS] if uses_imagenet(PARAMS) else []
 
 
 def closing_summary():

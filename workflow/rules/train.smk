@@ -3,6 +3,7 @@ rule train:
         config=layout.CONFIGS["run"],
         data=train_data,
         data_stamp=stamps_of(train_data),
+        weights=TRAIN_WEIGHTS,
         code=train_code,
     output:
         model=layout.MODEL,

@@ -1,40 +1,65 @@
-"""A Keras Applications backbone without its top, global average pooling, dropout and a new
-softmax head. `weights`: "none" (random initialisation, offline) or a local weights file of the
-backbone without top. The backbone (layer "backbone") is frozen; the `fine_tune_epochs`
-training setting unfreezes it for a second phase at `fine_tune_learning_rate`."""
+"""MobileNetV2 with a new head: global average pooling, dropout, a softmax layer.
+
+The images (grey or RGB, any size) are made RGB, resized to `input_size` and normalised by
+ImageNet's statistics inside the model (stages.lib.mobilenet_v2.preprocessing), so predict and
+the package need nothing else. `weights`:
+- "imagenet": torchvision's ImageNet weights (the weights stage's data/weights, checked against
+  their SHA-256), the backbone (layer "backbone") frozen; the `fine_tune_epochs` training
+  setting then trains it too, at `fine_tune_learning_rate`. Only alpha 1.0 has ImageNet weights.
+- "none": the same network from random weights, every layer trained from the start: the
+  baseline that shows what the ImageNet weights bring.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stages.lib.architectures import ArchitectureError
 from stages.lib.architectures._blocks import check_spatial
+from stages.lib.files import sha256_file
+from stages.lib.layout import WEIGHTS
+from stages.lib.mobilenet_v2 import IMAGENET_FILE, IMAGENET_SHA256, mobilenet_v2_backbone, preprocessing
 
 
-def spatial_plan(hp: dict) -> list[tuple[str, int, str]]:
-    return [("pool", 32, "")]  # Keras Applications take at least 32x32 images
+def imagenet_state(expected_sha256: str) -> dict:
+    """The ImageNet state dict from the weights stage's folder, checked against `expected_sha256`."""
+    from stages.lib.torch_weights import read_state_dict
+
+    path = Path(WEIGHTS) / IMAGENET_FILE
+    if not path.is_file():
+        raise ArchitectureError(f"transfer: {path} not found; the weights stage fetches it (snakemake or dvc repro)")
+    if (digest := sha256_file(path)) != expected_sha256:
+        raise ArchitectureError(f"transfer: {path} has SHA-256 {digest}, not {expected_sha256}")
+    return read_state_dict(path)
 
 
-def build(input_shape, num_classes, backbone="mobilenet_v2", weights="none", dropout=0.2, alpha=1.0):
+def build(
+    input_shape,
+    num_classes,
+    backbone="mobilenet_v2",
+    weights="imagenet",
+    weights_sha256=None,
+    input_size=224,
+    dropout=0.2,
+    alpha=1.0,
+):
     import keras
     from keras import layers
 
+    if backbone != "mobilenet_v2":
+        raise ArchitectureError(f"transfer: unknown backbone {backbone!r} (known: mobilenet_v2)")
     check_spatial(input_shape, "transfer")
-    if weights != "none" and input_shape[-1] != 3:
-        raise ArchitectureError(
-            f"transfer: pretrained weights need 3 colour channels, got {input_shape[-1]}; set data.color_mode: rgb"
-        )
-    constructors = {"mobilenet_v2": keras.applications.MobileNetV2}
-    base = constructors[backbone](
-        input_shape=tuple(input_shape),
-        include_top=False,
-        alpha=alpha,
-        weights=None if weights == "none" else weights,
-        pooling="avg",
-    )
-    base.name = "backbone"
-    base.trainable = False  # frozen for the first phase; training's fine_tune_epochs unfreeze it
+    if weights == "imagenet" and alpha != 1.0:
+        raise ArchitectureError(f"transfer: ImageNet weights exist for alpha 1.0 only, not {alpha}")
+    state = imagenet_state(weights_sha256 or IMAGENET_SHA256) if weights == "imagenet" else None
+    base = mobilenet_v2_backbone(state, input_size, alpha)
     inputs = keras.Input(input_shape)
-    x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # [0, 1] -> [-1, 1], as MobileNetV2 was trained
-    x = base(x, training=False)  # batch-norm statistics stay fixed, also when fine-tuning
+    x = preprocessing(inputs, input_size)
+    if state is None:
+        x = base(x)  # every layer trained, batch norm too
+    else:
+        base.trainable = False  # for the first phase; the fine_tune_epochs setting unfreezes it
+        x = base(x, training=False)  # ImageNet's batch-norm statistics stay, also when fine-tuning
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="transfer")
