@@ -59,7 +59,10 @@ def build(
         x = base(x)  # every layer trained, batch norm too
     else:
         base.trainable = False  # for the first phase; the fine_tune_epochs setting unfreezes it
-        x = base(x, training=False)  # ImageNet's batch-norm statistics stay, also when fine-tuning
+        # Frozen, its batch norms use ImageNet's statistics. Unfrozen, they do not: Keras 3 passes
+        # fit's training=True on to a nested model whatever this call says (issue 40; the test
+        # test_fine_tuning_keeps_the_imagenet_batch_norm_statistics is marked xfail for it).
+        x = base(x, training=False)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="transfer")
