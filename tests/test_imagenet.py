@@ -232,7 +232,7 @@ def test_transfer_settings_that_cannot_hold_are_refused(run_keys, expected):
 @pytest.mark.slow
 def test_a_transfer_run_from_imagenet_runs_end_to_end_and_names_its_weights(tmp_path):
     def edit(params):
-        transfer_run(params, input_size=32, epochs=1, fine_tune_epochs=1)
+        transfer_run(params, input_size=32, epochs=1)  # fine-tuning: test_training.py
         params["pretrained"] = {"mirror": str(WEIGHTS_WHEEL)}
 
     project = make_project(tmp_path / "project", edit)
