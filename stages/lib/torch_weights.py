@@ -113,7 +113,8 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
         state = unpickler.load()
         keys = StateDictUnpickler(handle, str(path)).load()
         for key in keys:
-            storage = unpickler.storages[key]
+            if (storage := unpickler.storages.get(key)) is None:
+                raise WeightsFileError(f"{path}: storage {key} belongs to no tensor")
             count = int(np.frombuffer(handle.read(8), "<i8")[0])
             data = handle.read(count * storage.dtype.itemsize)
             if count != storage.count or len(data) != count * storage.dtype.itemsize:
