@@ -143,14 +143,6 @@ def augmentation(settings: dict, seed: int):
     return keras.Sequential(steps, name=AUGMENTATION)
 
 
-def unfreeze(layer) -> None:
-    """Make a layer and every layer inside it trainable (setting it on a model does not reach
-    a nested model that was frozen on its own, like transfer's backbone)."""
-    layer.trainable = True
-    for inner in getattr(layer, "layers", []):
-        unfreeze(inner)
-
-
 class LiveLog:
     """dvclive's folder for one run, written after every epoch: a TSV per metric
     (plots/metrics/<name>.tsv: step, value) and the summary metrics.json (the last
@@ -384,10 +376,13 @@ def resume_or_build(config: RunSettings, checkpoint: Checkpoint, input_shape, nu
 
 
 def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_data, val_data):
-    """Phase 1: as built (transfer's backbone frozen). Phase 2 (fine_tune_epochs): everything
-    trainable, at fine_tune_learning_rate. A run resumed in phase 2 skips phase 1.
+    """Phase 1: as built (transfer's backbone frozen). Phase 2 (fine_tune_epochs): what the
+    architecture's fine-tuning trains (stages.lib.architectures.fine_tune; transfer: its top blocks),
+    at fine_tune_learning_rate. A run resumed in phase 2 skips phase 1.
     Returns the last phase's early-stopping callback (its best epoch's weights are kept)."""
     import keras
+
+    from stages.lib.architectures import fine_tune
 
     training = config.training
 
@@ -423,9 +418,10 @@ def fit_phases(model, config: RunSettings, checkpoint: Checkpoint, live, train_d
         stop = fit(1, training.epochs)
     if training.fine_tune_epochs:
         if not in_phase_2:
-            unfreeze(model)
+            fine_tune(config.architecture, model, **config.model)
             compile_model(model, training, training.fine_tune_learning_rate)
-            print(f"fine-tuning all {model.count_params():,} parameters", flush=True)
+            trained = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+            print(f"fine-tuning {trained:,} of {model.count_params():,} parameters", flush=True)
         first_phase = sum(row.get("phase") == 1 for row in checkpoint.rows)
         stop = fit(2, first_phase + training.fine_tune_epochs)
     return stop

@@ -238,6 +238,9 @@ def test_train_first_takes_the_first_official_training_images_and_validates_on_t
         first_of_training_pool(prepared, 41)
     with pytest.raises(InputError, match=r"train_first 40 takes every validation image"):
         first_of_training_pool(prepared, 40)
+    # Images 0-7 are of the digits 0-7 only: a run that never sees an 8 or a 9 is refused.
+    with pytest.raises(InputError, match=r"prepared: the first 8 training images hold no 'eight', no 'nine'$"):
+        first_of_training_pool(prepared, 8)
 
 
 def test_checksum_mismatch_is_one_line_and_leaves_nothing(server, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import re
@@ -239,21 +240,36 @@ def test_a_transfer_run_from_imagenet_runs_end_to_end_and_names_its_weights(tmp_
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Keras 3 passes fit's training=True on to the nested backbone: unfrozen, its batch norms use "
-    "batch statistics (issue 40: keep them frozen when fine_tune_epochs unfreezes the backbone)",
-)
 def test_fine_tuning_keeps_the_imagenet_batch_norm_statistics(tmp_path, monkeypatch):
     """Unfrozen as train's fine-tuning phase unfreezes it, the model must compute in training mode
-    what it computes in inference mode (dropout 0): ImageNet's batch-norm statistics, not a batch's."""
-    from stages.lib.architectures import build
-    from stages.train import unfreeze
+    what it computes in inference mode (dropout 0): ImageNet's batch-norm statistics, not a batch's
+    (Keras 3 passes fit's training=True on to the nested backbone, so only frozen batch norms keep
+    them). Only the chosen top blocks become trainable; from random weights, everything already is."""
+    from stages.lib.architectures import build, fine_tune
 
     monkeypatch.chdir(tmp_path)
     imagenet_weights(tmp_path / "data/weights")
+
+    def trainable(model):
+        return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+
     model = build("transfer", (32, 32, 3), 2, input_size=32, dropout=0.0)
-    unfreeze(model)
+    head = trainable(model)
+    assert head == 1280 * 2 + 2
+    fine_tune("transfer", model, input_size=32, dropout=0.0)
+    # The convolutions of blocks 13-16 and the last one; no batch norm.
+    assert trainable(model) - head == 1_663_360
+    # 17 blocks: every convolution of the backbone, its 2,257,984 numbers less the batch norms'
+    # 68,224 (17,056 channels: scale, offset, mean, variance).
+    everything = build("transfer", (32, 32, 3), 2, input_size=32, dropout=0.0, fine_tune_blocks=17)
+    fine_tune("transfer", everything, input_size=32, dropout=0.0, fine_tune_blocks=17)
+    assert everything.get_layer("backbone").count_params() == 2_257_984
+    assert trainable(everything) - head == 2_257_984 - 68_224
+    # From random weights everything but the moving statistics trains in both phases.
+    scratch = build("transfer", (32, 32, 3), 2, input_size=32, weights="none")
+    fine_tune("transfer", scratch, input_size=32, weights="none")
+    assert trainable(scratch) - head == 2_257_984 - 17_056 * 2
+
     x = np.random.default_rng(0).uniform(size=(8, 32, 32, 3)).astype(np.float32)
     inference, training = np.asarray(model(x, training=False)), np.asarray(model(x, training=True))
     assert np.abs(inference - training).max() < 1e-5

@@ -182,10 +182,13 @@ def test_jit_compile_keeps_its_meaning_under_tensorflow():
 
 
 @pytest.mark.slow
-def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path, monkeypatch):
+def test_transfer_trains_its_head_then_fine_tunes_the_top_blocks(tmp_path, monkeypatch):
     """From ImageNet's weights (the weights stage's file where the project keeps it): phase 1
-    leaves the backbone as ported, phase 2 (fine_tune_epochs) trains it."""
+    leaves the backbone as ported; phase 2 (fine_tune_epochs) trains its top blocks (13-16 and the
+    last convolution, by default), and nothing else of it: not the lower blocks, and no batch norm,
+    whose ImageNet statistics stay as they were."""
     from stages.lib.architectures import build
+    from stages.lib.architectures.transfer import block_of
     from stages.lib.mobilenet_v2 import IMAGENET_SHA256
     from stages.lib.torch_weights import read_state_dict
     from stages.train import make_deterministic
@@ -202,6 +205,11 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path, monkeyp
         np.save(data / f"y_{split}.npy", (np.arange(n) % 2).astype(np.int64))
     write_json(data / "metadata.json", {"class_names": ["a", "b"]})
 
+    def weights(model):
+        """The backbone's layers that hold weights: name -> (batch norm?, weights)."""
+        layers = model.get_layer("backbone").layers
+        return {layer.name: ("BatchNormalization" in type(layer).__name__, layer.get_weights()) for layer in layers if layer.weights}
+
     def backbone_after(fine_tune_epochs):
         config = run_config(
             "transfer",
@@ -212,20 +220,24 @@ def test_transfer_trains_its_head_then_fine_tunes_the_backbone(tmp_path, monkeyp
         )
         out = tmp_path / f"ft{fine_tune_epochs}"
         summary = train(config, data, out / "m.keras", out / "h.csv", out / "s.json")
-        weights = load_model(out / "m.keras").get_layer("backbone").get_weights()
-        return summary, history(out / "h.csv"), weights
+        return summary, history(out / "h.csv"), weights(load_model(out / "m.keras"))
+
+    def changed(before, after):
+        return sorted(name for name in before if not all(map(np.array_equal, before[name][1], after[name][1])))
 
     make_deterministic(1)
-    initial = build("transfer", (32, 32, 3), 2, input_size=32).get_layer("backbone").get_weights()
+    initial = weights(build("transfer", (32, 32, 3), 2, input_size=32))
     # ImageNet's first convolution, (out, in, h, w) in torch, (h, w, in, out) in Keras.
-    assert np.array_equal(initial[0], state["features.0.0.weight"].transpose(2, 3, 1, 0))
+    assert np.array_equal(initial["Conv1"][1][0], state["features.0.0.weight"].transpose(2, 3, 1, 0))
     summary, rows, frozen = backbone_after(0)
     assert summary["epochs_run"] == 2 and "phase" not in rows[0]
-    assert all(np.array_equal(a, b) for a, b in zip(initial, frozen)), "the frozen backbone changed"
+    assert changed(initial, frozen) == [], "the frozen backbone changed"
     summary, rows, tuned = backbone_after(1)
     assert [row["phase"] for row in rows] == ["1.0", "1.0", "2.0"]
     assert float(rows[2]["learning_rate"]) == pytest.approx(1e-5)
-    assert not all(np.array_equal(a, b) for a, b in zip(initial, tuned)), "fine-tuning left the backbone alone"
+    top = sorted(name for name, (batch_norm, _) in initial.items() if block_of(name) >= 13 and not batch_norm)
+    assert len(top) == 13  # 4 blocks of expansion, depthwise and projection convolutions, and Conv_1
+    assert changed(initial, tuned) == top
 
 
 def test_a_diverging_run_stops_in_one_line_naming_the_run_and_the_epoch(tiny_data, tmp_path):

@@ -81,4 +81,8 @@ def first_of_training_pool(data_dir, first: int) -> tuple[tuple[np.ndarray, np.n
     order = np.argsort(np.concatenate([index_train[taken_train], index_val[taken_val]]), kind="stable")
     x = np.concatenate([x_train[taken_train], x_val[taken_val]])[order]
     y = np.concatenate([y_train[taken_train], y_val[taken_val]])[order]
+    names = read_metadata(data_dir)["class_names"]
+    # A class never trained on would still get its row in every report, as if it had been learnt.
+    if missing := [name for label, name in enumerate(names) if label not in set(y.tolist())]:
+        raise InputError(f"{data_dir}: the first {first:,} training images hold no {', no '.join(map(repr, missing))}")
     return (x, y), (x_val[~taken_val], y_val[~taken_val])

@@ -4,21 +4,47 @@ The images (grey or RGB, any size) are made RGB, resized to `input_size` and nor
 ImageNet's statistics inside the model (stages.lib.mobilenet_v2.preprocessing), so predict and
 the package need nothing else. `weights`:
 - "imagenet": torchvision's ImageNet weights (the weights stage's data/weights, checked against
-  their SHA-256), the backbone (layer "backbone") frozen; the `fine_tune_epochs` training
-  setting then trains it too, at `fine_tune_learning_rate`. Only alpha 1.0 has ImageNet weights.
+  their SHA-256), the backbone (layer "backbone") frozen while the head learns; the
+  `fine_tune_epochs` training setting then trains the backbone's top `fine_tune_blocks` blocks
+  too, at `fine_tune_learning_rate` (`fine_tune`). Only alpha 1.0 has ImageNet weights.
 - "none": the same network from random weights, every layer trained from the start: the
   baseline that shows what the ImageNet weights bring.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from stages.lib.architectures import ArchitectureError
+from stages.lib.architectures import ArchitectureError, unfreeze
 from stages.lib.architectures._blocks import check_spatial
 from stages.lib.files import sha256_file
 from stages.lib.layout import WEIGHTS
 from stages.lib.mobilenet_v2 import IMAGENET_FILE, IMAGENET_SHA256, mobilenet_v2_backbone, preprocessing
+
+# Keras' MobileNetV2 names its 17 inverted-residual blocks expanded_conv_* (block 0) and
+# block_<n>_* (1-16); the stem (Conv1, bn_Conv1, ...) comes before them, the last 1x1 convolution
+# (Conv_1, Conv_1_bn, out_relu) after.
+BLOCKS = 17
+_BLOCK = re.compile(r"block_(\d+)_")
+
+
+def block_of(layer_name: str) -> int:
+    """The block a backbone layer belongs to: -1 the stem, 0-16 the blocks, 17 the last convolution."""
+    if match := _BLOCK.match(layer_name):
+        return int(match.group(1))
+    if layer_name.startswith("expanded_conv"):
+        return 0
+    return -1 if layer_name.startswith(("Conv1", "bn_Conv1")) else BLOCKS
+
+
+def fine_tune(model, weights="imagenet", fine_tune_blocks=4, **_) -> None:
+    """Before the fine-tuning phase: the ImageNet backbone's top `fine_tune_blocks` blocks and its
+    last convolution become trainable (all of it, stem too, at 17), their batch norms excepted,
+    which keep ImageNet's statistics. From random weights every layer trains from the start."""
+    if weights == "imagenet":
+        lowest = BLOCKS - fine_tune_blocks
+        unfreeze(model, lambda layer: block_of(layer.name) >= (lowest if lowest else -1))
 
 
 def imagenet_state(expected_sha256: str) -> dict:
@@ -42,6 +68,7 @@ def build(
     input_size=224,
     dropout=0.2,
     alpha=1.0,
+    fine_tune_blocks=4,  # blocks 13-16: the last stage, at 1/32 of the input's side
 ):
     import keras
     from keras import layers
@@ -49,6 +76,8 @@ def build(
     if backbone != "mobilenet_v2":
         raise ArchitectureError(f"transfer: unknown backbone {backbone!r} (known: mobilenet_v2)")
     check_spatial(input_shape, "transfer")
+    if not 1 <= fine_tune_blocks <= BLOCKS:
+        raise ArchitectureError(f"transfer: fine_tune_blocks must be 1 to {BLOCKS}, not {fine_tune_blocks}")
     if weights == "imagenet" and alpha != 1.0:
         raise ArchitectureError(f"transfer: ImageNet weights exist for alpha 1.0 only, not {alpha}")
     state = imagenet_state(weights_sha256 or IMAGENET_SHA256) if weights == "imagenet" else None
@@ -58,10 +87,7 @@ def build(
     if state is None:
         x = base(x)  # every layer trained, batch norm too
     else:
-        base.trainable = False  # for the first phase; the fine_tune_epochs setting unfreezes it
-        # Frozen, its batch norms use ImageNet's statistics. Unfrozen, they do not: Keras 3 passes
-        # fit's training=True on to a nested model whatever this call says (issue 40; the test
-        # test_fine_tuning_keeps_the_imagenet_batch_norm_statistics is marked xfail for it).
+        base.trainable = False  # for the first phase; `fine_tune` unfreezes its top blocks
         x = base(x, training=False)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
