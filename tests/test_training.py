@@ -207,8 +207,8 @@ def test_transfer_trains_its_head_then_fine_tunes_the_top_blocks(tmp_path, monke
 
     def weights(model):
         """The backbone's layers that hold weights: name -> (batch norm?, weights)."""
-        layers = model.get_layer("backbone").layers
-        return {layer.name: ("BatchNormalization" in type(layer).__name__, layer.get_weights()) for layer in layers if layer.weights}
+        layers = [layer for layer in model.get_layer("backbone").layers if layer.weights]
+        return {layer.name: ("BatchNormalization" in type(layer).__name__, layer.get_weights()) for layer in layers}
 
     def backbone_after(fine_tune_epochs):
         config = run_config(
