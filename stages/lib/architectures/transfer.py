@@ -23,28 +23,25 @@ from stages.lib.layout import WEIGHTS
 from stages.lib.mobilenet_v2 import IMAGENET_FILE, IMAGENET_SHA256, mobilenet_v2_backbone, preprocessing
 
 # Keras' MobileNetV2 names its 17 inverted-residual blocks expanded_conv_* (block 0) and
-# block_<n>_* (1-16); the stem (Conv1, bn_Conv1, ...) comes before them, the last 1x1 convolution
-# (Conv_1, Conv_1_bn, out_relu) after.
+# block_<n>_* (1-16); the stem (Conv1, bn_Conv1, ...) comes before them and counts with block 0,
+# the last 1x1 convolution (Conv_1, Conv_1_bn, out_relu) after them and counts with block 16.
 BLOCKS = 17
 _BLOCK = re.compile(r"block_(\d+)_")
 
 
 def block_of(layer_name: str) -> int:
-    """The block a backbone layer belongs to: -1 the stem, 0-16 the blocks, 17 the last convolution."""
+    """The block (0-16) a backbone layer belongs to."""
     if match := _BLOCK.match(layer_name):
         return int(match.group(1))
-    if layer_name.startswith("expanded_conv"):
-        return 0
-    return -1 if layer_name.startswith(("Conv1", "bn_Conv1")) else BLOCKS
+    return 0 if layer_name.startswith(("expanded_conv", "Conv1", "bn_Conv1")) else BLOCKS - 1
 
 
 def fine_tune(model, weights="imagenet", fine_tune_blocks=4, **_) -> None:
-    """Before the fine-tuning phase: the ImageNet backbone's top `fine_tune_blocks` blocks and its
-    last convolution become trainable (all of it, stem too, at 17), their batch norms excepted,
+    """Before the fine-tuning phase: the ImageNet backbone's top `fine_tune_blocks` blocks become
+    trainable (with the last convolution; at 17 the whole backbone), their batch norms excepted,
     which keep ImageNet's statistics. From random weights every layer trains from the start."""
     if weights == "imagenet":
-        lowest = BLOCKS - fine_tune_blocks
-        unfreeze(model, lambda layer: block_of(layer.name) >= (lowest if lowest else -1))
+        unfreeze(model, lambda layer: block_of(layer.name) >= BLOCKS - fine_tune_blocks)
 
 
 def imagenet_state(expected_sha256: str) -> dict:
