@@ -1,12 +1,16 @@
 """torchvision's ImageNet MobileNetV2 in Keras 3: Keras' own MobileNetV2 with torch's weights.
 
-The two networks have the same layers in the same order; three differences matter and are
+The two networks have the same layers in the same order; four differences matter and are
 handled here:
 - torch pads a stride-2 3x3 convolution by one pixel on every side; Keras' MobileNetV2 pads an
   even-sized input on the bottom and right only (`correct_pad`), which shifts every later
   feature by a pixel. Every ZeroPadding2D here pads ((1, 1), (1, 1)): torch's padding, and the
   same output size.
 - torch's batch normalisation adds epsilon 1e-5 to the variance, Keras' MobileNetV2 1e-3.
+- torch's moving statistics follow each batch with momentum 0.1 (Keras: 0.9), Keras'
+  MobileNetV2's with 0.001 (0.999): it matters only where batch norms train (from random
+  weights), where Keras' would need thousands of steps before inference mode is usable (on
+  100 images, 7 steps an epoch, its network stayed at chance).
 - torch's network takes images normalised by ImageNet's channel means and standard deviations
   (IMAGENET_MEAN, IMAGENET_STD, of pixels in [0, 1]); `preprocessing` does that in the model.
 
@@ -24,6 +28,7 @@ from stages.lib.torch_weights import WeightsFileError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TORCH_BN_EPSILON = 1e-5
+TORCH_BN_MOMENTUM = 0.9  # Keras' convention: the weight of the old moving statistics (torch's 0.1)
 # torchvision's MobileNet_V2_Weights.IMAGENET1K_V1: file name (torchvision names it after the
 # first hex digits of its SHA-256), SHA-256, and the address torchvision downloads it from.
 IMAGENET_FILE = "mobilenet_v2-b0353104.pth"
@@ -56,7 +61,7 @@ def keras_weights(layer, module: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 
 def torch_padded(model):
-    """`model` rebuilt with torch's stride-2 padding and batch-norm epsilon."""
+    """`model` rebuilt with torch's stride-2 padding, batch-norm epsilon and momentum."""
     import keras
 
     config = model.get_config()
@@ -65,11 +70,12 @@ def torch_padded(model):
             layer["config"]["padding"] = ((1, 1), (1, 1))
         elif layer["class_name"] == "BatchNormalization":
             layer["config"]["epsilon"] = TORCH_BN_EPSILON
+            layer["config"]["momentum"] = TORCH_BN_MOMENTUM
     return keras.Model.from_config(config)
 
 
 def torch_mobilenet_v2(input_shape=(224, 224, 3), include_top=True, alpha=1.0):
-    """Keras' MobileNetV2 with torch's padding and batch-norm epsilon, random weights: with its
+    """Keras' MobileNetV2 with torch's padding and batch norms, random weights: with its
     1,000-class head (softmax), or without it and global-average pooled."""
     import keras
 
