@@ -15,7 +15,7 @@ from stages.lib import dvc_yaml
 from stages.lib.files import read_json
 from stages.lib.layout import run_file
 from stages.lib.mobilenet_v2 import IMAGENET_SHA256
-from stages.lib.params import all_runs, load_params
+from stages.lib.params import all_runs, load_params, replicate_groups
 from stages.lib.provenance import git_revision
 from stages.lib.uncertainty import paired_tests, read_predictions, right_answers
 from tests.conftest import ROOT, init_git, make_project, run
@@ -86,6 +86,16 @@ FASHION_MISSES = {"morph": "87.3%"}
 FASHION = ROOT / "studies" / "fashion-mnist"
 
 
+def with_misses(items, misses: dict[str, str], name=lambda item: item) -> list:
+    """pytest params of `items`, those named in `misses` marked strict xfail with what they reach."""
+    return [
+        pytest.param(item, marks=pytest.mark.xfail(strict=True, reason=f"reaches {misses[name(item)]}"))
+        if name(item) in misses
+        else item
+        for item in items
+    ]
+
+
 def committed_accuracy(study: Path, run_name: str) -> float:
     return read_json(study / run_file("metrics", run_name))["accuracy"]
 
@@ -110,15 +120,7 @@ def test_a_studys_committed_results_are_whole_and_agree_with_each_other(study):
         assert table.loc[name, "accuracy"] == accuracy, name
 
 
-@pytest.mark.parametrize(
-    "run_name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"reaches {FASHION_MISSES[name]}"))
-        if name in FASHION_MISSES
-        else name
-        for name in FASHION_GOALS
-    ],
-)
+@pytest.mark.parametrize("run_name", with_misses(FASHION_GOALS, FASHION_MISSES))
 def test_the_fashion_mnist_study_meets_its_goals(run_name):
     assert committed_accuracy(FASHION, run_name) >= FASHION_GOALS[run_name]
 
@@ -175,6 +177,7 @@ def test_the_mnist_tutorial_run_trains_on_the_first_5000_official_images():
 # from ImageNet against the same network from random weights and the intro CNN, three seeds each.
 LITTLE_DATA = sorted(path for path in STUDIES if path.name.startswith("little-data-"))
 LITTLE_DATA_BASELINES = ("scratch", "cnn_intro")
+METHODS = ("imagenet", *LITTLE_DATA_BASELINES)
 
 
 def test_there_is_a_little_data_study():
@@ -190,13 +193,22 @@ def test_a_little_data_study_trains_on_so_many_images_a_class_from_imagenet_and_
     classes = balance.drop(index="total")
     assert (classes["train"] == per_class).all() and (classes["val"] == per_class).all()
     assert (classes["test"] == 1000).all() and len(classes) == 10
-    params = load_params(study / "params.yaml")
-    runs = all_runs(params)
-    for name in ("imagenet", *LITTLE_DATA_BASELINES):
-        assert [run for run in runs if run.split("-seed")[0] == name] == [name, f"{name}-seed43", f"{name}-seed44"]
+    groups = replicate_groups(load_params(study / "params.yaml"))
+    assert groups == {name: {"seeds": [name, f"{name}-seed43", f"{name}-seed44"], "folds": []} for name in METHODS}
     config = read_json(study / "configs" / "imagenet.json")
     assert config["model"]["weights"] == "imagenet" and config["model"]["weights_sha256"] == IMAGENET_SHA256
     assert read_json(study / "configs" / "scratch.json")["model"]["weights"] == "none"
+
+
+@pytest.mark.parametrize("study", LITTLE_DATA, ids=lambda path: path.name)
+def test_the_docs_quote_a_little_data_studys_means_over_seeds(study):
+    """docs/studies.md gives each method's mean and standard deviation over its seeds, by hand:
+    they must be reports/replicates.json's."""
+    text = " ".join(studies_doc_section(study.name).split())
+    replicates = read_json(study / "reports" / "replicates.json")
+    for name in METHODS:
+        accuracy = replicates[name]["seeds"]["accuracy"]
+        assert f"`{name}` {accuracy['mean'] * 100:.2f}% (sd {accuracy['sd'] * 100:.2f};" in text, name
 
 
 # Little-data studies whose goal is not met yet, with what they reach (docs/studies.md).
@@ -204,23 +216,16 @@ LITTLE_DATA_MISSES = {"little-data-10": "ImageNet 67.89-70.06% against cnn_intro
 
 
 @pytest.mark.parametrize(
-    "study",
-    [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=LITTLE_DATA_MISSES[path.name]))
-        if path.name in LITTLE_DATA_MISSES
-        else path
-        for path in LITTLE_DATA
-    ],
-    ids=lambda path: path.name,
+    "study", with_misses(LITTLE_DATA, LITTLE_DATA_MISSES, lambda path: path.name), ids=lambda path: path.name
 )
 def test_imagenet_transfer_beats_both_baselines_with_little_data(study):
     """Issue 40's goal: every ImageNet run is significantly better than every baseline run (exact
     McNemar test on the same 10,000 images, Holm's correction over the pairs), whatever the seeds:
     not one lucky seed against the others."""
-    table = pd.read_csv(study / "reports" / "comparison.csv").set_index("run")
-    runs = {name: name.split("-seed")[0] for name in table.index}
-    right = right_answers({name: read_predictions(study / run_file("predictions", name)) for name in runs})
-    pairs = [(a, b) for a in runs if runs[a] == "imagenet" for b in runs if runs[b] in LITTLE_DATA_BASELINES]
+    seeds = {name: group["seeds"] for name, group in replicate_groups(load_params(study / "params.yaml")).items()}
+    runs = [run for name in METHODS for run in seeds[name]]
+    right = right_answers({run: read_predictions(study / run_file("predictions", run)) for run in runs})
+    pairs = [(a, b) for a in seeds["imagenet"] for name in LITTLE_DATA_BASELINES for b in seeds[name]]
     assert len(pairs) == 18
     losses = [
         (first, second, test)
@@ -230,12 +235,17 @@ def test_imagenet_transfer_beats_both_baselines_with_little_data(study):
     assert not losses, losses
 
 
+def studies_doc_section(study: str) -> str:
+    """docs/studies.md's section on `study` (from its "## <study>:" heading to the next)."""
+    return (ROOT / "docs" / "studies.md").read_text().split(f"\n## {study}:", 1)[1].split("\n## ", 1)[0]
+
+
 def studies_doc_rows(study: str = "fashion-mnist") -> dict[str, tuple[str, str]]:
     """The results table of docs/studies.md's section on `study` (the table with columns "test
     accuracy" and "epochs (best)"): run -> (test accuracy, epochs run) as written. A row may join a
     sweep's runs ("dropout-0.15 / 0.45 / 0.75"): the later ones reuse the first's prefix."""
     rows, header = {}, None
-    text = (ROOT / "docs" / "studies.md").read_text().split(f"\n## {study}:", 1)[1].split("\n## ", 1)[0]
+    text = studies_doc_section(study)
     for line in text.splitlines():
         if not line.startswith("|"):
             header = None
